@@ -1,0 +1,17 @@
+# Dawn Chorus — the two commands: `make run` (whole system with demo data) and `make test`.
+.PHONY: run test bootstrap bench clean-var
+
+run:
+	@bash scripts/run.sh
+
+test:
+	@bash scripts/test.sh
+
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+bench:
+	@bash scripts/bench.sh
+
+clean-var:
+	@python3 scripts/services.py stop; rm -rf var/media var/cache

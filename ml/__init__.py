@@ -1,0 +1,1 @@
+"""Dawn Chorus machine learning: training (torch, librosa) around a numpy-only runtime."""

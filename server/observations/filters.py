@@ -1,0 +1,75 @@
+"""Parse and apply the observation list's query filters; bad values raise ApiError."""
+from __future__ import annotations
+
+from datetime import datetime, time, timezone
+
+from django.contrib.gis.geos import Polygon
+from django.db.models import QuerySet
+from django.utils.dateparse import parse_date, parse_datetime
+
+from server.common.errors import ApiError
+
+from .models import Status
+
+MAX_LIST_ITEMS = 50
+
+
+def parse_bbox(raw: str) -> Polygon:
+    """``minLng,minLat,maxLng,maxLat`` (WGS84) as a polygon."""
+    parts = raw.split(",")
+    try:
+        west, south, east, north = (float(p) for p in parts)
+    except ValueError:
+        raise ApiError("invalid_bbox", "bbox must be four numbers: minLng,minLat,maxLng,maxLat.") from None
+    if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= 90 and -90 <= north <= 90):
+        raise ApiError("invalid_bbox", "bbox coordinates are out of range.")
+    if west >= east or south >= north:
+        raise ApiError("invalid_bbox", "bbox must have minLng < maxLng and minLat < maxLat.")
+    return Polygon.from_bbox((west, south, east, north))
+
+
+def parse_instant(raw: str, name: str, end_of_day: bool = False) -> datetime:
+    value = parse_datetime(raw) if "T" in raw or " " in raw else None
+    if value is None:
+        try:
+            day = parse_date(raw)
+        except ValueError:
+            day = None
+        if day is None:
+            raise ApiError("invalid_filter", f"{name} must be an ISO date or date-time.", fields={name: raw})
+        value = datetime.combine(day, time.max if end_of_day else time.min)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def split_list(raw: str, name: str) -> list[str]:
+    items = [x.strip() for x in raw.split(",") if x.strip()]
+    if not items or len(items) > MAX_LIST_ITEMS:
+        raise ApiError("invalid_filter", f"{name} takes 1 to {MAX_LIST_ITEMS} comma-separated values.")
+    return items
+
+
+def apply_filters(qs: QuerySet, params, geo_field: str) -> QuerySet:
+    """bbox, species (labels or ids), date_from/date_to, status, source."""
+    if params.get("bbox"):
+        qs = qs.filter(**{f"{geo_field}__intersects": parse_bbox(params["bbox"])})
+    if params.get("species"):
+        items = split_list(params["species"], "species")
+        ids = [int(x) for x in items if x.isdigit()]
+        labels = [x for x in items if not x.isdigit()]
+        from django.db.models import Q
+        qs = qs.filter(Q(species_id__in=ids) | Q(species__label__in=labels) | Q(species__scientific_name__in=labels))
+    if params.get("date_from"):
+        qs = qs.filter(observed_at__gte=parse_instant(params["date_from"], "date_from"))
+    if params.get("date_to"):
+        qs = qs.filter(observed_at__lte=parse_instant(params["date_to"], "date_to", end_of_day=True))
+    if params.get("status"):
+        statuses = split_list(params["status"], "status")
+        bad = [s for s in statuses if s not in Status.values]
+        if bad:
+            raise ApiError("invalid_filter", f"Unknown status {bad[0]!r}; use {', '.join(Status.values)}.")
+        qs = qs.filter(status__in=statuses)
+    if params.get("source"):
+        qs = qs.filter(source__in=split_list(params["source"], "source"))
+    return qs

@@ -1,0 +1,48 @@
+"""Observation queries: GeoJSON, paginated, filtered; true coordinates only for the privileged."""
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import viewsets
+from rest_framework.permissions import AllowAny
+from rest_framework_gis.pagination import GeoJsonPagination
+
+from server.common.permissions import is_researcher
+
+from .filters import apply_filters
+from .models import Observation
+from .serializers import ObservationSerializer
+
+
+class ObservationPagination(GeoJsonPagination):
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+FILTER_PARAMS = [
+    OpenApiParameter("bbox", OpenApiTypes.STR, description="minLng,minLat,maxLng,maxLat (WGS84)"),
+    OpenApiParameter("species", OpenApiTypes.STR, description="comma-separated labels, scientific names or ids"),
+    OpenApiParameter("date_from", OpenApiTypes.STR, description="ISO date or date-time (UTC)"),
+    OpenApiParameter("date_to", OpenApiTypes.STR, description="ISO date or date-time (UTC), inclusive"),
+    OpenApiParameter("status", OpenApiTypes.STR, description="casual, needs_id, research (comma-separated)"),
+    OpenApiParameter("source", OpenApiTypes.STR, description="app, xeno-canto"),
+    OpenApiParameter("page_size", OpenApiTypes.INT, description="1..1000, default 100"),
+]
+
+
+@extend_schema_view(list=extend_schema(parameters=FILTER_PARAMS))
+class ObservationViewSet(viewsets.ReadOnlyModelViewSet):
+    """The map's observations. Sensitive species are obscured for the public (0.2° cell)."""
+
+    serializer_class = ObservationSerializer
+    pagination_class = ObservationPagination
+    permission_classes = [AllowAny]
+
+    def get_queryset(self):
+        user = self.request.user
+        geo_field = "location" if is_researcher(user) else "public_location"
+        qs = Observation.objects.select_related("species").order_by("-observed_at", "-id")
+        if self.action == "list":
+            qs = apply_filters(qs, self.request.query_params, geo_field)
+        return qs

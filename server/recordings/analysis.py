@@ -1,0 +1,95 @@
+"""The CPU part of analysing one recording, free of database access.
+
+decode → quality checks (on the marked segment) → speech privacy (whole file) →
+fingerprint → classification (marked segment). The task in ``tasks.py`` turns the outcome
+into database rows.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.conf import settings
+
+from ml.runtime import fingerprint, quality, speech
+from ml.runtime.audio import AudioError, decode, encode_flac
+from ml.runtime.classifier import Prediction, load_classifier
+
+SPEECH_REJECT_FRACTION = 0.5  # speech covering more of the marked segment than this rejects it
+
+
+@dataclass
+class AnalysisOutcome:
+    reject_code: str = ""
+    reject_reason: str = ""
+    report: dict = field(default_factory=dict)
+    prediction: Prediction | None = None
+    probabilities: dict[str, float] = field(default_factory=dict)
+    landmarks: np.ndarray | None = None
+    pcm_digest: str = ""
+    muted_audio: bytes | None = None  # FLAC of the whole recording with speech silenced
+
+    @property
+    def rejected(self) -> bool:
+        return bool(self.reject_code)
+
+
+def classifier():
+    return load_classifier(settings.CLASSIFIER_MODEL_PATH)
+
+
+def fault_injection_delay() -> None:
+    """DAWN_FAULT_ANALYSIS_DELAY_S stretches analysis so fault tests can kill a worker mid-task."""
+    delay = float(os.environ.get("DAWN_FAULT_ANALYSIS_DELAY_S", "0") or 0)
+    if delay > 0:
+        time.sleep(delay)
+
+
+def overlap(spans: tuple[tuple[float, float], ...], start: float, end: float) -> float:
+    return sum(max(0.0, min(e, end) - max(s, start)) for s, e in spans)
+
+
+def analyse_audio(data: bytes, segment: tuple[float, float], band: tuple[float, float] | None) -> AnalysisOutcome:
+    """Run every check on ``data``; a failed check sets ``reject_code`` and stops."""
+    model = classifier()
+    sr = model.feature_params.sample_rate
+    out = AnalysisOutcome()
+    try:
+        samples, sr = decode(data, sample_rate=sr, max_bytes=settings.MAX_UPLOAD_BYTES,
+                             max_seconds=settings.MAX_AUDIO_SECONDS)
+    except AudioError as exc:
+        out.reject_code, out.reject_reason = exc.code, exc.message
+        return out
+    fault_injection_delay()
+    start, end = int(segment[0] * sr), max(int(segment[1] * sr), int(segment[0] * sr) + 1)
+    clip = samples[start:end]
+
+    q = quality.check_quality(clip, sr, band=band)
+    out.report["quality"] = q.to_dict()
+
+    s = speech.detect_speech(samples, sr)
+    out.report["speech"] = s.to_dict()
+    if s.segments:
+        samples = speech.mute_segments(samples, sr, s.segments)
+        clip = samples[start:end]
+        out.muted_audio = encode_flac(samples, sr)
+
+    out.pcm_digest = fingerprint.pcm_digest(samples)
+    out.landmarks = fingerprint.landmarks(samples, sr)
+
+    if not q.passed:
+        issue = next(i for i in q.issues if i.severity == "reject")
+        out.reject_code, out.reject_reason = f"quality_{issue.code}", issue.message
+        return out
+    if overlap(s.segments, *segment) > SPEECH_REJECT_FRACTION * (segment[1] - segment[0]):
+        out.reject_code = "speech_detected"
+        out.reject_reason = "Human speech fills the marked segment; it was muted and the recording not published."
+        return out
+
+    prediction = model.classify(clip, sr, top_k=len(model.labels))
+    out.probabilities = dict(prediction.ranked)
+    out.prediction = prediction
+    out.report["classification"] = {**prediction.to_dict(), "ranked": prediction.ranked[:5]}
+    return out

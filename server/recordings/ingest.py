@@ -1,0 +1,121 @@
+"""Ingest one submission: validate, store content-addressed, create the row, enqueue analysis."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.gis.geos import Point
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework import status
+
+from ml.runtime.audio import AudioError, AudioInfo, probe
+from server.common.errors import ApiError
+from server.species.models import Species
+
+from . import storage
+from .metadata import UNKNOWN_LABEL
+from .models import Recording, Status
+
+log = logging.getLogger(__name__)
+SEGMENT_TOLERANCE_S = 0.05
+AUDIO_ERROR_STATUS = {"audio_too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE}
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    recording: Recording
+    created: bool
+
+
+def read_upload(upload) -> bytes:
+    """The uploaded bytes, refusing more than the configured limit."""
+    if upload is None:
+        raise ApiError("audio_missing", "Attach the recording as the multipart field 'audio'.")
+    limit = settings.MAX_UPLOAD_BYTES
+    if upload.size is not None and upload.size > limit:
+        raise ApiError("audio_too_large", f"The audio file exceeds {limit // (1024 * 1024)} MB.",
+                       status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    data = upload.read(limit + 1)
+    if len(data) > limit:
+        raise ApiError("audio_too_large", f"The audio file exceeds {limit // (1024 * 1024)} MB.",
+                       status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    return data
+
+
+def probe_audio(data: bytes) -> AudioInfo:
+    try:
+        return probe(data, max_bytes=settings.MAX_UPLOAD_BYTES, max_seconds=settings.MAX_AUDIO_SECONDS)
+    except AudioError as exc:
+        raise ApiError(exc.code, exc.message, AUDIO_ERROR_STATUS.get(exc.code, 400),
+                       fields={"audio": exc.message}) from None
+
+
+def resolve_species(label: str) -> Species | None:
+    if label.strip().lower() == UNKNOWN_LABEL:
+        return None
+    species = Species.objects.filter(label=label.strip(), identifiable=True).first()
+    if species is None:
+        raise ApiError("unknown_species", f"{label!r} is not in the species catalogue.",
+                       fields={"identification.label": "unknown species"})
+    return species
+
+
+def existing_for_key(owner, key: str, sha: str | None) -> Recording | None:
+    """A previous submission with this key; the same key with other audio is a conflict."""
+    original = Recording.objects.filter(owner=owner, idempotency_key=key).first()
+    if original is not None and sha is not None and original.audio_sha256 != sha:
+        raise ApiError("idempotency_key_reused", "This idempotency key was used for a different recording.",
+                       status.HTTP_409_CONFLICT)
+    return original
+
+
+def ingest(owner, upload, meta: dict) -> IngestResult:
+    """Validate and store one submission. Repeating a key returns the original recording."""
+    data = read_upload(upload)
+    sha = storage.sha256_hex(data)
+    original = existing_for_key(owner, meta["idempotency_key"], sha)
+    if original is not None:
+        return IngestResult(original, created=False)
+    info = probe_audio(data)
+    segment = meta["segment"]
+    if segment["end_s"] > info.duration + SEGMENT_TOLERANCE_S:
+        raise ApiError("segment_out_of_range",
+                       f"The segment ends at {segment['end_s']:.2f} s but the audio lasts {info.duration:.2f} s.",
+                       fields={"segment.end_s": "beyond the end of the audio"})
+    ident = meta["identification"]
+    species = resolve_species(ident["label"])
+    _, rel = storage.store_blob(data, info.format)
+    loc = meta["location"]
+    try:
+        with transaction.atomic():
+            recording = Recording.objects.create(
+                owner=owner, idempotency_key=meta["idempotency_key"], audio_sha256=sha, audio_path=rel,
+                audio_format=info.format, audio_bytes=len(data), sample_rate=info.sample_rate,
+                channels=info.channels, duration_s=info.duration, recorded_at=meta["recorded_at"],
+                location=Point(loc["lng"], loc["lat"], srid=4326), accuracy_m=loc["accuracy_m"],
+                segment_start_s=segment["start_s"], segment_end_s=min(segment["end_s"], info.duration),
+                claimed_species=species, device_confidence=ident.get("confidence"),
+                device_model_version=ident.get("model_version", ""), device_info=meta.get("device", {}))
+            transaction.on_commit(lambda: enqueue_analysis(recording.pk))
+    except IntegrityError:
+        # a concurrent request with the same key won the race
+        original = existing_for_key(owner, meta["idempotency_key"], sha)
+        if original is None:
+            raise
+        return IngestResult(original, created=False)
+    return IngestResult(recording, created=True)
+
+
+def enqueue_analysis(recording_id) -> bool:
+    """Queue analysis; if the broker is down the row stays 'received' for the sweeper."""
+    from .tasks import analyse_recording
+
+    try:
+        analyse_recording.apply_async(args=[str(recording_id)], retry=False)
+    except Exception as exc:  # broker unreachable: never lose the submission
+        log.warning("could not enqueue analysis of %s: %s", recording_id, exc)
+        return False
+    Recording.objects.filter(pk=recording_id, status=Status.RECEIVED).update(enqueued_at=timezone.now())
+    return True

@@ -1,0 +1,86 @@
+"""The submission metadata contract (the ``metadata`` JSON part of POST /recordings/)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from django.utils import timezone as dj_timezone
+from rest_framework import serializers
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+CLOCK_SKEW = timedelta(minutes=5)
+MAX_ACCURACY_M = 50_000.0
+MAX_DEVICE_KEYS = 30
+UNKNOWN_LABEL = "unknown"
+
+
+class LocationSerializer(serializers.Serializer):
+    lat = serializers.FloatField()
+    lng = serializers.FloatField()
+    accuracy_m = serializers.FloatField(required=True, error_messages={
+        "required": "GPS accuracy in metres is required."})
+
+    def validate_lat(self, v: float) -> float:
+        if not -90.0 <= v <= 90.0:
+            raise serializers.ValidationError("Latitude must be within [-90, 90].", code="invalid_coordinates")
+        return v
+
+    def validate_lng(self, v: float) -> float:
+        if not -180.0 <= v <= 180.0:
+            raise serializers.ValidationError("Longitude must be within [-180, 180].", code="invalid_coordinates")
+        return v
+
+    def validate_accuracy_m(self, v: float) -> float:
+        if not 0.0 < v <= MAX_ACCURACY_M:
+            raise serializers.ValidationError(f"Accuracy must be in (0, {MAX_ACCURACY_M:.0f}] metres.",
+                                              code="invalid_accuracy")
+        return v
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and data.get("accuracy_m") is None:
+            raise serializers.ValidationError({"accuracy_m": serializers.ErrorDetail(
+                "GPS accuracy in metres is required.", code="missing_accuracy")})
+        return super().to_internal_value(data)
+
+
+class SegmentSerializer(serializers.Serializer):
+    start_s = serializers.FloatField(min_value=0.0)
+    end_s = serializers.FloatField(min_value=0.0)
+
+    def validate(self, attrs):
+        if attrs["end_s"] <= attrs["start_s"]:
+            raise serializers.ValidationError("Segment end must be after its start.", code="invalid_segment")
+        return attrs
+
+
+class DeviceLabelSerializer(serializers.Serializer):
+    label = serializers.CharField(max_length=120)
+    confidence = serializers.FloatField(min_value=0.0, max_value=1.0, required=False, allow_null=True)
+    model_version = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+
+class RecordingMetadataSerializer(serializers.Serializer):
+    idempotency_key = serializers.RegexField(r"^[A-Za-z0-9_\-:.]{8,64}$", error_messages={
+        "invalid": "8-64 characters from letters, digits and _-:."})
+    recorded_at = serializers.DateTimeField(default_timezone=timezone.utc)
+    location = LocationSerializer()
+    segment = SegmentSerializer()
+    identification = DeviceLabelSerializer()
+    device = serializers.DictField(required=False, default=dict)
+
+    def validate_recorded_at(self, value: datetime) -> datetime:
+        if value < EARLIEST:
+            raise serializers.ValidationError("Timestamps before 2000 are not accepted.", code="timestamp_too_old")
+        if value > dj_timezone.now() + CLOCK_SKEW:
+            raise serializers.ValidationError("The timestamp is in the future.", code="timestamp_in_future")
+        return value.astimezone(timezone.utc)
+
+    def validate_device(self, value: dict) -> dict:
+        if len(value) > MAX_DEVICE_KEYS:
+            raise serializers.ValidationError(f"At most {MAX_DEVICE_KEYS} device fields.", code="invalid_device")
+        clean = {}
+        for key, item in value.items():
+            if not isinstance(item, (str, int, float, bool)) or item is None or len(str(key)) > 40:
+                raise serializers.ValidationError("Device fields must be short scalar values.",
+                                                  code="invalid_device")
+            clean[str(key)] = item[:200] if isinstance(item, str) else item
+        return clean

@@ -1,0 +1,121 @@
+"""Turn an analysis outcome into rows: duplicate check, observation, fingerprint index, events."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from django.db import transaction
+from django.utils import timezone
+
+from ml.runtime import fingerprint
+from server.observations.models import Status as ObsStatus
+from server.observations.services import build_observation
+from server.realtime.events import publish_observation, publish_recording
+from server.species.models import Species
+
+from . import storage
+from .analysis import AnalysisOutcome
+from .models import FingerprintHash, Recording, Status
+
+log = logging.getLogger(__name__)
+CASUAL_CONFIDENCE = 0.2   # below this model probability for the species, the observation is casual
+CASUAL_ACCURACY_M = 1000  # GPS worse than this makes an observation casual
+MAX_CANDIDATES = 20
+
+
+def find_duplicate(rec: Recording, outcome: AnalysisOutcome) -> Recording | None:
+    """An earlier recording with the same PCM, or whose landmarks match this one's."""
+    same = (Recording.objects.filter(pcm_digest=outcome.pcm_digest).exclude(pk=rec.pk)
+            .order_by("created_at").first())
+    if same is not None:
+        return same
+    query = outcome.landmarks
+    if query is None or len(query) == 0:
+        return None
+    rows = np.array(FingerprintHash.objects.filter(hash__in=np.unique(query[:, 0]).tolist())
+                    .exclude(recording_id=rec.pk).values_list("recording_id", "hash", "offset"), dtype=object)
+    if len(rows) == 0:
+        return None
+    ids, counts = np.unique(rows[:, 0], return_counts=True)
+    for cand_id in ids[np.argsort(-counts)][:MAX_CANDIDATES]:
+        cand = rows[rows[:, 0] == cand_id][:, 1:].astype(np.int64)
+        if fingerprint.is_duplicate(fingerprint.match(query, cand)):
+            return Recording.objects.get(pk=cand_id)
+    return None
+
+
+def decide_species(rec: Recording, outcome: AnalysisOutcome) -> tuple[Species | None, float]:
+    """The player's claim is kept (scored by the model); without one, the model's answer."""
+    pred = outcome.prediction
+    if rec.claimed_species is not None:
+        return rec.claimed_species, float(outcome.probabilities.get(rec.claimed_species.label, 0.0))
+    if pred is None or pred.unknown:
+        return None, 0.0
+    return Species.objects.filter(label=pred.label).first(), float(pred.confidence)
+
+
+def finish(rec: Recording, outcome: AnalysisOutcome, code: str = "", reason: str = "") -> None:
+    rec.analysis = outcome.report
+    rec.pcm_digest = outcome.pcm_digest
+    rec.analysed_at = timezone.now()
+    rec.status = Status.REJECTED if code else Status.ACCEPTED
+    rec.reject_code, rec.reject_reason = code, reason[:300]
+    rec.save()
+
+
+def store_muted_audio(rec: Recording, outcome: AnalysisOutcome) -> str | None:
+    """Replace the stored audio by its speech-muted copy; returns the path to delete after commit."""
+    if outcome.muted_audio is None:
+        return None
+    old = rec.audio_path
+    _, rel = storage.store_blob(outcome.muted_audio, "flac")
+    rec.audio_path, rec.audio_format, rec.speech_muted = rel, "flac", True
+    return old
+
+
+def apply_outcome(recording_id, outcome: AnalysisOutcome) -> str:
+    with transaction.atomic():
+        rec = Recording.objects.select_for_update().select_related("claimed_species").get(pk=recording_id)
+        if rec.status in (Status.ACCEPTED, Status.REJECTED):
+            return "skipped"
+        replaced = store_muted_audio(rec, outcome)
+        if replaced and not Recording.objects.filter(audio_path=replaced).exclude(pk=rec.pk).exists():
+            transaction.on_commit(lambda: storage.delete_blob(replaced))
+        duplicate = find_duplicate(rec, outcome) if outcome.landmarks is not None else None
+        if duplicate is None and outcome.landmarks is not None and len(outcome.landmarks):
+            FingerprintHash.objects.bulk_create(
+                [FingerprintHash(hash=int(h), recording_id=rec.pk, offset=int(o)) for h, o in outcome.landmarks],
+                batch_size=2000)
+        observation = None
+        if duplicate is not None:
+            rec.duplicate_of = duplicate
+            finish(rec, outcome, "duplicate_recording",
+                   f"The same audio was already submitted (recording {duplicate.pk}).")
+        elif outcome.rejected:
+            finish(rec, outcome, outcome.reject_code, outcome.reject_reason)
+        else:
+            species, confidence = decide_species(rec, outcome)
+            if species is None:
+                finish(rec, outcome, "unidentified", "No species could be identified; kept for review.")
+            else:
+                casual = confidence < CASUAL_CONFIDENCE or rec.accuracy_m > CASUAL_ACCURACY_M
+                observation = build_observation(
+                    species=species, location=rec.location, seed=f"rec:{rec.pk}", recording=rec,
+                    observer=rec.owner, observed_at=rec.recorded_at, confidence=round(confidence, 4),
+                    coordinate_uncertainty_m=rec.accuracy_m,
+                    status=ObsStatus.CASUAL if casual else ObsStatus.NEEDS_ID,
+                    recordist=rec.owner.display_name or rec.owner.username)
+                observation.save()
+                finish(rec, outcome)
+        transaction.on_commit(lambda: best_effort(publish_recording, rec))
+        if observation is not None:
+            transaction.on_commit(lambda: best_effort(publish_observation, observation))
+    return rec.status
+
+
+def best_effort(publish, item) -> None:
+    """Realtime pushes never fail a task: the outcome is already stored and can be polled."""
+    try:
+        publish(item)
+    except Exception as exc:
+        log.warning("realtime %s for %s failed: %s", publish.__name__, item.pk, exc)

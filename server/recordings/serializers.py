@@ -1,0 +1,43 @@
+"""Representations of recordings for their owner and for researchers."""
+from __future__ import annotations
+
+from rest_framework import serializers
+from rest_framework.reverse import reverse
+
+from .models import Recording
+
+
+class RecordingSerializer(serializers.ModelSerializer):
+    location = serializers.SerializerMethodField()
+    claimed_species = serializers.CharField(source="claimed_species.label", default=None)
+    observation = serializers.SerializerMethodField()
+    audio_url = serializers.SerializerMethodField()
+    owner = serializers.CharField(source="owner.username")
+
+    class Meta:
+        model = Recording
+        fields = ["id", "owner", "status", "reject_code", "reject_reason", "idempotency_key", "recorded_at",
+                  "location", "segment_start_s", "segment_end_s", "claimed_species", "device_confidence",
+                  "device_model_version", "device_info", "audio_sha256", "audio_format", "audio_bytes",
+                  "sample_rate", "channels", "duration_s", "speech_muted", "duplicate_of", "analysis",
+                  "observation", "audio_url", "created_at", "analysed_at"]
+
+    def get_location(self, rec: Recording) -> dict:
+        return {"lat": rec.location.y, "lng": rec.location.x, "accuracy_m": rec.accuracy_m}
+
+    def get_observation(self, rec: Recording) -> dict | None:
+        obs = getattr(rec, "observation", None)
+        if obs is None:
+            return None
+        return {"id": obs.pk, "species": obs.species.label, "common_name": obs.species.common_name,
+                "confidence": obs.confidence, "status": obs.status}
+
+    def get_audio_url(self, rec: Recording) -> str:
+        return reverse("recording-audio", args=[rec.pk], request=self.context.get("request"))
+
+
+class RecordingCreatedSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.CharField()
+    created = serializers.BooleanField()
+    url = serializers.URLField()

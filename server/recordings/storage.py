@@ -1,0 +1,58 @@
+"""Content-addressed audio storage under MEDIA_ROOT: ``audio/ab/cd/<sha256>.<ext>``.
+
+Writes are atomic (temp file + rename), so a crash never leaves a half-written blob, and
+storing the same bytes twice is a no-op.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def relative_path(sha: str, ext: str) -> str:
+    return f"audio/{sha[:2]}/{sha[2:4]}/{sha}.{ext}"
+
+
+def absolute(rel: str) -> Path:
+    root = Path(settings.MEDIA_ROOT).resolve()
+    path = (root / rel).resolve()
+    if root not in path.parents:
+        raise ValueError(f"path escapes the media root: {rel}")
+    return path
+
+
+def store_blob(data: bytes, ext: str) -> tuple[str, str]:
+    """Store ``data``; returns (sha256, relative path)."""
+    sha = sha256_hex(data)
+    rel = relative_path(sha, ext)
+    path = absolute(rel)
+    if path.exists() and path.stat().st_size == len(data):
+        return sha, rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return sha, rel
+
+
+def read_blob(rel: str) -> bytes:
+    return absolute(rel).read_bytes()
+
+
+def delete_blob(rel: str) -> None:
+    absolute(rel).unlink(missing_ok=True)

@@ -1,0 +1,94 @@
+"""Celery tasks: analyse a recording (idempotent, acknowledged late) and sweep stuck ones."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ml.runtime.audio import AudioError
+
+from . import storage
+from .analysis import analyse_audio
+from .models import Recording, Status
+from server.realtime.events import publish_recording
+
+from .outcome import apply_outcome, best_effort
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 5
+FINAL = (Status.ACCEPTED, Status.REJECTED)
+
+
+def claim(recording_id: str) -> Recording | None:
+    """Mark the recording as processing (counting attempts); None if it is already final."""
+    with transaction.atomic():
+        rec = Recording.objects.select_for_update().filter(pk=recording_id).first()
+        if rec is None or rec.status in FINAL:
+            return None
+        rec.status = Status.PROCESSING
+        rec.analysis_attempts += 1
+        rec.save(update_fields=["status", "analysis_attempts", "updated_at"])
+        return rec
+
+
+def reject(rec: Recording, code: str, reason: str) -> None:
+    with transaction.atomic():
+        locked = Recording.objects.select_for_update().get(pk=rec.pk)
+        if locked.status in FINAL:
+            return
+        locked.status, locked.reject_code, locked.reject_reason = Status.REJECTED, code, reason[:300]
+        locked.analysed_at = timezone.now()
+        locked.save(update_fields=["status", "reject_code", "reject_reason", "analysed_at", "updated_at"])
+    best_effort(publish_recording, locked)
+
+
+@shared_task(name="recordings.analyse", acks_late=True, reject_on_worker_lost=True)
+def analyse_recording(recording_id: str) -> str:
+    """Analyse one recording exactly once; safe to run again after a crash or a duplicate message."""
+    rec = claim(recording_id)
+    if rec is None:
+        return "skipped"
+    if rec.analysis_attempts > MAX_ATTEMPTS:
+        reject(rec, "analysis_failed", f"Analysis failed {MAX_ATTEMPTS} times; kept for review.")
+        return "rejected"
+    try:
+        data = storage.read_blob(rec.audio_path)
+    except OSError as exc:
+        reject(rec, "audio_missing", f"Stored audio is unreadable: {exc}")
+        return "rejected"
+    band = rec.claimed_species.band if rec.claimed_species else None
+    try:
+        outcome = analyse_audio(data, (rec.segment_start_s, rec.segment_end_s), band)
+    except AudioError as exc:
+        reject(rec, exc.code, exc.message)
+        return "rejected"
+    return apply_outcome(rec.pk, outcome)
+
+
+@shared_task(name="recordings.sweep_stuck")
+def sweep_stuck_recordings() -> int:
+    """Re-enqueue recordings left 'received' (broker was down) or 'processing' far too long."""
+    from .ingest import enqueue_analysis
+
+    now = timezone.now()
+    received_before = now - timedelta(seconds=settings.SWEEP_AFTER_SECONDS)
+    processing_before = now - timedelta(
+        seconds=2 * settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"])
+    stuck = list(
+        Recording.objects.filter(status=Status.RECEIVED, created_at__lt=received_before)
+        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=received_before))
+        .values_list("pk", flat=True)[:500]
+    ) + list(
+        Recording.objects.filter(status=Status.PROCESSING, updated_at__lt=processing_before)
+        .values_list("pk", flat=True)[:500]
+    )
+    sent = sum(enqueue_analysis(pk) for pk in stuck)
+    if stuck:
+        log.info("sweeper: %d stuck recordings, %d re-enqueued", len(stuck), sent)
+    return sent
+

@@ -1,0 +1,87 @@
+"""Recording endpoints: submit (multipart), list/detail (own; researchers see all), audio."""
+from __future__ import annotations
+
+import json
+
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+
+from server.common.errors import ApiError
+from server.common.permissions import is_researcher
+
+from . import storage
+from .ingest import ingest
+from .metadata import RecordingMetadataSerializer
+from .models import Recording
+from .serializers import RecordingCreatedSerializer, RecordingSerializer
+
+AUDIO_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "mp3": "audio/mpeg"}
+
+
+def parse_metadata(raw) -> dict:
+    if raw is None:
+        raise ApiError("metadata_missing", "Send the metadata as the multipart field 'metadata' (JSON).")
+    if hasattr(raw, "read"):
+        raw = raw.read(64 * 1024)
+    try:
+        data = json.loads(raw)
+    except (TypeError, ValueError, UnicodeDecodeError):
+        raise ApiError("invalid_metadata", "The metadata field is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise ApiError("invalid_metadata", "The metadata must be a JSON object.")
+    serializer = RecordingMetadataSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class RecordingViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                       viewsets.GenericViewSet):
+    """Players see their own recordings; researchers and admins see all of them, audio included."""
+
+    serializer_class = RecordingSerializer
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        qs = Recording.objects.select_related("owner", "claimed_species", "observation__species")
+        if not is_researcher(self.request.user):
+            qs = qs.filter(owner=self.request.user)
+        status_filter = self.request.query_params.get("status")
+        if status_filter and self.action == "list":
+            qs = qs.filter(status=status_filter)
+        return qs
+
+    @extend_schema(
+        request={"multipart/form-data": inline_serializer("RecordingUpload", {
+            "audio": serializers.FileField(help_text="WAV, FLAC, Ogg or MP3"),
+            "metadata": serializers.CharField(help_text="JSON: RecordingMetadata"),
+        })},
+        responses={201: RecordingCreatedSerializer, 200: OpenApiResponse(RecordingCreatedSerializer,
+                   description="The idempotency key was seen before: the original recording.")},
+        description="Submit a recording. Metadata JSON: {idempotency_key, recorded_at (UTC ISO-8601), "
+                    "location {lat, lng, accuracy_m}, segment {start_s, end_s}, identification "
+                    "{label, confidence, model_version}, device {...}}.",
+    )
+    def create(self, request, *args, **kwargs):
+        meta = parse_metadata(request.data.get("metadata"))
+        result = ingest(request.user, request.FILES.get("audio"), meta)
+        rec = result.recording
+        body = {"id": str(rec.pk), "status": rec.status, "created": result.created,
+                "url": reverse("recording-detail", args=[rec.pk], request=request)}
+        return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+    @extend_schema(responses={(200, "audio/*"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"], url_path="audio", url_name="audio")
+    def audio(self, request, pk=None):
+        rec = self.get_object()
+        try:
+            handle = storage.absolute(rec.audio_path).open("rb")
+        except OSError:
+            raise ApiError("audio_missing", "The stored audio is not available.", status.HTTP_404_NOT_FOUND)
+        return FileResponse(handle, content_type=AUDIO_TYPES.get(rec.audio_format, "application/octet-stream"),
+                            filename=f"{rec.pk}.{rec.audio_format}")

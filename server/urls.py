@@ -1,0 +1,44 @@
+"""URL map: the versioned API, its schema and docs, the admin, and the health check."""
+from django.contrib import admin
+from django.http import JsonResponse
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from server.accounts.views import LoginView, LogoutView, MeView, RegisterView, UserAdminViewSet
+from server.observations.views import ObservationViewSet
+from server.recordings.views import RecordingViewSet
+from server.species.views import SpeciesViewSet
+
+router = DefaultRouter()
+router.register("species", SpeciesViewSet, basename="species")
+router.register("recordings", RecordingViewSet, basename="recording")
+router.register("observations", ObservationViewSet, basename="observation")
+router.register("users", UserAdminViewSet, basename="user")
+
+
+def health(request):
+    return JsonResponse({"status": "ok"})
+
+
+api_v1 = [
+    path("auth/register/", RegisterView.as_view(), name="register"),
+    path("auth/login/", LoginView.as_view(), name="login"),
+    path("auth/logout/", LogoutView.as_view(), name="logout"),
+    path("auth/me/", MeView.as_view(), name="me"),
+    path("", include(router.urls)),
+]
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
+    path("healthz", health, name="health"),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "server.common.views.not_found"
+handler500 = "server.common.views.server_error"

@@ -1,0 +1,83 @@
+"""Fixtures for the server tests: catalogue, users of each role, API clients, submissions."""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from server.accounts.models import Role, User
+from server.species.catalogue import load_catalogue
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def catalogue(db):
+    load_catalogue()
+
+
+def make_user(username: str, role: str) -> User:
+    return User.objects.create_user(username=username, password="correct horse battery", role=role)
+
+
+def client_for(user: User | None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def player(db):
+    return make_user("robin", Role.PLAYER)
+
+
+@pytest.fixture
+def other_player(db):
+    return make_user("wren", Role.PLAYER)
+
+
+@pytest.fixture
+def researcher(db):
+    return make_user("dr_ornis", Role.RESEARCHER)
+
+
+@pytest.fixture
+def admin_user(db):
+    return make_user("warden", Role.ADMIN)
+
+
+@pytest.fixture
+def api(player):
+    return client_for(player)
+
+
+def metadata(**overrides) -> dict:
+    """A valid submission metadata object; keyword arguments replace top-level keys."""
+    meta = {
+        "idempotency_key": uuid.uuid4().hex,
+        "recorded_at": (datetime.now(timezone.utc) - timedelta(minutes=3)).isoformat(),
+        "location": {"lat": 18.2960, "lng": -65.7850, "accuracy_m": 8.0},
+        "segment": {"start_s": 0.0, "end_s": 3.0},
+        "identification": {"label": "unknown", "confidence": None, "model_version": "test"},
+        "device": {"model": "pytest", "os": "linux"},
+    }
+    meta.update(overrides)
+    return meta
+
+
+def submit(client: APIClient, data: bytes, meta: dict, filename: str = "take.ogg"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile(filename, data, content_type="application/octet-stream")
+    return client.post("/api/v1/recordings/", {"audio": upload, "metadata": json.dumps(meta)},
+                       format="multipart")

@@ -1,0 +1,219 @@
+"""POST /api/v1/recordings/: the happy path, idempotency, and hostile input (nothing stored)."""
+from __future__ import annotations
+
+import io
+import struct
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from server.recordings.models import Recording, Status
+
+from .conftest import client_for, metadata, submit
+
+pytestmark = pytest.mark.django_db
+
+
+def wav_bytes(seconds: float = 1.0, sr: int = 24_000) -> bytes:
+    t = np.arange(int(seconds * sr)) / sr
+    buf = io.BytesIO()
+    sf.write(buf, 0.3 * np.sin(2 * np.pi * 3000 * t), sr, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def wav_with_header_rate(rate: int) -> bytes:
+    """A syntactically valid 16-bit PCM WAV whose header claims ``rate`` Hz."""
+    pcm = (np.zeros(800, dtype=np.int16)).tobytes()
+    fmt = struct.pack("<HHIIHH", 1, 1, rate, rate * 2, 2, 16)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", len(pcm)) + pcm
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def media_files(root) -> list:
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def assert_rejected(response, status: int, code: str, media_root) -> None:
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert body["error"]["code"] == code, body
+    assert body["error"]["message"]
+    assert Recording.objects.count() == 0
+    assert media_files(media_root) == []
+
+
+def test_submission_is_stored_content_addressed(api, catalogue, bird_clips, media_root, player):
+    clip = bird_clips[0]
+    meta = metadata(identification={"label": clip.label, "confidence": 0.8, "model_version": "phone-1"})
+    response = submit(api, clip.data, meta, filename=clip.path.name)
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["status"] == Status.RECEIVED and body["created"] is True
+    rec = Recording.objects.get(pk=body["id"])
+    assert rec.owner == player
+    assert rec.claimed_species.label == clip.label
+    assert rec.audio_format == "ogg" and rec.sample_rate == 48_000 and rec.duration_s > 3
+    import hashlib
+    sha = hashlib.sha256(clip.data).hexdigest()
+    assert rec.audio_sha256 == sha
+    stored = media_root / "audio" / sha[:2] / sha[2:4] / f"{sha}.ogg"
+    assert stored.read_bytes() == clip.data
+    assert rec.location.y == pytest.approx(18.296) and rec.location.x == pytest.approx(-65.785)
+
+
+@pytest.mark.parametrize("clip_suffix", [".wav", ".flac", ".mp3"])
+def test_other_containers_are_accepted(api, catalogue, clips, clip_suffix):
+    matching = [c for c in clips if c.path.suffix == clip_suffix]
+    if not matching:
+        pytest.fail(f"fixtures/audio has no {clip_suffix} clip")
+    clip = matching[0]
+    response = submit(api, clip.data, metadata(segment={"start_s": 0.0, "end_s": 1.0}), filename=clip.path.name)
+    assert response.status_code == 201, response.content
+    assert Recording.objects.get().audio_format == clip_suffix[1:]
+
+
+def test_repeated_idempotency_key_returns_original(api, catalogue, bird_clips):
+    meta = metadata()
+    first = submit(api, bird_clips[0].data, meta)
+    again = submit(api, bird_clips[0].data, meta)
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.json()["id"] == first.json()["id"] and again.json()["created"] is False
+    assert Recording.objects.count() == 1
+
+
+def test_same_key_with_other_audio_is_a_conflict(api, catalogue, bird_clips):
+    meta = metadata()
+    assert submit(api, bird_clips[0].data, meta).status_code == 201
+    response = submit(api, bird_clips[1].data, meta)
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "idempotency_key_reused"
+    assert Recording.objects.count() == 1
+
+
+def test_same_key_from_another_player_is_independent(api, other_player, catalogue, bird_clips):
+    meta = metadata()
+    a = submit(api, bird_clips[0].data, meta)
+    b = submit(client_for(other_player), bird_clips[0].data, meta)
+    assert a.status_code == b.status_code == 201
+    assert a.json()["id"] != b.json()["id"]
+
+
+BAD_AUDIO = {
+    "non_audio": (b"<html><body>not audio</body></html>", 400, "audio_unsupported_format"),
+    "zero_length": (b"", 400, "audio_empty"),
+    "corrupt_ogg": (b"OggS" + bytes(range(256)) * 8, 400, "audio_corrupt"),
+    "corrupt_wav": (b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk" + b"\x00" * 64, 400, "audio_corrupt"),
+    "no_samples": (wav_bytes(0.0), 400, "audio_empty"),
+    "rate_too_low": (wav_bytes(1.0, sr=4_000), 400, "audio_bad_sample_rate"),
+    "rate_absurd": (wav_with_header_rate(1_000_000), 400, "audio_bad_sample_rate"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_AUDIO))
+def test_bad_audio_is_rejected_and_nothing_stored(api, catalogue, media_root, case):
+    data, status, code = BAD_AUDIO[case]
+    response = submit(api, data, metadata(segment={"start_s": 0.0, "end_s": 0.01}))
+    if case == "rate_absurd" and response.json()["error"]["code"] == "audio_corrupt":
+        code = "audio_corrupt"  # libsndfile may refuse such a header outright; both are clear refusals
+    assert_rejected(response, status, code, media_root)
+
+
+def test_file_over_size_limit(api, catalogue, settings, media_root):
+    settings.MAX_UPLOAD_BYTES = 20_000
+    assert_rejected(submit(api, wav_bytes(2.0), metadata(segment={"start_s": 0, "end_s": 1})),
+                    413, "audio_too_large", media_root)
+
+
+def test_body_over_limit_is_refused_before_parsing(api, settings):
+    settings.MAX_UPLOAD_BYTES = 1024
+    response = api.generic("POST", "/api/v1/recordings/", b"x" * 400_000,
+                           content_type="multipart/form-data; boundary=zzz")
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"
+
+
+def test_audio_over_duration_limit(api, catalogue, settings, media_root):
+    settings.MAX_AUDIO_SECONDS = 2
+    assert_rejected(submit(api, wav_bytes(3.0), metadata(segment={"start_s": 0, "end_s": 1})),
+                    400, "audio_too_long", media_root)
+
+
+def future() -> str:
+    return (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()
+
+
+BAD_METADATA = {
+    "lat_out_of_range": ({"location": {"lat": 91.0, "lng": 0.0, "accuracy_m": 5}}, "invalid_coordinates"),
+    "lng_out_of_range": ({"location": {"lat": 0.0, "lng": -180.5, "accuracy_m": 5}}, "invalid_coordinates"),
+    "missing_accuracy": ({"location": {"lat": 18.0, "lng": -66.0}}, "missing_accuracy"),
+    "null_accuracy": ({"location": {"lat": 18.0, "lng": -66.0, "accuracy_m": None}}, "missing_accuracy"),
+    "negative_accuracy": ({"location": {"lat": 18.0, "lng": -66.0, "accuracy_m": -3}}, "invalid_accuracy"),
+    "lat_as_text": ({"location": {"lat": "north", "lng": -66.0, "accuracy_m": 5}}, "invalid"),
+    "in_future": ({"recorded_at": future()}, "timestamp_in_future"),
+    "before_2000": ({"recorded_at": "1999-12-31T23:59:00Z"}, "timestamp_too_old"),
+    "not_a_time": ({"recorded_at": "yesterday"}, "invalid"),
+    "segment_reversed": ({"segment": {"start_s": 2.0, "end_s": 1.0}}, "invalid_segment"),
+    "segment_outside_audio": ({"segment": {"start_s": 1.0, "end_s": 600.0}}, "segment_out_of_range"),
+    "unknown_species": ({"identification": {"label": "Dodo", "confidence": 0.9}}, "unknown_species"),
+    "confidence_above_one": ({"identification": {"label": "unknown", "confidence": 7}}, "invalid"),
+    "short_key": ({"idempotency_key": "abc"}, "invalid"),
+    "device_nested": ({"device": {"model": {"deep": "x"}}}, "invalid_device"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_METADATA))
+def test_bad_metadata_is_rejected_and_nothing_stored(api, catalogue, bird_clips, media_root, case):
+    override, code = BAD_METADATA[case]
+    response = submit(api, bird_clips[0].data, metadata(**override))
+    assert_rejected(response, 400, code, media_root)
+    assert response.json()["error"]["fields"], response.json()
+
+
+def test_metadata_must_be_json_object(api, catalogue, bird_clips, media_root):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    for raw, code in [("{not json", "invalid_metadata"), ("[1, 2]", "invalid_metadata")]:
+        upload = SimpleUploadedFile("a.ogg", bird_clips[0].data)
+        response = api.post("/api/v1/recordings/", {"audio": upload, "metadata": raw}, format="multipart")
+        assert_rejected(response, 400, code, media_root)
+    response = api.post("/api/v1/recordings/", {"audio": SimpleUploadedFile("a.ogg", bird_clips[0].data)},
+                        format="multipart")
+    assert_rejected(response, 400, "metadata_missing", media_root)
+    import json
+    response = api.post("/api/v1/recordings/", {"metadata": json.dumps(metadata())}, format="multipart")
+    assert_rejected(response, 400, "audio_missing", media_root)
+
+
+def test_submission_needs_a_token(catalogue, bird_clips, media_root):
+    response = submit(client_for(None), bird_clips[0].data, metadata())
+    assert_rejected(response, 401, "not_authenticated", media_root)
+    bad = client_for(None)
+    bad.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
+    assert_rejected(submit(bad, bird_clips[0].data, metadata()), 401, "authentication_failed", media_root)
+
+
+def test_players_see_only_their_own_recordings(api, other_player, researcher, admin_user, catalogue, bird_clips):
+    rec_id = submit(api, bird_clips[0].data, metadata()).json()["id"]
+    other = client_for(other_player)
+    assert other.get(f"/api/v1/recordings/{rec_id}/").status_code == 404
+    assert other.get(f"/api/v1/recordings/{rec_id}/audio/").status_code == 404
+    assert other.get("/api/v1/recordings/").json()["results"] == []
+    assert [r["id"] for r in api.get("/api/v1/recordings/").json()["results"]] == [rec_id]
+    own = api.get(f"/api/v1/recordings/{rec_id}/")
+    assert own.status_code == 200 and own.json()["status"] == "received"
+    assert api.get(f"/api/v1/recordings/{rec_id}/audio/").status_code == 200
+    for privileged in (researcher, admin_user):
+        client = client_for(privileged)
+        assert client.get(f"/api/v1/recordings/{rec_id}/").status_code == 200
+        audio = client.get(f"/api/v1/recordings/{rec_id}/audio/")
+        assert audio.status_code == 200
+        assert b"".join(audio.streaming_content) == bird_clips[0].data
+    assert client_for(None).get(f"/api/v1/recordings/{rec_id}/").status_code == 401
+
+
+def test_unknown_recording_id_is_404_json(api):
+    response = api.get("/api/v1/recordings/not-a-uuid/")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"

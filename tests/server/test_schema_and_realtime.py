@@ -1,0 +1,66 @@
+"""OpenAPI schema and docs, JSON 404s, and websocket events over the real Redis channel layer."""
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from rest_framework.authtoken.models import Token
+
+from server.asgi import application
+from server.realtime.events import MAP_GROUP, user_group
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_openapi_schema_and_docs(client):
+    schema = client.get("/api/schema/?format=json")
+    assert schema.status_code == 200
+    paths = schema.json()["paths"]
+    assert "/api/v1/recordings/" in paths and "/api/v1/observations/" in paths
+    assert client.get("/api/docs/").status_code == 200
+    missing = client.get("/no/such/page")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+async def connect(query: str = "") -> WebsocketCommunicator:
+    comm = WebsocketCommunicator(application, f"/ws/v1/events/{query}", headers=[(b"origin", b"http://127.0.0.1")])
+    connected, _ = await comm.connect()
+    assert connected
+    return comm
+
+
+def test_websocket_delivers_own_updates_and_public_map(player, other_player):
+    token = Token.objects.create(user=player).key
+
+    async def scenario():
+        mine = await connect(f"?token={token}")
+        anon = await connect()
+        assert (await mine.receive_json_from())["authenticated"] is True
+        assert (await anon.receive_json_from())["authenticated"] is False
+        await mine.send_json_to({"type": "ping"})
+        assert (await mine.receive_json_from())["type"] == "pong"
+        await anon.send_json_to({"type": "subscribe", "all": True})
+        assert (await anon.receive_json_from())["error"]["code"] == "unsupported_message"
+        from channels.layers import get_channel_layer
+        layer = get_channel_layer()
+        await layer.group_send(user_group(player.pk), {"type": "recording.update", "recording": {"id": "r1"}})
+        await layer.group_send(user_group(other_player.pk), {"type": "recording.update", "recording": {"id": "r2"}})
+        await layer.group_send(MAP_GROUP, {"type": "observation.created", "observation": {"id": 7}})
+        got = await mine.receive_json_from(timeout=5)
+        assert got["recording"]["id"] == "r1"
+        assert (await mine.receive_json_from(timeout=5))["observation"]["id"] == 7
+        assert (await anon.receive_json_from(timeout=5))["observation"]["id"] == 7
+        assert await anon.receive_nothing(timeout=0.3)
+        await mine.disconnect()
+        await anon.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_bad_token_is_anonymous(player):
+    async def scenario():
+        comm = await connect("?token=" + "f" * 400)
+        assert (await comm.receive_json_from())["authenticated"] is False
+        await comm.disconnect()
+
+    async_to_sync(scenario)()
