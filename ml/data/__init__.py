@@ -1,0 +1,1 @@
+"""Fetching and preparing training data (xeno-canto downloads, manifests)."""
