@@ -1,0 +1,133 @@
+"""``python -m ml classify`` and ``python -m ml evaluate`` on fixture clips."""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ml.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+AUDIO = ROOT / "fixtures" / "audio"
+MODEL = ROOT / "fixtures" / "models" / "baseline.npz"
+WARBLER = AUDIO / "XC173620_adelaides_warbler.ogg"
+DOG = AUDIO / "US8K_130030-3-0-0_dog_bark.ogg"
+
+
+def _lines(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_classify_prints_one_json_line_per_file(capsys):
+    assert main(["classify", "--top-k", "3", str(WARBLER), str(DOG)]) == 0
+    lines = _lines(capsys.readouterr().out)
+    assert [d["file"] for d in lines] == [str(WARBLER), str(DOG)]
+    for d in lines:
+        assert {"label", "confidence", "unknown", "ranked", "model_version", "windows", "duration_s"} <= set(d)
+        assert len(d["ranked"]) == 3
+        assert all({"label", "probability"} == set(r) for r in d["ranked"])
+        probs = [r["probability"] for r in d["ranked"]]
+        assert probs == sorted(probs, reverse=True) and 0 < probs[0] <= 1
+    assert lines[0]["ranked"][0]["label"] == "Adelaide's Warbler" and lines[0]["windows"] == 3
+    assert lines[1]["ranked"][0]["label"] == "dog_bark" and lines[1]["windows"] == 2
+
+
+def test_classify_reports_bad_files_and_fails_at_the_end(tmp_path, capsys):
+    corrupt = tmp_path / "corrupt.ogg"
+    corrupt.write_bytes(b"OggS" + bytes(range(256)) * 8)
+    text = tmp_path / "notes.wav"
+    text.write_text("not audio at all")
+    missing = tmp_path / "missing.flac"
+    code = main(["classify", "--model", str(MODEL), str(corrupt), str(DOG), str(text), str(missing)])
+    assert code == 1
+    lines = _lines(capsys.readouterr().out)
+    assert len(lines) == 4
+    assert lines[0]["error"]["code"] == "audio_corrupt" and lines[0]["error"]["message"]
+    assert "error" not in lines[1] and lines[1]["label"]
+    assert lines[2]["error"]["code"] == "audio_unsupported_format"
+    assert lines[3]["error"]["code"] == "file_not_found"
+
+
+def test_classify_allowed_labels(capsys):
+    assert main(["classify", "--allowed", "Bananaquit", "--allowed", "dog_bark", str(DOG)]) == 0
+    (line,) = _lines(capsys.readouterr().out)
+    assert {r["label"] for r in line["ranked"]} == {"Bananaquit", "dog_bark"}
+    assert sum(r["probability"] for r in line["ranked"]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_classify_with_an_invalid_model(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    assert main(["classify", "--model", str(bad), str(DOG)]) == 2
+    (line,) = _lines(capsys.readouterr().out)
+    assert line["error"]["code"] == "model_invalid"
+
+
+def _small_manifest(tmp_path: Path) -> Path:
+    """A manifest in tmp_path with copies of fixture clips (paths relative to the manifest)."""
+    with open(AUDIO / "manifest.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    picks = [r for r in rows if r["file"].startswith(("XC173620_adelaides_warbler.ogg", "XC32051", "XC308517",
+                                                      "US8K_130030", "US8K_165775", "BioDCASE26_TEST_0054"))]
+    (tmp_path / "clips").mkdir()
+    with open(tmp_path / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["file", "label", "recordist"])
+        for r in picks:
+            shutil.copy(AUDIO / r["file"], tmp_path / "clips" / r["file"])
+            writer.writerow([f"clips/{r['file']}", r["label"], r["recordist"]])
+        writer.writerow(["clips/gone.ogg", "Bananaquit", "nobody"])
+    return tmp_path / "manifest.csv"
+
+
+def test_evaluate_prints_the_required_keys(tmp_path, capsys):
+    manifest = _small_manifest(tmp_path)
+    assert main(["evaluate", "--manifest", str(manifest), "--model", str(MODEL)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"n", "accuracy", "macro_f1", "ece", "model_bytes", "ms_per_file"} <= set(out)
+    assert out["n"] == 6 and out["n_errors"] == 1 and out["errors"][0]["code"] == "file_not_found"
+    assert out["label_column"] == "label"
+    assert out["model_bytes"] == MODEL.stat().st_size
+    assert out["labels_unknown_to_model"] == ["Common Chaffinch"]
+    assert 4 / 6 <= out["accuracy"] <= 5 / 6  # the chaffinch is not a label of the baseline
+    assert 0 <= out["ece"] <= 1 and 0 <= out["macro_f1"] <= 1 and out["ms_per_file"] > 0
+
+
+def test_evaluate_label_column_and_restrict(tmp_path, capsys):
+    manifest = _small_manifest(tmp_path)
+    assert main(["evaluate", "--manifest", str(manifest), "--label-column", "recordist"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["label_column"] == "recordist" and out["accuracy"] == 0.0
+    assert main(["evaluate", "--manifest", str(manifest), "--restrict"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["restricted_to_manifest_labels"] is True
+    assert main(["evaluate", "--manifest", str(manifest), "--label-column", "nope"]) == 2
+    assert _lines(capsys.readouterr().out)[0]["error"]["code"] == "manifest_invalid"
+
+
+def test_evaluate_with_an_invalid_model(tmp_path, capsys):
+    manifest = _small_manifest(tmp_path)
+    (tmp_path / "empty.npz").write_bytes(b"")
+    assert main(["evaluate", "--manifest", str(manifest), "--model", str(tmp_path / "empty.npz")]) == 2
+    assert _lines(capsys.readouterr().out)[0]["error"]["code"] == "model_invalid"
+
+
+def test_evaluate_teacher_is_not_available(tmp_path, capsys):
+    manifest = _small_manifest(tmp_path)
+    assert main(["evaluate", "--manifest", str(manifest), "--teacher", "birdnet"]) == 2
+    captured = capsys.readouterr()
+    assert "not available in this build" in captured.err
+    assert json.loads(captured.out)["error"]["code"] == "teacher_unavailable"
+
+
+def test_python_dash_m_entry_point():
+    proc = subprocess.run([sys.executable, "-m", "ml", "classify", str(DOG)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    (line,) = _lines(proc.stdout)
+    assert line["file"] == str(DOG) and line["ranked"]
