@@ -35,7 +35,7 @@ mkdir -p var/log
   >var/log/worker.log 2>&1 & pids+=($!)
 .venv/bin/celery -A server beat -l info --schedule var/celerybeat-schedule >var/log/beat.log 2>&1 & pids+=($!)
 .venv/bin/uvicorn server.asgi:application --host "$HOST" --port "$PORT" --workers "${WEB_WORKERS:-2}" \
-  --no-access-log & pids+=($!)
+  --no-access-log --lifespan off & pids+=($!)
 
 for _ in $(seq 1 100); do
   curl -fsS "http://$HOST:$PORT/healthz" >/dev/null 2>&1 && break

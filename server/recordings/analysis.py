@@ -91,5 +91,7 @@ def analyse_audio(data: bytes, segment: tuple[float, float], band: tuple[float, 
     prediction = model.classify(clip, sr, top_k=len(model.labels))
     out.probabilities = dict(prediction.ranked)
     out.prediction = prediction
-    out.report["classification"] = {**prediction.to_dict(), "ranked": prediction.ranked[:5]}
+    summary = prediction.to_dict()
+    summary["ranked"] = summary["ranked"][:5]
+    out.report["classification"] = summary
     return out

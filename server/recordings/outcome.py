@@ -75,7 +75,7 @@ def store_muted_audio(rec: Recording, outcome: AnalysisOutcome) -> str | None:
 
 def apply_outcome(recording_id, outcome: AnalysisOutcome) -> str:
     with transaction.atomic():
-        rec = Recording.objects.select_for_update().select_related("claimed_species").get(pk=recording_id)
+        rec = Recording.objects.select_for_update(of=("self",)).select_related("claimed_species").get(pk=recording_id)
         if rec.status in (Status.ACCEPTED, Status.REJECTED):
             return "skipped"
         replaced = store_muted_audio(rec, outcome)
