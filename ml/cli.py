@@ -228,10 +228,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="restrict predictions to the manifest's labels known to the model")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N rows")
     p.set_defaults(func=cmd_evaluate)
+
+    sub.add_parser("fetch-xc", add_help=False,
+                   help="download recordings and a manifest from the xeno-canto API (fetch-xc --help)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["fetch-xc"]:  # the downloader owns its options
+        from ml.data import xenocanto
+
+        return xenocanto.main(argv[1:])
     args = build_parser().parse_args(argv)
     if getattr(args, "top_k", 1) < 1:
         print("error: --top-k must be at least 1", file=sys.stderr)

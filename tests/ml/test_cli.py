@@ -131,3 +131,12 @@ def test_python_dash_m_entry_point():
     assert proc.returncode == 0, proc.stderr
     (line,) = _lines(proc.stdout)
     assert line["file"] == str(DOG) and line["ranked"]
+
+
+def test_fetch_xc_is_delegated_and_needs_a_key(monkeypatch, tmp_path, capsys):
+    from ml.cli import main as cli_main
+
+    monkeypatch.delenv("XENO_CANTO_API_KEY", raising=False)
+    assert cli_main(["fetch-xc", "--species", "Setophaga adelaidae", "--out", str(tmp_path)]) == 2
+    assert "API key" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
