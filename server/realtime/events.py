@@ -5,7 +5,9 @@ observations with their *public* position (never the true one of a sensitive spe
 """
 from __future__ import annotations
 
-from asgiref.sync import async_to_sync
+import asyncio
+import threading
+
 from channels.layers import get_channel_layer
 
 MAP_GROUP = "map"
@@ -30,10 +32,32 @@ def observation_message(obs) -> dict:
         "obscured": obs.obscured}}
 
 
+SEND_TIMEOUT_S = 5.0
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def _background_loop() -> asyncio.AbstractEventLoop:
+    """One long-lived event loop per process, so the layer's Redis connections are reused.
+
+    (``async_to_sync`` from a worker thread would open a new loop, and so new connections,
+    for every message.)
+    """
+    global _loop
+    with _loop_lock:
+        if _loop is None or _loop.is_closed():
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, name="realtime-publisher", daemon=True).start()
+        return _loop
+
+
 def send(group: str, message: dict) -> None:
+    """Publish from synchronous code (tasks, views); raises if the layer fails or times out."""
     layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(group, message)
+    if layer is None:
+        return
+    future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _background_loop())
+    future.result(timeout=SEND_TIMEOUT_S)
 
 
 def publish_recording(rec) -> None:

@@ -97,7 +97,8 @@ def ingest(owner, upload, meta: dict) -> IngestResult:
                 location=Point(loc["lng"], loc["lat"], srid=4326), accuracy_m=loc["accuracy_m"],
                 segment_start_s=segment["start_s"], segment_end_s=min(segment["end_s"], info.duration),
                 claimed_species=species, device_confidence=ident.get("confidence"),
-                device_model_version=ident.get("model_version", ""), device_info=meta.get("device", {}))
+                device_model_version=ident.get("model_version", ""), device_info=meta.get("device", {}),
+                enqueued_at=timezone.now())
             transaction.on_commit(lambda: enqueue_analysis(recording.pk))
     except IntegrityError:
         # a concurrent request with the same key won the race
@@ -109,13 +110,14 @@ def ingest(owner, upload, meta: dict) -> IngestResult:
 
 
 def enqueue_analysis(recording_id) -> bool:
-    """Queue analysis; if the broker is down the row stays 'received' for the sweeper."""
+    """Queue analysis. ``enqueued_at`` is set optimistically; when the broker is down it is
+    cleared, and the row stays 'received' until the sweeper queues it again."""
     from .tasks import analyse_recording
 
     try:
         analyse_recording.apply_async(args=[str(recording_id)], retry=False)
     except Exception as exc:  # broker unreachable: never lose the submission
         log.warning("could not enqueue analysis of %s: %s", recording_id, exc)
+        Recording.objects.filter(pk=recording_id, status=Status.RECEIVED).update(enqueued_at=None)
         return False
-    Recording.objects.filter(pk=recording_id, status=Status.RECEIVED).update(enqueued_at=timezone.now())
     return True

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -27,6 +27,10 @@ FINAL = (Status.ACCEPTED, Status.REJECTED)
 def claim(recording_id: str) -> Recording | None:
     """Mark the recording as processing (counting attempts); None if it is already final."""
     with transaction.atomic():
+        # The claim is advisory (status and attempt count); losing it in a crash is harmless,
+        # so it need not wait for the WAL flush.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
         rec = Recording.objects.select_for_update().filter(pk=recording_id).first()
         if rec is None or rec.status in FINAL:
             return None
@@ -87,8 +91,9 @@ def sweep_stuck_recordings() -> int:
         Recording.objects.filter(status=Status.PROCESSING, updated_at__lt=processing_before)
         .values_list("pk", flat=True)[:500]
     )
-    sent = sum(enqueue_analysis(pk) for pk in stuck)
+    sent = [pk for pk in stuck if enqueue_analysis(pk)]
+    Recording.objects.filter(pk__in=sent, status=Status.RECEIVED).update(enqueued_at=now)
     if stuck:
-        log.info("sweeper: %d stuck recordings, %d re-enqueued", len(stuck), sent)
-    return sent
+        log.info("sweeper: %d stuck recordings, %d re-enqueued", len(stuck), len(sent))
+    return len(sent)
 

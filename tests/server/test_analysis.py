@@ -106,9 +106,11 @@ def test_silence_is_rejected_but_kept(api, catalogue):
     assert body["status"] == "rejected" and body["reject_code"] == "quality_silent"
 
 
-def test_speech_is_muted_in_stored_audio(api, catalogue, clips):
+def test_speech_is_muted_in_stored_audio(api, catalogue, clips, django_capture_on_commit_callbacks):
     speech = next(c for c in clips if c.path.name.startswith("speech"))
-    rec = analysed(submitted(api, speech.data, segment={"start_s": 0.0, "end_s": 1.5}))
+    rec = submitted(api, speech.data, segment={"start_s": 0.0, "end_s": 1.5})
+    with django_capture_on_commit_callbacks(execute=True):
+        rec = analysed(rec)
     assert rec.speech_muted is True
     assert rec.status == Status.REJECTED and rec.reject_code == "speech_detected"
     muted, _ = sf.read(io.BytesIO(storage.read_blob(rec.audio_path)))
