@@ -60,7 +60,8 @@ def finish(rec: Recording, outcome: AnalysisOutcome, code: str = "", reason: str
     rec.analysed_at = timezone.now()
     rec.status = Status.REJECTED if code else Status.ACCEPTED
     rec.reject_code, rec.reject_reason = code, reason[:300]
-    rec.save()
+    rec.save(update_fields=["analysis", "pcm_digest", "analysed_at", "status", "reject_code", "reject_reason",
+                            "duplicate_of", "audio_path", "audio_format", "speech_muted", "updated_at"])
 
 
 def store_muted_audio(rec: Recording, outcome: AnalysisOutcome) -> str | None:
@@ -75,7 +76,8 @@ def store_muted_audio(rec: Recording, outcome: AnalysisOutcome) -> str | None:
 
 def apply_outcome(recording_id, outcome: AnalysisOutcome) -> str:
     with transaction.atomic():
-        rec = Recording.objects.select_for_update(of=("self",)).select_related("claimed_species").get(pk=recording_id)
+        rec = (Recording.objects.select_for_update(of=("self",)).select_related("claimed_species", "owner")
+               .get(pk=recording_id))
         if rec.status in (Status.ACCEPTED, Status.REJECTED):
             return "skipped"
         replaced = store_muted_audio(rec, outcome)

@@ -31,7 +31,8 @@ def claim(recording_id: str) -> Recording | None:
         # so it need not wait for the WAL flush.
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        rec = Recording.objects.select_for_update().filter(pk=recording_id).first()
+        rec = (Recording.objects.select_for_update(of=("self",)).select_related("claimed_species")
+               .filter(pk=recording_id).first())
         if rec is None or rec.status in FINAL:
             return None
         rec.status = Status.PROCESSING
