@@ -13,9 +13,9 @@ from server.observations.services import build_observation
 from server.realtime.events import publish_observation, publish_recording
 from server.species.models import Species
 
-from . import storage
+from . import fingerprint_index, storage
 from .analysis import AnalysisOutcome
-from .models import FingerprintHash, Recording, Status
+from .models import Recording, Status
 
 log = logging.getLogger(__name__)
 CASUAL_CONFIDENCE = 0.2   # below this model probability for the species, the observation is casual
@@ -24,7 +24,11 @@ MAX_CANDIDATES = 20
 
 
 def find_duplicate(rec: Recording, outcome: AnalysisOutcome) -> Recording | None:
-    """An earlier recording with the same PCM, or whose landmarks match this one's."""
+    """An earlier recording with the same PCM, or whose landmark fingerprint matches this one's.
+
+    Candidates are the recordings with most index hits (counted in SQL); each is then scored
+    against its *whole* fingerprint, as :func:`fingerprint.match` requires.
+    """
     same = (Recording.objects.filter(pcm_digest=outcome.pcm_digest).exclude(pk=rec.pk)
             .order_by("created_at").first())
     if same is not None:
@@ -32,14 +36,9 @@ def find_duplicate(rec: Recording, outcome: AnalysisOutcome) -> Recording | None
     query = outcome.landmarks
     if query is None or len(query) == 0:
         return None
-    rows = np.array(FingerprintHash.objects.filter(hash__in=np.unique(query[:, 0]).tolist())
-                    .exclude(recording_id=rec.pk).values_list("recording_id", "hash", "offset"), dtype=object)
-    if len(rows) == 0:
-        return None
-    ids, counts = np.unique(rows[:, 0], return_counts=True)
-    for cand_id in ids[np.argsort(-counts)][:MAX_CANDIDATES]:
-        cand = rows[rows[:, 0] == cand_id][:, 1:].astype(np.int64)
-        if fingerprint.is_duplicate(fingerprint.match(query, cand)):
+    for cand_id, _hits in fingerprint_index.candidates(fingerprint.lookup_hashes(query), rec.pk,
+                                                      fingerprint.MIN_MATCHED, MAX_CANDIDATES):
+        if fingerprint.is_duplicate(fingerprint.match(query, fingerprint_index.landmarks_of(cand_id))):
             return Recording.objects.get(pk=cand_id)
     return None
 
@@ -84,10 +83,8 @@ def apply_outcome(recording_id, outcome: AnalysisOutcome) -> str:
         if replaced and not Recording.objects.filter(audio_path=replaced).exclude(pk=rec.pk).exists():
             transaction.on_commit(lambda: storage.delete_blob(replaced))
         duplicate = find_duplicate(rec, outcome) if outcome.landmarks is not None else None
-        if duplicate is None and outcome.landmarks is not None and len(outcome.landmarks):
-            FingerprintHash.objects.bulk_create(
-                [FingerprintHash(hash=int(h), recording_id=rec.pk, offset=int(o)) for h, o in outcome.landmarks],
-                batch_size=2000)
+        if duplicate is None and outcome.landmarks is not None:
+            fingerprint_index.add(rec.pk, outcome.landmarks)
         observation = None
         if duplicate is not None:
             rec.duplicate_of = duplicate

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -52,7 +52,9 @@ def reject(rec: Recording, code: str, reason: str) -> None:
     best_effort(publish_recording, locked)
 
 
-@shared_task(name="recordings.analyse", acks_late=True, reject_on_worker_lost=True)
+@shared_task(name="recordings.analyse", acks_late=True, reject_on_worker_lost=True,
+             autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, retry_backoff_max=60,
+             max_retries=8)
 def analyse_recording(recording_id: str) -> str:
     """Analyse one recording exactly once; safe to run again after a crash or a duplicate message."""
     rec = claim(recording_id)
