@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 import csv
-import json
-import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest

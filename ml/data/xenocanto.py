@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import logging
 import os
 import re
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -36,6 +36,7 @@ from typing import Iterable, Iterator, Mapping, Sequence
 import requests
 
 from ml.runtime.audio import AudioError, AudioInfo, probe
+from ml.runtime.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -335,30 +336,11 @@ class Manifest:
         return True
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-                writer = csv.DictWriter(fh, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
-                writer.writeheader()
-                writer.writerows(self.rows.values())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        buf = io.StringIO(newline="")
+        writer = csv.DictWriter(buf, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows.values())
+        atomic_write(self.path, buf.getvalue().encode("utf-8"))
 
 
 def _existing_audio(audio_dir: Path, xc_id: str) -> Path | None:
@@ -461,7 +443,7 @@ def download(recordings: Iterable[Mapping], out_dir: str | os.PathLike, session:
             report.failed.append((xc_id, str(exc)))
             continue
         path = audio_dir / f"XC{xc_id}.{info.format}"
-        _atomic_write(path, data)
+        atomic_write(path, data)
         if manifest.upsert(manifest_row(rec, path.relative_to(out).as_posix(), info.duration, split)):
             manifest.save()
         log.info("XC%s: %s, %.1f s, %d bytes", xc_id, info.format, info.duration, len(data))

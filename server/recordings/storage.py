@@ -6,11 +6,11 @@ storing the same bytes twice is a no-op.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 from django.conf import settings
+
+from ml.runtime.files import atomic_write
 
 
 def sha256_hex(data: bytes) -> str:
@@ -36,17 +36,7 @@ def store_blob(data: bytes, ext: str) -> tuple[str, str]:
     path = absolute(rel)
     if path.exists() and path.stat().st_size == len(data):
         return sha, rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, data)
     return sha, rel
 
 
