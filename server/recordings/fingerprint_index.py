@@ -11,6 +11,7 @@ from django.db import connection
 from .models import FingerprintHash
 
 TABLE = FingerprintHash._meta.db_table
+PROBE_LIMIT = 64  # index rows read per probe hash; more frequent hashes are capped
 
 
 def add(recording_id, landmarks: np.ndarray) -> None:
@@ -24,16 +25,24 @@ def add(recording_id, landmarks: np.ndarray) -> None:
             [recording_id, landmarks[:, 0].tolist(), landmarks[:, 1].tolist()])
 
 
-def candidates(hashes: np.ndarray, exclude_id, min_hits: int, limit: int) -> list[tuple[object, int]]:
-    """Recordings with at least ``min_hits`` index hits for ``hashes``, most hits first."""
+def candidates(hashes: np.ndarray, exclude_id, min_hits: int, limit: int,
+               per_hash: int = PROBE_LIMIT) -> list[tuple[object, int]]:
+    """Recordings with at least ``min_hits`` index hits for ``hashes``, most hits first.
+
+    One index probe per hash (LATERAL ... LIMIT), whatever the table statistics say: with a
+    plain ``hash = ANY(...)`` the planner picks a sequential scan while the table is young
+    and its statistics stale (18 ms instead of 1 ms at 130k rows). Hashes that occur more
+    than ``per_hash`` times carry little evidence and are capped.
+    """
     if len(hashes) == 0:
         return []
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT recording_id, count(*) AS hits FROM {TABLE} "
-            "WHERE hash = ANY(%s::bigint[]) AND recording_id <> %s "
-            "GROUP BY recording_id HAVING count(*) >= %s ORDER BY hits DESC LIMIT %s",
-            [hashes.tolist(), exclude_id, min_hits, limit])
+            "SELECT f.recording_id, count(*) AS hits FROM unnest(%s::bigint[]) AS q(h) "
+            f"CROSS JOIN LATERAL (SELECT recording_id FROM {TABLE} "
+            "WHERE hash = q.h AND recording_id <> %s LIMIT %s) AS f "
+            "GROUP BY f.recording_id HAVING count(*) >= %s ORDER BY hits DESC LIMIT %s",
+            [hashes.tolist(), exclude_id, per_hash, min_hits, limit])
         return cursor.fetchall()
 
 
