@@ -169,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--web-workers", type=int, default=2)
+    ap.add_argument("--worker-concurrency", type=int, default=1,
+                    help="1: one worker process (solo pool); N>1: one Celery worker with a prefork pool of N")
     args = ap.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # run the cleanup below when terminated
 
@@ -201,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
         os.killpg(web.pid, signal.SIGTERM)
         web.wait(20)
 
-        worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "server", "worker", "--pool=solo",
+        pool = ["--pool=solo"] if args.worker_concurrency == 1 else [
+            "--pool=prefork", f"--concurrency={args.worker_concurrency}"]
+        worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "server", "worker", *pool,
                                    "-Q", "dawn-bench", "-l", "warning", "--without-gossip", "--without-mingle",
                                    "--without-heartbeat"], cwd=ROOT, env=env, start_new_session=True)
         procs.append(worker)
@@ -233,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         "statuses": {str(c): codes.count(c) for c in sorted(set(codes))}, "accepted": accepted, "accepted_per_s": round(accepted / wall, 1),
         "post_p50_ms": round(p(0.50), 1), "post_p95_ms": round(p(0.95), 1), "post_max_ms": round(lat_ms[-1], 1),
         "analysed": ok + rejected, "analysis_accepted": ok, "analysis_rejected": rejected,
+        "worker_processes": args.worker_concurrency,
         "analysed_per_s_one_worker": round((ok + rejected) / analysis_wall, 1) if analysis_wall else None,
         "targets": {"accepted_per_s": 200, "post_p95_ms": 50, "analysed_per_s_one_worker": 20},
     }
