@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
