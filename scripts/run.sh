@@ -53,4 +53,4 @@ cat <<MSG
 
 MSG
 wait -n "${pids[@]}"
-echo "[run] a process exited; see var/log/" >&2
+echo "[run] shutting down: interrupted, or a process exited (logs in var/log/)" >&2
