@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import numpy as np
 import pytest
+import redis
 import soundfile as sf
+from django.utils import timezone
 
 from server.observations.models import Observation
 from server.recordings import storage
 from server.recordings.models import FingerprintHash, Recording, Status
-from server.recordings.tasks import analyse_recording
+from server.recordings.tasks import analyse_recording, sweep_stuck_recordings
 
 from .conftest import client_for, metadata, submit
 
@@ -151,3 +154,24 @@ def test_poison_recording_stops_after_max_attempts(api, catalogue, bird_clips):
     Recording.objects.filter(pk=rec.pk).update(analysis_attempts=5, status=Status.PROCESSING)
     rec = analysed(rec)
     assert rec.status == Status.REJECTED and rec.reject_code == "analysis_failed"
+
+
+def test_sweeper_requeues_only_stale_received_recordings(api, catalogue, bird_clips, settings):
+    fresh = submitted(api, bird_clips[0].data)
+    stale = submitted(api, bird_clips[1].data)
+    never_queued = submitted(api, bird_clips[2].data)
+    long_ago = timezone.now() - timedelta(minutes=10)
+    Recording.objects.filter(pk=stale.pk).update(created_at=long_ago, enqueued_at=long_ago)
+    Recording.objects.filter(pk=never_queued.pk).update(created_at=long_ago, enqueued_at=None)
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.delete(queue)
+    try:
+        assert sweep_stuck_recordings() == 2
+        assert broker.llen(queue) == 2
+        fresh.refresh_from_db()
+        stale.refresh_from_db()
+        assert stale.enqueued_at > long_ago and fresh.status == Status.RECEIVED
+        assert sweep_stuck_recordings() == 0  # just re-queued: not again until it is stale
+    finally:
+        broker.delete(queue)
