@@ -5,6 +5,8 @@ clients receive only the public map feed.
 """
 from __future__ import annotations
 
+import json
+
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from .events import MAP_GROUP, user_group
@@ -24,6 +26,14 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         for group in getattr(self, "groups_joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
+
+    @classmethod
+    async def decode_json(cls, text_data):
+        """Malformed JSON is answered with an error instead of dropping the connection."""
+        try:
+            return json.loads(text_data)
+        except ValueError:
+            return None
 
     async def receive_json(self, content, **kwargs):
         if isinstance(content, dict) and content.get("type") == "ping":

@@ -41,6 +41,8 @@ def test_websocket_delivers_own_updates_and_public_map(player, other_player):
         assert (await mine.receive_json_from())["type"] == "pong"
         await anon.send_json_to({"type": "subscribe", "all": True})
         assert (await anon.receive_json_from())["error"]["code"] == "unsupported_message"
+        await anon.send_to(text_data="{not json")
+        assert (await anon.receive_json_from())["error"]["code"] == "unsupported_message"
         from channels.layers import get_channel_layer
         layer = get_channel_layer()
         await layer.group_send(user_group(player.pk), {"type": "recording.update", "recording": {"id": "r1"}})
