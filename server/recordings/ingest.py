@@ -80,7 +80,7 @@ def ingest(owner, upload, meta: dict) -> IngestResult:
         return IngestResult(original, created=False)
     info = probe_audio(data)
     segment = meta["segment"]
-    if segment["end_s"] > info.duration + SEGMENT_TOLERANCE_S:
+    if segment["end_s"] > info.duration + SEGMENT_TOLERANCE_S or segment["start_s"] >= info.duration:
         raise ApiError("segment_out_of_range",
                        f"The segment ends at {segment['end_s']:.2f} s but the audio lasts {info.duration:.2f} s.",
                        fields={"segment.end_s": "beyond the end of the audio"})
