@@ -156,6 +156,8 @@ BAD_METADATA = {
     "not_a_time": ({"recorded_at": "yesterday"}, "invalid"),
     "segment_reversed": ({"segment": {"start_s": 2.0, "end_s": 1.0}}, "invalid_segment"),
     "segment_outside_audio": ({"segment": {"start_s": 1.0, "end_s": 600.0}}, "segment_out_of_range"),
+    "segment_nan": ({"segment": {"start_s": float("nan"), "end_s": 1.0}}, "invalid"),
+    "accuracy_infinite": ({"location": {"lat": 18.0, "lng": -66.0, "accuracy_m": float("inf")}}, "invalid"),
     "segment_starts_at_end": ({"segment": {"start_s": 6.0, "end_s": 6.04}}, "segment_out_of_range"),
     "unknown_species": ({"identification": {"label": "Dodo", "confidence": 0.9}}, "unknown_species"),
     "confidence_above_one": ({"identification": {"label": "unknown", "confidence": 7}}, "invalid"),
