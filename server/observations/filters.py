@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, time, timezone
 
 from django.contrib.gis.geos import Polygon
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_date, parse_datetime
 
 from server.common.errors import ApiError
@@ -58,7 +58,6 @@ def apply_filters(qs: QuerySet, params, geo_field: str) -> QuerySet:
         items = split_list(params["species"], "species")
         ids = [int(x) for x in items if x.isdigit()]
         labels = [x for x in items if not x.isdigit()]
-        from django.db.models import Q
         qs = qs.filter(Q(species_id__in=ids) | Q(species__label__in=labels) | Q(species__scientific_name__in=labels))
     if params.get("date_from"):
         qs = qs.filter(observed_at__gte=parse_instant(params["date_from"], "date_from"))

@@ -29,18 +29,21 @@ class IngestResult:
     created: bool
 
 
+def too_large(limit: int) -> ApiError:
+    return ApiError("audio_too_large", f"The audio file exceeds {limit // (1024 * 1024)} MB.",
+                    status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+
+
 def read_upload(upload) -> bytes:
     """The uploaded bytes, refusing more than the configured limit."""
     if upload is None:
         raise ApiError("audio_missing", "Attach the recording as the multipart field 'audio'.")
     limit = settings.MAX_UPLOAD_BYTES
     if upload.size is not None and upload.size > limit:
-        raise ApiError("audio_too_large", f"The audio file exceeds {limit // (1024 * 1024)} MB.",
-                       status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        raise too_large(limit)
     data = upload.read(limit + 1)
     if len(data) > limit:
-        raise ApiError("audio_too_large", f"The audio file exceeds {limit // (1024 * 1024)} MB.",
-                       status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        raise too_large(limit)
     return data
 
 

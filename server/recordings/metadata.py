@@ -16,8 +16,7 @@ UNKNOWN_LABEL = "unknown"
 class LocationSerializer(serializers.Serializer):
     lat = serializers.FloatField()
     lng = serializers.FloatField()
-    accuracy_m = serializers.FloatField(required=True, error_messages={
-        "required": "GPS accuracy in metres is required."})
+    accuracy_m = serializers.FloatField()  # missing or null: see to_internal_value
 
     def validate_lat(self, v: float) -> float:
         if not -90.0 <= v <= 90.0:

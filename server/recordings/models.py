@@ -14,6 +14,9 @@ class Status(models.TextChoices):
     REJECTED = "rejected", "Rejected"
 
 
+FINAL_STATUSES = (Status.ACCEPTED, Status.REJECTED)
+
+
 class Recording(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="recordings")

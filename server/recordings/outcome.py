@@ -14,7 +14,7 @@ from server.species.models import Species
 
 from . import fingerprint_index, storage
 from .analysis import AnalysisOutcome
-from .models import Recording, Status
+from .models import FINAL_STATUSES, Recording, Status
 
 log = logging.getLogger(__name__)
 CASUAL_CONFIDENCE = 0.2   # below this model probability for the species, the observation is casual
@@ -76,7 +76,7 @@ def apply_outcome(recording_id, outcome: AnalysisOutcome) -> str:
     with transaction.atomic():
         rec = (Recording.objects.select_for_update(of=("self",)).select_related("claimed_species", "owner")
                .get(pk=recording_id))
-        if rec.status in (Status.ACCEPTED, Status.REJECTED):
+        if rec.status in FINAL_STATUSES:
             return "skipped"
         replaced = store_muted_audio(rec, outcome)
         if replaced and not Recording.objects.filter(audio_path=replaced).exclude(pk=rec.pk).exists():

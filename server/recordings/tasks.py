@@ -13,15 +13,12 @@ from django.utils import timezone
 from ml.runtime.audio import AudioError
 
 from . import storage
-from .analysis import analyse_audio
-from .models import Recording, Status
-from server.realtime.events import publish_recording
-
-from .outcome import apply_outcome, best_effort
+from .analysis import AnalysisOutcome, analyse_audio
+from .models import FINAL_STATUSES, Recording, Status
+from .outcome import apply_outcome
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
-FINAL = (Status.ACCEPTED, Status.REJECTED)
 
 
 def claim(recording_id: str) -> Recording | None:
@@ -33,7 +30,7 @@ def claim(recording_id: str) -> Recording | None:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
         rec = (Recording.objects.select_for_update(of=("self",)).select_related("claimed_species")
                .filter(pk=recording_id).first())
-        if rec is None or rec.status in FINAL:
+        if rec is None or rec.status in FINAL_STATUSES:
             return None
         rec.status = Status.PROCESSING
         rec.analysis_attempts += 1
@@ -41,15 +38,9 @@ def claim(recording_id: str) -> Recording | None:
         return rec
 
 
-def reject(rec: Recording, code: str, reason: str) -> None:
-    with transaction.atomic():
-        locked = Recording.objects.select_for_update().get(pk=rec.pk)
-        if locked.status in FINAL:
-            return
-        locked.status, locked.reject_code, locked.reject_reason = Status.REJECTED, code, reason[:300]
-        locked.analysed_at = timezone.now()
-        locked.save(update_fields=["status", "reject_code", "reject_reason", "analysed_at", "updated_at"])
-    best_effort(publish_recording, locked)
+def reject(recording_id, code: str, reason: str) -> str:
+    """Finish a recording as rejected before any audio analysis could run."""
+    return apply_outcome(recording_id, AnalysisOutcome(reject_code=code, reject_reason=reason))
 
 
 @shared_task(name="recordings.analyse", acks_late=True, reject_on_worker_lost=True,
@@ -61,19 +52,16 @@ def analyse_recording(recording_id: str) -> str:
     if rec is None:
         return "skipped"
     if rec.analysis_attempts > MAX_ATTEMPTS:
-        reject(rec, "analysis_failed", f"Analysis failed {MAX_ATTEMPTS} times; kept for review.")
-        return "rejected"
+        return reject(rec.pk, "analysis_failed", f"Analysis failed {MAX_ATTEMPTS} times; kept for review.")
     try:
         data = storage.read_blob(rec.audio_path)
     except OSError as exc:
-        reject(rec, "audio_missing", f"Stored audio is unreadable: {exc}")
-        return "rejected"
+        return reject(rec.pk, "audio_missing", f"Stored audio is unreadable: {exc}")
     band = rec.claimed_species.band if rec.claimed_species else None
     try:
         outcome = analyse_audio(data, (rec.segment_start_s, rec.segment_end_s), band)
     except AudioError as exc:
-        reject(rec, exc.code, exc.message)
-        return "rejected"
+        return reject(rec.pk, exc.code, exc.message)
     return apply_outcome(rec.pk, outcome)
 
 
