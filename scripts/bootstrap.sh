@@ -12,7 +12,8 @@ mkdir -p var
 log() { printf '\033[1;34m[bootstrap]\033[0m %s\n' "$*" >&2; }
 
 # --- 1. system packages -------------------------------------------------------------------
-APT_PACKAGES=(postgresql-15-postgis-3 gdal-bin libgdal32 libgeos-c1v5 libproj25 redis-server)
+APT_PACKAGES=(postgresql-15-postgis-3 gdal-bin libgdal32 libgeos-c1v5 libproj25 redis-server
+              xvfb xauth libgl1 libgl1-mesa-dri chromium)  # last line: Kivy and browser tests
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -40,6 +41,9 @@ if [ ! -f "$stamp" ]; then
   rm -f "$VENV"/.dawn-deps-*; touch "$stamp"
 fi
 
-# --- 3. services ----------------------------------------------------------------------------
+# --- 3. the researchers' web map (static files Django serves) ---------------------------------
+[ -f scripts/build_webmap.sh ] && bash scripts/build_webmap.sh
+
+# --- 4. services ----------------------------------------------------------------------------
 "$VENV/bin/python" scripts/services.py ensure > var/env.sh
 log "services ready ($(grep -c export var/env.sh) settings in var/env.sh)"

@@ -7,7 +7,8 @@ bash scripts/bootstrap.sh
 # shellcheck disable=SC1091
 source var/env.sh
 # Tests use their own Redis database and Celery queue, so a running `make run` is left alone.
-export REDIS_URL="${REDIS_URL%/*}/15"
-export DAWN_CELERY_QUEUE="dawn-test"
-export MEDIA_ROOT="$ROOT/var/test-media"
+# DAWN_TEST_REDIS_DB / DAWN_TEST_QUEUE / DAWN_TEST_DB_NAME / MEDIA_ROOT let parallel runs coexist.
+export REDIS_URL="${REDIS_URL%/*}/${DAWN_TEST_REDIS_DB:-15}"
+export DAWN_CELERY_QUEUE="${DAWN_TEST_QUEUE:-dawn-test}"
+export MEDIA_ROOT="${DAWN_TEST_MEDIA_ROOT:-$ROOT/var/test-media}"
 exec .venv/bin/python -m pytest "$@"

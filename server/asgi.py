@@ -10,9 +10,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from server.realtime.auth import TokenAuthMiddlewareStack  # noqa: E402
-from server.realtime.routing import websocket_urlpatterns  # noqa: E402
+from server.realtime.routing import collect_websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter({
     "http": django_asgi,
-    "websocket": AllowedHostsOriginValidator(TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    "websocket": AllowedHostsOriginValidator(TokenAuthMiddlewareStack(URLRouter(collect_websocket_urlpatterns()))),
 })

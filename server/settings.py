@@ -7,6 +7,7 @@ DAWN_SWEEP_AFTER_SECONDS.
 """
 from __future__ import annotations
 
+import importlib
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -47,7 +48,15 @@ INSTALLED_APPS = [
     "server.recordings",
     "server.observations",
     "server.realtime",
+    "server.modelregistry",
+    "server.federated",
+    "server.game",
+    "server.soundscapes",
+    "server.maps",
 ]
+# Apps that contribute Celery beat entries (``<app>/schedule.py: BEAT_SCHEDULE``) and websocket
+# routes (``<app>/routing.py: websocket_urlpatterns``) and API routes (``<app>/urls.py``).
+DAWN_APPS = [a.rsplit(".", 1)[1] for a in INSTALLED_APPS if a.startswith("server.")]
 
 MIDDLEWARE = [
     "server.common.middleware.UploadSizeLimitMiddleware",
@@ -78,6 +87,9 @@ WSGI_APPLICATION = None
 DATABASES = {"default": dj_database_url.parse(
     os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dawnchorus"),
     engine="django.contrib.gis.db.backends.postgis")}
+# Parallel test runs (several checkouts or helpers on one machine) each need their own test DB.
+if os.environ.get("DAWN_TEST_DB_NAME"):
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["DAWN_TEST_DB_NAME"]}
 # Under ASGI every request runs in its own thread, so without a pool each request would open a
 # new PostgreSQL connection (~30 ms). psycopg's pool hands out open connections instead.
 if os.environ.get("DAWN_DB_POOL", "1") == "1":
@@ -166,6 +178,9 @@ SWEEP_AFTER_SECONDS = int(os.environ.get("DAWN_SWEEP_AFTER_SECONDS", "60"))
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-recordings": {"task": "recordings.sweep_stuck", "schedule": timedelta(seconds=30)},
 }
+for _app in DAWN_APPS:  # each app may add its periodic tasks in <app>/schedule.py
+    if (BASE_DIR / "server" / _app / "schedule.py").exists():
+        CELERY_BEAT_SCHEDULE.update(importlib.import_module(f"server.{_app}.schedule").BEAT_SCHEDULE)
 CELERY_TIMEZONE = "UTC"
 
 LOGGING = {

@@ -28,6 +28,12 @@ api_v1 = [
     path("auth/logout/", LogoutView.as_view(), name="logout"),
     path("auth/me/", MeView.as_view(), name="me"),
     path("", include(router.urls)),
+    # each feature app mounts its own routes (see its urls.py)
+    path("", include("server.modelregistry.urls")),
+    path("", include("server.federated.urls")),
+    path("", include("server.game.urls")),
+    path("", include("server.soundscapes.urls")),
+    path("", include("server.maps.urls")),
 ]
 
 urlpatterns = [

@@ -7,8 +7,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from ml.runtime import fingerprint
+from server.observations.models import Observation
 from server.observations.models import Status as ObsStatus
 from server.observations.services import build_observation
+from server.observations.signals import observation_accepted
 from server.realtime.events import publish_observation, publish_recording
 from server.species.models import Species
 
@@ -105,6 +107,7 @@ def apply_outcome(recording_id, outcome: AnalysisOutcome) -> str:
                     recordist=rec.owner.display_name or rec.owner.username)
                 observation.save()
                 finish(rec, outcome)
+                observation_accepted.send(sender=Observation, observation=observation)
         transaction.on_commit(lambda: best_effort(publish_recording, rec))
         if observation is not None:
             transaction.on_commit(lambda: best_effort(publish_observation, observation))

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class FederatedConfig(AppConfig):
+    name = "server.federated"
+    label = "federated"

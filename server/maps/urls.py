@@ -1,0 +1,2 @@
+"""API routes of the maps app, mounted under /api/v1/."""
+urlpatterns: list = []

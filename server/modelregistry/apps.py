@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ModelRegistryConfig(AppConfig):
+    name = "server.modelregistry"
+    label = "modelregistry"
