@@ -16,6 +16,8 @@ from django.conf import settings
 from ml.runtime import fingerprint, quality, speech
 from ml.runtime.audio import AudioError, decode, encode_flac
 from ml.runtime.classifier import Prediction, load_classifier
+from server.modelregistry.models import ModelSet
+from server.modelregistry.services import current_classifier
 
 SPEECH_REJECT_FRACTION = 0.5  # speech covering more of the marked segment than this rejects it
 
@@ -37,7 +39,10 @@ class AnalysisOutcome:
 
 
 def classifier():
-    return load_classifier(settings.CLASSIFIER_MODEL_PATH)
+    """``$DAWN_MODEL_PATH`` when set (pins one file), else the registry's current birds model."""
+    if settings.CLASSIFIER_MODEL_PATH:
+        return load_classifier(settings.CLASSIFIER_MODEL_PATH)
+    return current_classifier(ModelSet.BIRDS)
 
 
 def fault_injection_delay() -> None:

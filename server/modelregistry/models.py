@@ -1,0 +1,43 @@
+"""Registered runtime model files: which versions exist and which one is current per model set."""
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class ModelSet(models.TextChoices):
+    BIRDS = "birds", "Birds"
+    URBAN = "urban", "Urban sounds"
+
+
+class Source(models.TextChoices):
+    SHIPPED = "shipped", "Shipped with the code"
+    CENTRAL = "central", "Central training"
+    FEDERATED = "federated", "Federated round"
+
+
+class ModelVersion(models.Model):
+    """One runtime model file (``ml.runtime.model_format``), stored content-addressed."""
+
+    model_set = models.CharField(max_length=16, choices=ModelSet.choices, db_index=True)
+    version = models.CharField(max_length=128, unique=True)  # the file header's model_version
+    file = models.CharField(max_length=255)  # path relative to MEDIA_ROOT
+    sha256 = models.CharField(max_length=64, unique=True)
+    size_bytes = models.PositiveIntegerField()
+    architecture = models.CharField(max_length=64)
+    labels = models.JSONField(default=list)
+    metrics = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.CENTRAL)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="children")
+    is_current = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    promoted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["model_set"], condition=Q(is_current=True),
+                                               name="one_current_model_per_set")]
+
+    def __str__(self) -> str:
+        return f"{self.model_set}:{self.version}{' (current)' if self.is_current else ''}"
