@@ -7,7 +7,11 @@ Output contracts (DESIGN.md §5):
   ``{"file", "error": {"code", "message"}}`` for a file that cannot be read; the exit status
   is 1 when any file failed.
 * ``evaluate`` prints one JSON object with at least ``n``, ``accuracy``, ``macro_f1``, ``ece``,
-  ``model_bytes`` and ``ms_per_file`` (time to classify a decoded file, resampling included).
+  ``model_bytes``, ``ms_per_file`` (time to classify a decoded file, resampling included),
+  ``ms_per_window`` (one thread) and ``labels_unknown_to_model`` (their files count as errors).
+  Unreadable files are listed under ``errors`` and skipped.
+* ``train`` trains PhiNet students (:mod:`ml.train`); ``bench-classifier`` runs BirdNET and
+  the students on the same held-out recordings (:mod:`ml.bench`).
 
 Exit status 2 means the command itself could not run (bad arguments, unreadable model or
 manifest, teacher not available).
@@ -57,14 +61,25 @@ def _read_audio(path: Path) -> tuple:
 # --- classify ----------------------------------------------------------------------------------
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    clf = _load(args.model)
+    from ml.runtime.classifier import default_model_path
+
+    clf = _load(args.model or (str(default_model_path(args.set)) if args.set else None))
     allowed = set(args.allowed) if args.allowed else None
+    weights = _prior_weights(args)
+    if isinstance(weights, int):
+        return weights
     failed = 0
     for name in args.files:
         path = Path(name)
         try:
             samples, sr = _read_audio(path)
-            pred = clf.classify(samples, sr, top_k=args.top_k, allowed=allowed)
+            if weights is None:
+                pred = clf.classify(samples, sr, top_k=args.top_k, allowed=allowed)
+            else:
+                from ml.runtime.prior import apply_prior
+
+                probs = apply_prior(clf.file_probabilities(samples, sr), clf.labels, weights)
+                pred = clf.decide(probs, top_k=args.top_k, allowed=allowed)
         except AudioError as exc:
             failed += 1
             _print_json({"file": name, **_error(exc.code, exc.message)})
@@ -79,10 +94,36 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return EXIT_FILE_ERRORS if failed else 0
 
 
+def _prior_weights(args: argparse.Namespace) -> dict | int | None:
+    """Prior weights for ``--prior-observations`` at ``--lat/--lng/--date``; an exit code on bad input."""
+    if not args.prior_observations:
+        return None
+    from datetime import date
+
+    from ml.runtime.prior import SpeciesPrior
+
+    try:
+        if args.lat is None or args.lng is None:
+            raise ValueError("--prior-observations needs --lat and --lng.")
+        when = date.fromisoformat(args.date) if args.date else None
+        with open(args.prior_observations, newline="", encoding="utf-8") as fh:
+            prior = SpeciesPrior.from_records(list(csv.DictReader(fh)))
+        if prior.labels.size == 0:
+            raise ValueError(f"{args.prior_observations} holds no usable observations (species, lat, lng).")
+        return prior.weights(args.lat, args.lng, when)
+    except (OSError, ValueError, csv.Error) as exc:
+        _print_json(_error("prior_invalid", str(exc)))
+        return EXIT_USAGE
+
+
 # --- evaluate ----------------------------------------------------------------------------------
 
 def read_manifest(path: Path, label_column: str | None) -> tuple[list[dict], str]:
-    """Rows of a manifest CSV and the label column used (``species``, else ``label``)."""
+    """Rows of a manifest CSV and the label column used (``species``, else ``label``).
+
+    Raises ValueError for a missing file column or label column, an empty manifest or a
+    single label class.
+    """
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         rows = list(reader)
@@ -95,52 +136,93 @@ def read_manifest(path: Path, label_column: str | None) -> tuple[list[dict], str
             raise ValueError(f"{path} has neither a 'species' nor a 'label' column; pass --label-column.")
     elif label_column not in columns:
         raise ValueError(f"{path} has no {label_column!r} column.")
+    rows = [r for r in rows if (r.get("file") or "").strip() and (r.get(label_column) or "").strip()]
+    if not rows:
+        raise ValueError(f"{path} lists no labelled files.")
+    classes = {r[label_column] for r in rows}
+    if len(classes) < 2:
+        raise ValueError(f"{path} has a single label class ({next(iter(classes))!r}); "
+                         "accuracy and macro-F1 need at least two.")
     return rows, label_column
+
+
+def pick_default_model(labels: set[str]) -> Path:
+    """The shipped model that knows most of ``labels``: birds, urban, then the mixed baseline."""
+    from ml.runtime.classifier import DEFAULT_MODELS, default_model_path
+    from ml.runtime.model_format import load_model_file
+
+    candidates = [p for p in (DEFAULT_MODELS["birds"], DEFAULT_MODELS["urban"]) if p.exists()]
+    candidates.append(default_model_path())
+    best, best_cover = candidates[-1], -1
+    for path in candidates:
+        try:
+            cover = len(labels & set(load_model_file(path)[0]["labels"]))
+        except Exception:  # an unreadable shipped file is skipped here and reported if chosen later
+            continue
+        if cover > best_cover:
+            best, best_cover = path, cover
+    return best
+
+
+def _one_thread():
+    """Context manager limiting BLAS/OpenMP pools to one thread (timings are single-threaded)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # timings then use the BLAS default
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1)
 
 
 def evaluate(manifest: Path, label_column: str | None = None, model: str | None = None,
              restrict: bool = False, limit: int | None = None) -> dict:
     """Classify every file of a manifest and summarise (see the module docstring)."""
     from ml import metrics
-    from ml.runtime.classifier import default_model_path
 
-    clf = _load(model)
-    model_path = Path(model) if model else default_model_path()
     rows, label_column = read_manifest(manifest, label_column)
     if limit:
         rows = rows[:limit]
     truth_labels = sorted({r[label_column] for r in rows})
+    model_path = Path(model) if model else pick_default_model(set(truth_labels))
+    clf = _load(str(model_path))
     known = set(clf.labels)
     allowed = ({lab for lab in truth_labels if lab in known} or None) if restrict else None
     y_true, ranked, confidence, unknown, errors = [], [], [], [], []
     classify_s = decode_s = audio_s = 0.0
-    for row in rows:
-        path = manifest.parent / row["file"]
-        t0 = time.perf_counter()
-        try:
-            samples, sr = _read_audio(path)
-        except AudioError as exc:
-            errors.append({"file": row["file"], "code": exc.code, "message": exc.message})
-            continue
-        t1 = time.perf_counter()
-        pred = clf.classify(samples, sr, top_k=len(clf.labels), allowed=allowed)
-        t2 = time.perf_counter()
-        decode_s += t1 - t0
-        classify_s += t2 - t1
-        audio_s += samples.size / sr
-        y_true.append(row[label_column])
-        ranked.append([lab for lab, _ in pred.ranked])
-        confidence.append(pred.confidence)
-        unknown.append(pred.unknown)
+    n_windows = 0
+    with _one_thread():
+        for row in rows:
+            path = manifest.parent / row["file"]
+            t0 = time.perf_counter()
+            try:
+                samples, sr = _read_audio(path)
+            except AudioError as exc:
+                errors.append({"file": row["file"], "code": exc.code, "message": exc.message})
+                continue
+            t1 = time.perf_counter()
+            pred = clf.classify(samples, sr, top_k=len(clf.labels), allowed=allowed)
+            t2 = time.perf_counter()
+            decode_s += t1 - t0
+            classify_s += t2 - t1
+            audio_s += samples.size / sr
+            n_windows += len(window_starts(round(samples.size * clf.feature_params.sample_rate / sr), clf.feature_params))
+            y_true.append(row[label_column])
+            ranked.append([lab for lab, _ in pred.ranked])
+            confidence.append(pred.confidence)
+            unknown.append(pred.unknown)
     n = len(y_true)
     report = metrics.summarise(y_true, ranked, confidence, truth_labels, unknown=unknown) if n else {
         "n": 0, "accuracy": None, "top3_accuracy": None, "macro_f1": None, "ece": None}
     report = {k: (None if isinstance(v, float) and v != v else v) for k, v in report.items()}  # NaN -> null
     return {
         **report,
+        "model": str(model_path),
         "model_bytes": model_path.stat().st_size,
         "model_version": clf.version,
         "ms_per_file": round(1000 * classify_s / n, 3) if n else None,
+        "ms_per_window": round(1000 * classify_s / n_windows, 3) if n_windows else None,
+        "windows": n_windows,
         "decode_ms_per_file": round(1000 * decode_s / n, 3) if n else None,
         "audio_seconds": round(audio_s, 1),
         "manifest": str(manifest),
@@ -153,20 +235,39 @@ def evaluate(manifest: Path, label_column: str | None = None, model: str | None 
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    if args.teacher:
-        message = (f"Teacher {args.teacher!r} is not available in this build; "
-                   "evaluate the runtime model with --model instead.")
+    from ml.runtime.model_format import ModelFormatError
+    from ml.teachers.birdnet import TeacherUnavailable
+
+    try:
+        if args.teacher:
+            from ml.bench import evaluate_birdnet
+
+            result = evaluate_birdnet(Path(args.manifest), args.label_column, args.limit)
+        else:
+            result = evaluate(Path(args.manifest), args.label_column, args.model, args.restrict, args.limit)
+    except ModelFormatError:
+        raise  # reported by main() as model_invalid
+    except TeacherUnavailable as exc:
+        message = f"Teacher {args.teacher!r} is not available: {exc}"
         _print_json(_error("teacher_unavailable", message))
         print(f"error: {message}", file=sys.stderr)
         return EXIT_USAGE
-    from ml.runtime.model_format import ModelFormatError
+    except (OSError, ValueError, UnicodeDecodeError, csv.Error) as exc:
+        _print_json(_error("manifest_invalid", str(exc)))
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    _print_json(result)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from ml.bench import BenchError, bench_classifier
 
     try:
-        result = evaluate(Path(args.manifest), args.label_column, args.model, args.restrict, args.limit)
-    except ModelFormatError:
-        raise  # reported by main() as model_invalid
-    except (OSError, ValueError) as exc:
-        _print_json(_error("manifest_invalid", str(exc)))
+        result = bench_classifier(sets=args.set, data_root=Path(args.data_root), seed=args.seed,
+                                  limit=args.limit, log=lambda line: print(line, file=sys.stderr, flush=True))
+    except BenchError as exc:
+        _print_json(_error("bench_failed", str(exc)))
         return EXIT_USAGE
     _print_json(result)
     return 0
@@ -193,6 +294,43 @@ def cmd_train_baseline(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- train (students) ---------------------------------------------------------------------------
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ml.train import TrainConfig, TrainError, train
+
+    def values(text: str | None) -> tuple[str, ...]:
+        return tuple(v.strip() for v in text.split(",") if v.strip()) if text else ()
+
+    if args.split_column and not args.train:
+        _print_json(_error("invalid_arguments", "--split-column needs --train values."))
+        return EXIT_USAGE
+    cfg = TrainConfig(manifest=args.manifest, out=args.out, model_set=args.set, label_column=args.label_column,
+                      split_column=args.split_column, train_values=values(args.train), val_values=values(args.val),
+                      test_values=values(args.test), alpha=args.alpha, beta=args.beta, t0=args.t0,
+                      blocks=args.blocks, embed_dim=args.embed_dim, epochs=args.epochs,
+                      generations=args.generations, xnor=not args.no_xnor, xnor_epochs=args.xnor_epochs or args.epochs,
+                      teacher=args.teacher, teacher_mode=args.teacher_mode, windows_per_file=args.windows_per_file,
+                      background_per_file=args.background_per_file,
+                      encoding=args.encoding, seed=args.seed, version=args.model_version, workers=args.workers,
+                      max_files=args.max_files, hop_length=args.hop_length, lr=args.lr, kd_alpha=args.kd_alpha,
+                      mixup=args.mixup, threads=args.threads)
+    try:
+        report = train(cfg)
+    except (TrainError, OSError) as exc:
+        _print_json(_error("train_failed", str(exc)))
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    summary = {k: report[k] for k in ("model", "model_version", "model_bytes", "parameters", "temperature",
+                                      "unknown_threshold", "seconds")}
+    summary["generations"] = [{k: g[k] for k in ("generation", "val", "test", "kept")} for g in report["generations"]]
+    if "xnor" in report:
+        summary["xnor"] = {k: report["xnor"][k] for k in ("model", "model_bytes", "test", "size_ratio_vs_fp32_twin")}
+    summary["report"] = str(Path(report["model"]).with_suffix(".report.json"))
+    _print_json(summary)
+    return 0
+
+
 # --- parser ----------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -211,26 +349,80 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2, help="decoding processes")
     p.set_defaults(func=cmd_train_baseline)
 
+    p = sub.add_parser("train", help="train PhiNet students (distillation, generations, XNOR twin)")
+    p.add_argument("--manifest", required=True, help="CSV with 'file' and a label column")
+    p.add_argument("--out", required=True, help="model file to write (report: OUT.report.json)")
+    p.add_argument("--set", choices=["birds", "urban"], default="birds", help="model set named in the header")
+    p.add_argument("--label-column", default=None)
+    p.add_argument("--split-column", default=None, help="column naming the split (e.g. fold); default: seeded split by recording")
+    p.add_argument("--train", default=None, help="comma-separated split-column values used for training")
+    p.add_argument("--val", default=None, help="values used for validation (calibration, generation choice); "
+                   "default: 15%% of the training recordings")
+    p.add_argument("--test", default=None, help="values used for the reported test metrics")
+    p.add_argument("--alpha", type=float, default=0.75, help="PhiNet width multiplier")
+    p.add_argument("--beta", type=float, default=1.0, help="PhiNet shape factor")
+    p.add_argument("--t0", type=float, default=3.0, help="PhiNet base expansion")
+    p.add_argument("--blocks", type=int, default=5)
+    p.add_argument("--embed-dim", type=int, default=96)
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--generations", type=int, default=2, help="born-again generations")
+    p.add_argument("--no-xnor", action="store_true", help="skip the XNOR binary twin")
+    p.add_argument("--xnor-epochs", type=int, default=None)
+    p.add_argument("--teacher", choices=["birdnet", "none"], default="birdnet")
+    p.add_argument("--teacher-mode", choices=["weighted", "top1", "topk"], default="weighted")
+    p.add_argument("--windows-per-file", type=int, default=8, help="most likely windows per training file")
+    p.add_argument("--background-per-file", type=int, default=2,
+                   help="least likely windows per training file, taught a uniform target")
+    p.add_argument("--encoding", choices=["float16", "int8", "float32"], default="float16")
+    p.add_argument("--seed", type=int, default=20261121)
+    p.add_argument("--model-version", default=None)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--max-files", type=int, default=None, help="use a seeded subset of N files (smoke runs)")
+    p.add_argument("--hop-length", type=int, default=320, help="STFT hop in samples at 24 kHz (stored in the model)")
+    p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (one-cycle)")
+    p.add_argument("--kd-alpha", type=float, default=0.6, help="distillation weight alpha (0: labels only)")
+    p.add_argument("--mixup", type=float, default=0.2, help="mixup Beta parameter (0: off)")
+    p.add_argument("--threads", type=int, default=1, choices=[1, 2], help="torch threads (1 reproduces bit for bit)")
+    p.set_defaults(func=cmd_train)
+
     p = sub.add_parser("classify", help="classify audio files; one JSON line per file")
-    p.add_argument("--model", default=None, help="runtime model file (default: the shipped baseline)")
+    p.add_argument("--model", default=None, help="runtime model file (default: --set's student, else the shipped baseline)")
+    p.add_argument("--set", choices=["birds", "urban"], default=None, help="use this set's shipped student")
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--allowed", action="append", metavar="LABEL",
                    help="restrict to this label (repeatable); probabilities are renormalised")
+    p.add_argument("--prior-observations", default=None, metavar="CSV",
+                   help="observations (species, lat, lng, date) for a location/date prior (optional)")
+    p.add_argument("--lat", type=float, default=None)
+    p.add_argument("--lng", type=float, default=None)
+    p.add_argument("--date", default=None, help="ISO date of the recording, for the prior")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.set_defaults(func=cmd_classify)
 
     p = sub.add_parser("evaluate", help="evaluate a model on a manifest; prints one JSON object")
     p.add_argument("--manifest", required=True)
     p.add_argument("--label-column", default=None, help="default: 'species' if present, else 'label'")
-    p.add_argument("--model", default=None, help="runtime model file (default: the shipped baseline)")
-    p.add_argument("--teacher", choices=["birdnet"], default=None, help="evaluate a teacher (not in this build)")
+    p.add_argument("--model", default=None,
+                   help="runtime model file (default: the shipped model that knows most of the manifest's labels)")
+    p.add_argument("--teacher", choices=["birdnet"], default=None,
+                   help="evaluate BirdNET V2.4 instead (scores restricted to the manifest's labels it knows)")
     p.add_argument("--restrict", action="store_true",
                    help="restrict predictions to the manifest's labels known to the model")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N rows")
     p.set_defaults(func=cmd_evaluate)
 
+    p = sub.add_parser("bench-classifier", help="BirdNET vs the students on held-out recordings; table + JSON line")
+    p.add_argument("--set", choices=["birds", "urban", "both"], default="both")
+    p.add_argument("--data-root", default=str(DEFAULT_DATA_ROOT))
+    p.add_argument("--seed", type=int, default=20261121, help="split seed (the students' training seed)")
+    p.add_argument("--limit", type=int, default=None, help="at most N test files per set")
+    p.set_defaults(func=cmd_bench)
+
     sub.add_parser("fetch-xc", add_help=False,
                    help="download recordings and a manifest from the xeno-canto API (fetch-xc --help)")
+    from ml.federated.cli import add_subcommands as add_federated
+
+    add_federated(sub)  # federated-sim
     return parser
 
 

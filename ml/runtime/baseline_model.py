@@ -126,16 +126,21 @@ class StatsMLPClassifier(WindowedClassifier):
     """numpy inference for ``logmel-stats-mlp`` files."""
 
     def __init__(self, header: dict, arrays: dict[str, np.ndarray]):
-        super().__init__(header)
+        super().__init__(header, arrays)
         self.layers = validate_layers(header, arrays)
+        last = self.layers[-1]
+        if last["type"] != "dense" or last["activation"] != "none":
+            raise ModelFormatError(f"{ARCHITECTURE}: the last layer must be a dense layer without activation.")
+        self.head_arrays = (last["weight"], last["bias"])
         # compute in float32 whatever the storage type
         self.arrays = {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}
 
     def features(self, samples: np.ndarray) -> np.ndarray:
         return window_summaries(samples, self.feature_params)
 
-    def window_logits(self, samples: np.ndarray) -> np.ndarray:
-        return mlp_forward(self.features(samples), self.layers, self.arrays)
+    def window_embeddings(self, samples: np.ndarray) -> np.ndarray:
+        """The last hidden layer's activations (input of the final dense layer)."""
+        return mlp_forward(self.features(samples), self.layers[:-1], self.arrays)
 
 
 def validate_layers(header: dict, arrays: dict[str, np.ndarray]) -> list[dict]:

@@ -22,6 +22,12 @@ How a file is classified (the same for every architecture):
 5. with ``allowed``, labels outside that set are dropped and the rest renormalised to sum to 1;
 6. if the top probability is below the calibrated ``unknown_threshold`` the label is
    ``"unknown"`` (``ranked`` still lists the best guesses).
+
+Every architecture ends in a dense *head* over an embedding: :meth:`embed_windows` returns the
+per-window embedding (the head's input), :meth:`head` its ``{"weight": (d, n_labels), "bias":
+(n_labels,)}``, :meth:`with_head` the same backbone with another head (federated fine-tuning)
+and :meth:`save` writes a runtime model file. ``model_set`` ("birds" or "urban") says which
+label family a model serves (files without it count as "birds").
 """
 from __future__ import annotations
 
@@ -36,12 +42,16 @@ import numpy as np
 
 from ml.runtime.audio import resample
 from ml.runtime.features import FeatureParams, window_starts
-from ml.runtime.model_format import ModelFormatError, feature_params_of, load_model_file
+from ml.runtime.model_format import (ModelFormatError, feature_params_of, load_model_file, save_model,
+                                     verify_model_file)
 
 UNKNOWN = "unknown"
 SILENCE_RMS = 1e-4  # -80 dBFS: windows quieter than this carry no sound to classify
 DEFAULT_MODEL_ENV = "DAWN_MODEL_PATH"
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[2] / "fixtures" / "models" / "baseline.npz"
+MODELS_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "models"
+DEFAULT_MODEL_PATH = MODELS_DIR / "baseline.npz"
+# Shipped students per model set (``python -m ml train``, see ml/README.md).
+DEFAULT_MODELS = {"birds": MODELS_DIR / "birds.npz", "urban": MODELS_DIR / "urban.npz"}
 
 
 @dataclass(frozen=True)
@@ -65,9 +75,27 @@ class Prediction:
 @runtime_checkable
 class Classifier(Protocol):
     version: str
+    model_set: str
     labels: tuple[str, ...]
     feature_params: FeatureParams
     unknown_threshold: float
+    header: dict
+
+    def embed_windows(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
+        """(n_windows, d) float32 embeddings: the input of the final dense head."""
+        ...
+
+    def head(self) -> dict[str, np.ndarray]:
+        """``{"weight": (d, n_labels), "bias": (n_labels,)}`` float32 copies of the final layer."""
+        ...
+
+    def with_head(self, head: dict, version: str) -> "Classifier":
+        """The same backbone with another head and model version."""
+        ...
+
+    def save(self, path: str | os.PathLike) -> int:
+        """Write this model as a runtime model file; return its size in bytes."""
+        ...
 
     def predict_windows(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
         """(n_windows, n_labels) calibrated probabilities, one row per 3-s window."""
@@ -105,12 +133,18 @@ def as_mono(samples: np.ndarray) -> np.ndarray:
 class WindowedClassifier:
     """Shared behaviour of every architecture: resampling, calibration, aggregation, ``allowed``.
 
-    Subclasses implement :meth:`window_logits` on samples already at the model's rate.
+    Subclasses implement :meth:`window_embeddings` on samples already at the model's rate and
+    set :attr:`head_arrays` to the names of the final dense layer's weight ``(d, n_labels)`` and
+    bias arrays; logits are ``embedding @ weight + bias``.
     """
 
-    def __init__(self, header: dict):
+    head_arrays: tuple[str, str] = ("", "")
+
+    def __init__(self, header: dict, arrays: dict[str, np.ndarray] | None = None):
         self.header = header
+        self.storage: dict[str, np.ndarray] = dict(arrays or {})  # as stored in the file (for save)
         self.version: str = header["model_version"]
+        self.model_set: str = header.get("model_set") or "birds"
         self.labels: tuple[str, ...] = tuple(header["labels"])
         self.feature_params: FeatureParams = feature_params_of(header)
         self.temperature: float = float(header["temperature"])
@@ -121,9 +155,57 @@ class WindowedClassifier:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.architecture} {self.version} ({len(self.labels)} labels)>"
 
+    def window_embeddings(self, samples: np.ndarray) -> np.ndarray:
+        """(n_windows, d) embeddings for mono float32 samples at the model's rate."""
+        raise NotImplementedError
+
     def window_logits(self, samples: np.ndarray) -> np.ndarray:
         """(n_windows, n_labels) uncalibrated logits for mono float32 samples at the model's rate."""
-        raise NotImplementedError
+        head = self._head_f32()
+        return self.window_embeddings(samples) @ head["weight"] + head["bias"]
+
+    def _head_f32(self) -> dict[str, np.ndarray]:
+        cached = getattr(self, "_head_cache", None)
+        if cached is None:
+            w_name, b_name = self.head_arrays
+            if w_name not in self.storage or b_name not in self.storage:
+                raise ModelFormatError(f"{self.architecture}: head arrays {self.head_arrays} are missing.")
+            cached = {"weight": np.asarray(self.storage[w_name], dtype=np.float32),
+                      "bias": np.asarray(self.storage[b_name], dtype=np.float32)}
+            self._head_cache = cached
+        return cached
+
+    def embed_windows(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
+        return self.window_embeddings(self.to_model_rate(samples, sample_rate)).astype(np.float32, copy=False)
+
+    def head(self) -> dict[str, np.ndarray]:
+        return {k: v.copy() for k, v in self._head_f32().items()}
+
+    def with_head(self, head: dict, version: str) -> "Classifier":
+        """Same backbone, new head (stored as float32); ``version`` must be a non-empty string."""
+        if not isinstance(version, str) or not version.strip():
+            raise ValueError("version must be a non-empty string.")
+        if not isinstance(head, dict) or set(head) != {"weight", "bias"}:
+            raise ValueError("head must be a dict with exactly 'weight' and 'bias'.")
+        old = self._head_f32()
+        weight = np.asarray(head["weight"], dtype=np.float32)
+        bias = np.asarray(head["bias"], dtype=np.float32)
+        if weight.shape != old["weight"].shape or bias.shape != old["bias"].shape:
+            raise ValueError(f"head shapes {weight.shape}/{bias.shape} differ from the model's "
+                             f"{old['weight'].shape}/{old['bias'].shape}.")
+        if not (np.all(np.isfinite(weight)) and np.all(np.isfinite(bias))):
+            raise ValueError("head holds NaN or infinite values.")
+        header = {k: v for k, v in self.header.items() if k not in ("arrays", "weights_sha256")}
+        header["model_version"] = version
+        header["parent_version"] = self.version
+        arrays = dict(self.storage)
+        arrays[self.head_arrays[0]], arrays[self.head_arrays[1]] = weight, bias
+        header["arrays"] = {n: {"shape": list(a.shape), "dtype": a.dtype.name} for n, a in arrays.items()}
+        return build_classifier(header, arrays)
+
+    def save(self, path: str | os.PathLike) -> int:
+        header = {k: v for k, v in self.header.items() if k not in ("arrays", "weights_sha256")}
+        return save_model(path, header, self.storage)
 
     def to_model_rate(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
         """Validated mono float32 samples resampled to ``feature_params.sample_rate``."""
@@ -199,6 +281,7 @@ _BUILDERS: dict[str, Builder] = {}
 # Architectures shipped with this build, imported on first use (module registers itself).
 _BUILTIN_MODULES = {
     "logmel-stats-mlp": "ml.runtime.baseline_model",
+    "phinet": "ml.runtime.phinet_model",
 }
 
 
@@ -227,18 +310,34 @@ def build_classifier(header: dict, arrays: dict) -> Classifier:
     return builder(header, arrays)
 
 
-def default_model_path() -> Path:
-    """``$DAWN_MODEL_PATH`` when set, else the shipped ``fixtures/models/baseline.npz``."""
+def default_model_path(model_set: str | None = None) -> Path:
+    """The shipped default model file.
+
+    Without ``model_set``: ``$DAWN_MODEL_PATH`` when set, else ``fixtures/models/baseline.npz``
+    (one model for birds and city sounds). With ``model_set`` ("birds" or "urban"): that set's
+    shipped student (``fixtures/models/birds.npz`` / ``urban.npz``).
+    """
+    if model_set is not None:
+        if model_set not in DEFAULT_MODELS:
+            raise ValueError(f"model_set must be one of {', '.join(DEFAULT_MODELS)}, got {model_set!r}.")
+        return DEFAULT_MODELS[model_set]
     env = os.environ.get(DEFAULT_MODEL_ENV)
     return Path(env) if env else DEFAULT_MODEL_PATH
 
 
-def load_classifier(path: str | os.PathLike | None = None) -> Classifier:
+def load_classifier(path: str | os.PathLike | None = None, *, expected_sha256: str | None = None,
+                    expected_version: str | None = None) -> Classifier:
     """Load (and cache) the classifier stored at ``path`` (None: :func:`default_model_path`).
 
     The cache is keyed by the resolved path, its size and modification time, so a model file
-    replaced in place (a new federated round) is read again.
+    replaced in place (a new federated round) is read again. With ``expected_sha256`` /
+    ``expected_version`` the file's hash and header version are checked first (a mismatch raises
+    :class:`ModelFormatError`).
     """
+    if expected_sha256 is not None or expected_version is not None:
+        header, arrays = verify_model_file(Path(path) if path is not None else default_model_path(),
+                                           expected_sha256=expected_sha256, expected_version=expected_version)
+        return build_classifier(header, arrays)
     p = Path(path) if path is not None else default_model_path()
     try:
         p = p.resolve()

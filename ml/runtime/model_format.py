@@ -9,7 +9,9 @@ Layout (a plain zip archive written by :func:`numpy.savez_compressed`, never pic
      "architecture": {"name": "logmel-stats-mlp", "layers": [...]},
      "feature_params": {...FeatureParams...}, "labels": [...],
      "temperature": 1.3, "unknown_threshold": 0.4, "aggregation": "mean",
+     "model_set": "birds",            # optional: "birds" | "urban"
      "metrics": {...}, "training": {...},
+     "weights_sha256": "...",         # optional (written by save_model): checked on load
      "arrays": {"dense_0.weight": {"shape": [262, 128], "dtype": "float16"}, ...}}
 
 * one array per weight tensor, named in ``header["arrays"]`` (float16/float32; uint8 for
@@ -23,6 +25,7 @@ architecture's builder in :mod:`ml.runtime.classifier`.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -44,6 +47,7 @@ MAX_FILE_BYTES = 64 * 1024 * 1024       # compressed size on disk
 MAX_UNCOMPRESSED_BYTES = 256 * 1024 * 1024  # guards against zip bombs
 MAX_HEADER_BYTES = 4 * 1024 * 1024
 RESERVED_LABELS = ("unknown",)
+MODEL_SETS = ("birds", "urban")
 
 REQUIRED_HEADER_KEYS = (
     "format", "format_version", "model_version", "architecture", "feature_params", "labels",
@@ -97,6 +101,12 @@ def validate_header(header: Any) -> dict:
         _fail(f"unknown_threshold must be a number in [0, 1], got {threshold!r}.")
     if header["aggregation"] not in AGGREGATIONS:
         _fail(f"Unsupported aggregation {header['aggregation']!r}; known: {', '.join(AGGREGATIONS)}.")
+    model_set = header.get("model_set")
+    if model_set is not None and model_set not in MODEL_SETS:
+        _fail(f"model_set must be one of {', '.join(MODEL_SETS)}, got {model_set!r}.")
+    digest = header.get("weights_sha256")
+    if digest is not None and (not isinstance(digest, str) or len(digest) != 64):
+        _fail("weights_sha256 must be a 64-character hex string.")
     if not isinstance(header["metrics"], dict) or not isinstance(header["training"], dict):
         _fail("metrics and training must be JSON objects.")
     specs = header["arrays"]
@@ -153,6 +163,42 @@ def _check_array(name: str, array: np.ndarray, spec: Mapping) -> None:
         _fail(f"Array {name!r} holds NaN or infinite values.")
 
 
+def weights_digest(arrays: Mapping[str, np.ndarray]) -> str:
+    """sha256 over every array's name, dtype, shape and bytes (sorted by name): the weights' identity."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}|{a.dtype.str}|{list(a.shape)}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a file's bytes (what the model registry and the phone compare)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_model_file(path: str | os.PathLike, *, expected_sha256: str | None = None,
+                      expected_version: str | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+    """:func:`load_model_file` plus checks of the file's sha256 and ``model_version``.
+
+    Raises :class:`ModelFormatError` naming the expected and the actual value on a mismatch.
+    """
+    if expected_sha256 is not None:
+        actual = file_sha256(path)
+        if actual != expected_sha256.lower():
+            _fail(f"Model file {path} has sha256 {actual}, expected {expected_sha256}: "
+                  "the download is corrupt or the file was replaced.")
+    header, arrays = load_model_file(path)
+    if expected_version is not None and header["model_version"] != expected_version:
+        _fail(f"Model file {path} holds version {header['model_version']!r}, expected {expected_version!r}.")
+    return header, arrays
+
+
 def save_model(path: str | os.PathLike, header: Mapping, arrays: Mapping[str, np.ndarray]) -> int:
     """Validate and write a model file; return its size in bytes.
 
@@ -167,6 +213,7 @@ def save_model(path: str | os.PathLike, header: Mapping, arrays: Mapping[str, np
         array = np.ascontiguousarray(value)
         clean[name] = array
     header["arrays"] = {name: {"shape": list(a.shape), "dtype": a.dtype.name} for name, a in clean.items()}
+    header["weights_sha256"] = weights_digest(clean)
     validate_header(header)
     for name, array in clean.items():
         _check_array(name, array, header["arrays"][name])
@@ -222,6 +269,10 @@ def load_model_file(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray
                 array = npz[name]
                 _check_array(name, array, spec)
                 arrays[name] = array
+            expected = header.get("weights_sha256")
+            if expected is not None and weights_digest(arrays) != expected:
+                _fail(f"{path}: the weights do not match the header's weights_sha256 "
+                      "(the file was altered or damaged).")
     except ModelFormatError:
         raise
     except ValueError as exc:  # numpy: "Object arrays cannot be loaded when allow_pickle=False" etc.

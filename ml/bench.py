@@ -1,0 +1,238 @@
+"""BirdNET as an evaluated model, and ``python -m ml bench-classifier`` (students vs BirdNET).
+
+BirdNET file predictions: the mean over a file's 3-s windows (our 1.5-s hop grid) of BirdNET's
+sigmoid scores, restricted to the labels it knows among the manifest's (matched by English or
+scientific name); the prediction is the arg-max and the confidence its mean score. Window
+scores come from the cache in ``var/cache/birdnet/`` when present; ``ms_per_window`` is always
+measured live (median of single-window runs on real audio, one thread).
+
+The benchmark uses, per set, the held-out *test* recordings of the students' seeded split
+(birds: 20 % of each species' recordings, split by recording with the training seed; urban:
+fold 3, the students having trained on folds 1-2), so every model sees the same files.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ml import metrics
+from ml.runtime.audio import AudioError, decode
+from ml.runtime.classifier import MODELS_DIR, load_classifier
+from ml.runtime.features import window_starts
+
+SETS = ("birds", "urban")
+
+
+class BenchError(RuntimeError):
+    """The benchmark cannot run (data or models missing)."""
+
+
+def _scientific(rows: list[dict]) -> dict[str, str]:
+    return {r.get("species") or r.get("label") or "": r.get("scientific", "") for r in rows}
+
+
+def birdnet_file_scores(files: list[Path], labels: list[str], scientific: dict[str, str] | None = None
+                        ) -> tuple[list[np.ndarray | None], list[int], list[str], list[dict], float]:
+    """Per file (n_known,) mean sigmoid scores over the labels BirdNET knows (None: unreadable).
+
+    Returns (scores, windows per file, known labels in order, errors, live ms per window).
+    """
+    from ml.teachers.birdnet import SAMPLE_RATE, BirdNET, cached_file_logits, sigmoid
+
+    model = BirdNET()
+    index = model.index_of(labels, scientific)
+    known = [lab for lab in labels if lab in index]
+    cols = [index[lab] for lab in known]
+    scores, windows, errors, live = [], [], [], []
+    for path in files:
+        try:
+            logits = cached_file_logits(model, path)
+            if len(live) < 3:  # time real windows live, whatever the cache holds
+                samples, _ = decode(path.read_bytes(), sample_rate=SAMPLE_RATE)
+                live.append(model.time_per_window(samples, repeats=3))
+        except AudioError as exc:
+            scores.append(None)
+            windows.append(0)
+            errors.append({"file": str(path), "code": exc.code, "message": exc.message})
+            continue
+        except OSError as exc:
+            scores.append(None)
+            windows.append(0)
+            errors.append({"file": str(path), "code": "file_unreadable", "message": str(exc)})
+            continue
+        scores.append(sigmoid(logits[:, cols]).mean(axis=0) if cols else np.zeros(0))
+        windows.append(len(logits))
+    return scores, windows, known, errors, 1000 * float(np.median(live)) if live else float("nan")
+
+
+def _summary(y_true: list[str], probs: list[np.ndarray], labels: list[str], classes: list[str]) -> dict:
+    """n, accuracy, top-3, macro-F1 over ``classes`` and 10-bin ECE of file-level probabilities."""
+    from ml.distill import ece
+
+    ranked = [[labels[i] for i in np.argsort(-p, kind="stable")] if p.size else ["unknown"] for p in probs]
+    conf = np.array([float(p.max()) if p.size else 0.0 for p in probs])
+    rep = metrics.summarise(y_true, ranked, conf, classes)
+    rep["ece"] = round(ece(conf, np.array([r[0] == t for r, t in zip(ranked, y_true)])), 4)
+    return rep
+
+
+def evaluate_birdnet(manifest: Path, label_column: str | None = None, limit: int | None = None) -> dict:
+    """``python -m ml evaluate --teacher birdnet``: the same keys as a runtime model's evaluation.
+
+    ``ms_per_file`` is ``ms_per_window`` times the mean number of windows per file.
+    """
+    from ml.cli import read_manifest
+    from ml.teachers.birdnet import BirdNET
+
+    rows, label_column = read_manifest(manifest, label_column)
+    if limit:
+        rows = rows[:limit]
+    truth = sorted({r[label_column] for r in rows})
+    files = [manifest.parent / r["file"] for r in rows]
+    scores, windows, known, errors, ms_window = birdnet_file_scores(files, truth, _scientific(rows))
+    ok = [i for i, sc in enumerate(scores) if sc is not None]
+    y = [rows[i][label_column] for i in ok]
+    rep = _summary(y, [scores[i] for i in ok], known, truth) if ok else {
+        "n": 0, "accuracy": None, "macro_f1": None, "ece": None}
+    mean_windows = float(np.mean([windows[i] for i in ok])) if ok else 0.0
+    return {**rep, "model": "BirdNET V2.4 (FP32 tflite, ai-edge-litert)", "model_bytes": BirdNET().model_bytes,
+            "ms_per_window": round(ms_window, 3), "ms_per_file": round(ms_window * mean_windows, 3) if ok else None,
+            "restricted_to_labels": known, "labels_unknown_to_model": [lab for lab in truth if lab not in known],
+            "manifest": str(manifest), "label_column": label_column, "n_errors": len(errors), "errors": errors[:20]}
+
+
+# --- bench-classifier ----------------------------------------------------------------------------
+
+def test_files(model_set: str, data_root: Path, seed: int) -> tuple[list[Path], list[str], dict[str, str]]:
+    """The held-out test recordings of a set: (paths, labels, scientific names)."""
+    import csv
+
+    from ml.train import TrainConfig, read_items
+
+    if model_set == "birds":
+        manifest = data_root / "birds-pr" / "manifest.csv"
+        if not manifest.exists():
+            raise BenchError(f"{manifest} is missing.")
+        items, _ = read_items(TrainConfig(manifest=str(manifest), out="", seed=seed))
+        test = [it for it in items if it.split == "test"]
+        return [it.path for it in test], [it.label for it in test], {it.label: it.meta.get("scientific", "") for it in test}
+    manifest = data_root / "urban-us8k" / "manifest.csv"
+    if not manifest.exists():
+        raise BenchError(f"{manifest} is missing.")
+    with open(manifest, newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r.get("fold") == "3"]
+    return [manifest.parent / r["file"] for r in rows], [r["label"] for r in rows], {}
+
+
+def run_runtime_model(path: Path, decoded: list[tuple[np.ndarray, int] | None], y: list[str],
+                      classes: list[str]) -> dict:
+    """Metrics and single-thread timings of a runtime model on already decoded files."""
+    from ml.cli import _one_thread
+
+    clf = load_classifier(path)
+    if not any(d is not None for d in decoded):
+        raise BenchError("none of the benchmark files could be decoded")
+    allowed = (set(classes) & set(clf.labels)) or None
+    probs, y_ok, t_total, n_windows = [], [], 0.0, 0
+    labels = list(clf.labels)
+    with _one_thread():
+        clf.classify(*next(d for d in decoded if d is not None), allowed=allowed)  # warm caches (filterbanks, plans)
+        for item, lab in zip(decoded, y):
+            if item is None:
+                continue
+            samples, sr = item
+            t0 = time.perf_counter()
+            pred = clf.classify(samples, sr, top_k=len(labels), allowed=allowed)
+            t_total += time.perf_counter() - t0
+            n_windows += len(window_starts(round(samples.size * clf.feature_params.sample_rate / sr), clf.feature_params))
+            p = np.zeros(len(labels))
+            for name, prob in pred.ranked:
+                p[labels.index(name)] = prob
+            probs.append(p)
+            y_ok.append(lab)
+    rep = _summary(y_ok, probs, labels, classes)
+    arch = clf.header["architecture"]
+    return {**rep, "model": path.name, "model_version": clf.version, "model_bytes": path.stat().st_size,
+            "parameters": arch.get("parameters"), "ms_per_window": round(1000 * t_total / max(1, n_windows), 3),
+            "ms_per_file": round(1000 * t_total / max(1, len(y_ok)), 3), "windows": n_windows,
+            "labels_unknown_to_model": sorted(set(classes) - set(clf.labels))}
+
+
+def _table(rows: list[dict], title: str) -> str:
+    cols = ["model", "n", "accuracy", "macro_f1", "ece", "model_bytes", "parameters", "ms_per_window", "ms_per_file"]
+    lines = [title, " | ".join(cols), " | ".join("---" for _ in cols)]
+    for r in rows:
+        lines.append(" | ".join("" if r.get(c) is None else str(r.get(c)) for c in cols))
+    return "\n".join(lines)
+
+
+def bench_classifier(sets: str = "both", data_root: Path = Path("../shared/data"), seed: int = 20261121,
+                     limit: int | None = None, log: Callable[[str], None] = print) -> dict:
+    """Run BirdNET (birds) and the shipped students on the same held-out files; return the JSON summary."""
+    chosen = SETS if sets == "both" else (sets,)
+    result: dict = {"benchmark": "bench-classifier", "seed": seed, "sets": {}}
+    for model_set in chosen:
+        files, y, scientific = test_files(model_set, data_root, seed)
+        if limit:
+            files, y = files[:limit], y[:limit]
+        classes = sorted(set(y))
+        decoded = []
+        for f in files:
+            try:
+                decoded.append(decode(f.read_bytes()))
+            except (AudioError, OSError):
+                decoded.append(None)
+        rows = []
+        for name in (f"{model_set}.npz", f"{model_set}-xnor.npz", "baseline.npz"):
+            path = MODELS_DIR / name
+            if path.exists():
+                rows.append(run_runtime_model(path, decoded, y, classes))
+        if not rows:
+            raise BenchError(f"no shipped model for {model_set} in {MODELS_DIR}")
+        entry: dict = {"n_files": len(files), "models": rows}
+        if model_set == "birds":
+            scores, _, known, _, ms_window = birdnet_file_scores(files, classes, scientific)
+            ok = [i for i, sc in enumerate(scores) if sc is not None]
+            known_idx = [i for i in ok if y[i] in known]
+            bn_all = _summary([y[i] for i in ok], [scores[i] for i in ok], known, classes)
+            bn_known = _summary([y[i] for i in known_idx], [scores[i] for i in known_idx], known, known)
+            from ml.teachers.birdnet import BirdNET
+
+            bn = {"model": "BirdNET V2.4", "model_bytes": BirdNET().model_bytes, "ms_per_window": round(ms_window, 3),
+                  "parameters": None, **{k: bn_all[k] for k in ("n", "accuracy", "macro_f1", "ece")},
+                  "known_species": known, "known_species_files": bn_known}
+            rows.append(bn)
+            # students on the files of species BirdNET knows, for a like-for-like comparison
+            for r in rows[:-1]:
+                path = MODELS_DIR / r["model"]
+                sub = run_runtime_model(path, [decoded[i] for i in known_idx], [y[i] for i in known_idx], known)
+                r["known_species_files"] = {k: sub[k] for k in ("n", "accuracy", "macro_f1", "ece")}
+            best = max(rows[:-1], key=lambda r: r["accuracy"] if r["model"].startswith("birds") else -1)
+            fp = next((r for r in rows if r["model"] == "birds.npz"), None)
+            xn = next((r for r in rows if r["model"] == "birds-xnor.npz"), None)
+            entry["targets"] = {
+                "accuracy_floor (birdnet known-species accuracy - 0.05)": round(bn_known["accuracy"] - 0.05, 4),
+                "best_student_accuracy_all_22": best["accuracy"],
+                "accuracy_met": best["accuracy"] >= bn_known["accuracy"] - 0.05,
+                "size_met (<= 500 KB)": best["model_bytes"] <= 500_000,
+                "speedup_per_window": round(ms_window / best["ms_per_window"], 1),
+                "speed_met (>= 10x)": ms_window / best["ms_per_window"] >= 10,
+                "ece_met (<= 0.05)": best["ece"] <= 0.05,
+            }
+            if fp and xn:
+                entry["targets"]["xnor_accuracy_gap"] = round(fp["accuracy"] - xn["accuracy"], 4)
+                entry["targets"]["xnor_within_5_points"] = fp["accuracy"] - xn["accuracy"] <= 0.05
+                entry["targets"]["xnor_size_ratio_vs_shipped"] = round(fp["model_bytes"] / xn["model_bytes"], 2)
+        else:
+            best = max((r for r in rows if r["model"].startswith("urban")), key=lambda r: r["accuracy"], default=rows[0])
+            entry["targets"] = {"urban_accuracy": best["accuracy"], "accuracy_met (>= 0.70)": best["accuracy"] >= 0.70,
+                                "parameters": best.get("parameters"),
+                                "parameters_met (<= 50k)": (best.get("parameters") or 0) <= 50_000}
+        log(_table(rows, f"\n## {model_set}: {len(files)} held-out files"))
+        log(json.dumps(entry["targets"]))
+        result["sets"][model_set] = entry
+    return result

@@ -1,0 +1,595 @@
+"""``python -m ml train``: PhiNet students distilled from BirdNET, born-again generations, XNOR twin.
+
+Pipeline (one seed makes it deterministic on one thread):
+
+1. **Data** from a manifest (``file`` relative to the manifest, label column). Split by
+   recording: ``--split-column`` values (e.g. urban folds: ``--train 1 --val 3 --test 2``) or,
+   without it, a seeded per-species split of recordings (20 % test, 20 % validation).
+   Unreadable files are reported and skipped.
+2. **Features**: the torch log-mel frontend (:mod:`ml.frontend`, parity-tested against the
+   runtime) of every 3-s window, cached under ``var/cache/students/``.
+3. **Weak labels**: from each training recording the ``--windows-per-file`` windows where the
+   teacher's score for the named species is highest (species BirdNET lacks: highest 1-12 kHz
+   activity) are used with the recording's label, and the ``--background-per-file`` least
+   likely ones with a uniform target (so that windows without the bird stay undecided and do
+   not outvote the others in a file's mean).
+4. **Teachers**: BirdNET V2.4 (cached window scores restricted to the target species, turned
+   into soft targets with softmax(logit / T)), then each kept generation (born-again), combined
+   with :func:`ml.distill.combine_teachers`.
+5. **Training**: AdamW, cosine schedule, class-balanced sampling, augmentation on the log-mel
+   (pitch shift = mel-bin shift, time stretch = time-axis resampling, additive noise, mixup,
+   SpecAugment masks), KD loss ``alpha T^2 KL + (1-alpha) CE``.
+6. **Generations**: N students of the same architecture, each taught by the previous kept one;
+   a generation is kept only if its validation macro-F1 is higher and its ECE no worse by more
+   than 0.01. The student ensemble (mean of kept generations) is reported too.
+7. **Calibration**: temperature fitted on validation files (file-level NLL), unknown threshold
+   maximising right-minus-wrong answers; ECE (10 bins) and a reliability PNG.
+8. **XNOR twin** (``--xnor``): the same architecture binarised, distilled from the best student.
+9. **Export**: the best student to ``--out`` (and ``--out`` with ``-xnor`` before the suffix),
+   plus ``<out>.report.json`` with metrics per generation and per teacher.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import os
+import random
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ml.runtime import audio
+from ml.runtime.classifier import SILENCE_RMS
+from ml.runtime.features import FeatureParams, hz_to_mel, mel_to_hz, window_starts
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CACHE_DIR = Path(os.environ.get("DAWN_ML_CACHE", REPO_ROOT / "var" / "cache")) / "students"
+FEATURE_LAYOUT = "torch-logmel-f16/1"
+
+
+class TrainError(ValueError):
+    """Bad input for training: the message is shown to the user (exit status 2)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    manifest: str
+    out: str
+    model_set: str = "birds"
+    label_column: str | None = None
+    split_column: str | None = None
+    train_values: tuple[str, ...] = ()
+    val_values: tuple[str, ...] = ()
+    test_values: tuple[str, ...] = ()
+    alpha: float = 0.75  # PhiNet width
+    beta: float = 1.0
+    t0: float = 3.0
+    blocks: int = 5
+    embed_dim: int = 96
+    epochs: int = 20
+    generations: int = 2
+    xnor: bool = True
+    xnor_epochs: int = 20
+    batch_size: int = 48
+    lr: float = 3e-3
+    weight_decay: float = 1e-3
+    kd_alpha: float = 0.6
+    kd_temperature: float = 3.0
+    teacher: str = "birdnet"  # or "none"
+    teacher_mode: str = "weighted"
+    windows_per_file: int = 8
+    background_per_file: int = 2  # least likely windows of a training file, taught a uniform target
+    mixup: float = 0.2
+    encoding: str = "float16"
+    seed: int = 20261121
+    version: str | None = None
+    workers: int = 2
+    max_files: int | None = None
+    hop_length: int = 320  # STFT hop at 24 kHz (640: half the frames, half the compute)
+    threads: int = 1  # torch threads (1: bit-for-bit reproducible)
+
+
+@dataclass
+class Item:
+    path: Path
+    label: str
+    group: str
+    split: str = ""
+    meta: dict = field(default_factory=dict)
+
+
+# --- data --------------------------------------------------------------------------------------
+
+def read_items(cfg: TrainConfig) -> tuple[list[Item], str]:
+    """Manifest rows as items with a split; raises :class:`TrainError` on bad manifests."""
+    path = Path(cfg.manifest)
+    if not path.is_file():
+        raise TrainError(f"Manifest {path} does not exist.")
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        rows = list(reader)
+        columns = reader.fieldnames or []
+    if "file" not in columns:
+        raise TrainError(f"{path} has no 'file' column.")
+    label_col = cfg.label_column or next((c for c in ("species", "label") if c in columns), None)
+    if label_col is None or label_col not in columns:
+        raise TrainError(f"{path} has no label column {cfg.label_column or 'species/label'!r}.")
+    if cfg.split_column and cfg.split_column not in columns:
+        raise TrainError(f"{path} has no split column {cfg.split_column!r}.")
+    rows = [r for r in rows if (r.get(label_col) or "").strip() and (r.get("file") or "").strip()]
+    if not rows:
+        raise TrainError(f"{path} lists no labelled files.")
+    labels = sorted({r[label_col] for r in rows})
+    if len(labels) < 2:
+        raise TrainError(f"{path} has a single class ({labels[0]!r}); training needs at least two.")
+    group_col = next((c for c in ("xc_id", "freesound_id") if c in columns), "file")
+    items = [Item(path.parent / r["file"], r[label_col], r.get(group_col) or r["file"], meta=r) for r in rows]
+    if cfg.split_column:
+        for it in items:
+            v = it.meta[cfg.split_column]
+            it.split = "train" if v in cfg.train_values else "val" if v in cfg.val_values else \
+                "test" if v in cfg.test_values else ""
+        items = [it for it in items if it.split]
+        if not cfg.val_values:  # carve validation out of the training recordings, by group
+            groups = sorted({it.group for it in items if it.split == "train"})
+            random.Random(cfg.seed).shuffle(groups)
+            val_groups = set(groups[: max(1, round(0.15 * len(groups)))])
+            for it in items:
+                if it.split == "train" and it.group in val_groups:
+                    it.split = "val"
+    else:
+        rng = random.Random(cfg.seed)
+        by_label: dict[str, list[Item]] = {}
+        for it in items:
+            by_label.setdefault(it.label, []).append(it)
+        for lab in sorted(by_label):
+            group = sorted(by_label[lab], key=lambda it: (len(it.group), it.group))
+            rng.shuffle(group)
+            n = len(group)
+            n_test, n_val = max(1, round(0.2 * n)), max(1, round(0.2 * n))
+            for k, it in enumerate(group):
+                it.split = "test" if k < n_test else "val" if k < n_test + n_val else "train"
+    if cfg.max_files:
+        rng = random.Random(cfg.seed)
+        rng.shuffle(items)
+        items = items[: cfg.max_files]
+    for split in ("train", "val"):
+        if not any(it.split == split for it in items):
+            raise TrainError(f"The split leaves no {split} files.")
+    return items, label_col
+
+
+def file_windows(path: str, params: FeatureParams) -> tuple[np.ndarray, np.ndarray] | str:
+    """(log-mels float16 (n, mels, frames), window RMS) of one file, or an error message."""
+    import torch
+
+    from ml.frontend import window_log_mels
+
+    torch.set_num_threads(1)
+    try:
+        samples, _ = audio.decode(Path(path).read_bytes(), sample_rate=params.sample_rate)
+    except audio.AudioError as exc:
+        return f"{exc.code}: {exc.message}"
+    except OSError as exc:
+        return f"file_unreadable: {exc}"
+    win = int(params.window_seconds * params.sample_rate)
+    rms = np.array([np.sqrt(np.mean(np.square(samples[s: s + win], dtype=np.float64)))
+                    for s in window_starts(samples.size, params)], np.float32)
+    return window_log_mels(samples, params).astype(np.float16), rms
+
+
+def load_features(items: list[Item], params: FeatureParams, workers: int, log: Callable[[str], None]
+                  ) -> tuple[list[np.ndarray | None], list[np.ndarray | None], list[str]]:
+    """Per-item window log-mels and RMS (None for a corrupt file), cached; plus error lines."""
+    key = hashlib.sha256(json.dumps({"files": [(str(i.path), i.path.stat().st_size if i.path.exists() else -1)
+                                               for i in items], "params": params.to_dict(),
+                                     "layout": FEATURE_LAYOUT}, sort_keys=True).encode()).hexdigest()[:20]
+    cache = CACHE_DIR / f"features-{key}.npz"
+    if cache.exists():
+        with np.load(cache, allow_pickle=False) as npz:
+            mels, rms, off, ok = npz["mels"], npz["rms"], npz["offsets"], npz["ok"]
+        feats = [mels[off[i]: off[i + 1]] if ok[i] else None for i in range(len(items))]
+        rmss = [rms[off[i]: off[i + 1]] if ok[i] else None for i in range(len(items))]
+        log(f"features: {len(items)} files from cache {cache.name}")
+        return feats, rmss, [f"{items[i].path}: skipped (unreadable)" for i in range(len(items)) if not ok[i]]
+    from tqdm import tqdm
+
+    paths = [str(i.path) for i in items]
+    results = []
+    if workers > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for r in tqdm(pool.map(file_windows, paths, [params] * len(paths), chunksize=4), total=len(paths),
+                          desc="features", file=sys.stderr):
+                results.append(r)
+    else:
+        results = [file_windows(p, params) for p in tqdm(paths, desc="features", file=sys.stderr)]
+    errors = [f"{p}: skipped ({r})" for p, r in zip(paths, results) if isinstance(r, str)]
+    feats = [None if isinstance(r, str) else r[0] for r in results]
+    rmss = [None if isinstance(r, str) else r[1] for r in results]
+    good = [f for f in feats if f is not None]
+    if not good:
+        raise TrainError("No file of the manifest could be read.")
+    lengths = [0 if f is None else len(f) for f in feats]
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_name(cache.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, mels=np.concatenate(good), rms=np.concatenate([r for r in rmss if r is not None]),
+                 offsets=np.cumsum([0] + lengths), ok=np.array([f is not None for f in feats]))
+    tmp.replace(cache)
+    return feats, rmss, errors
+
+
+def activity(mels: np.ndarray, params: FeatureParams) -> np.ndarray:
+    """Per window: mean over 1-12 kHz mel bands of (90th - 50th percentile over time)."""
+    centres = mel_to_hz(np.linspace(hz_to_mel(params.fmin), hz_to_mel(params.fmax), params.n_mels + 2))[1:-1]
+    m = mels[:, centres >= 1000].astype(np.float32)
+    p90, p50 = np.percentile(m, [90, 50], axis=2)
+    return (p90 - p50).mean(axis=1)
+
+
+def teacher_scores(items: list[Item], feats: list, labels: list[str], log: Callable[[str], None]
+                   ) -> tuple[list[np.ndarray | None], dict[str, int]]:
+    """BirdNET logits restricted to ``labels`` (columns of unknown species = NaN), per item."""
+    from ml.teachers.birdnet import BirdNET, TeacherUnavailable, cached_file_logits, is_cached
+
+    scientific = {it.label: it.meta.get("scientific", "") for it in items}
+    try:
+        model = BirdNET() if not all(is_cached(it.path) for it, f in zip(items, feats) if f is not None) else None
+        probe = model or BirdNET.__new__(BirdNET)
+        if model is None:  # labels only, no interpreter needed
+            from ml.teachers.birdnet import LABELS_NAME, model_dir
+            probe.labels = (model_dir() / LABELS_NAME).read_text(encoding="utf-8").splitlines()
+            probe.scientific = [x.split("_", 1)[0] for x in probe.labels]
+            probe.common = [x.split("_", 1)[-1] for x in probe.labels]
+        index = BirdNET.index_of(probe, labels, scientific)
+    except TeacherUnavailable as exc:
+        log(f"teacher: BirdNET unavailable ({exc}); training without it")
+        return [None] * len(items), {}
+    from tqdm import tqdm
+
+    cols = [index.get(lab, -1) for lab in labels]
+    out: list[np.ndarray | None] = []
+    for it, f in tqdm(list(zip(items, feats)), desc="birdnet", file=sys.stderr):
+        if f is None:
+            out.append(None)
+            continue
+        logits = cached_file_logits(model, it.path)
+        n = min(len(logits), len(f))
+        z = np.full((len(f), len(labels)), np.nan, np.float32)
+        for j, c in enumerate(cols):
+            if c >= 0:
+                z[:n, j] = logits[:n, c]
+        out.append(z)
+    log(f"teacher: BirdNET knows {len(index)} of {len(labels)} labels")
+    return out, index
+
+
+# --- training ----------------------------------------------------------------------------------
+
+def augment(x, y_soft, rng: np.random.Generator, mixup: float):
+    """Log-mel batch augmentation (torch, in place on a copy): see the module docstring."""
+    import torch
+    from torch.nn import functional as F
+
+    x = x.clone()
+    b, _, n_mels, frames = x.shape
+    for i in range(b):
+        shift = int(rng.integers(-2, 3))  # pitch shift: about +-1 semitone per 2 mel bins at 1-4 kHz
+        if shift:
+            x[i, 0] = torch.roll(x[i, 0], shift, dims=0)
+            if shift > 0:
+                x[i, 0, :shift] = x[i, 0, shift:shift + 1]
+            else:
+                x[i, 0, shift:] = x[i, 0, shift - 1:shift]
+        rate = float(rng.uniform(0.85, 1.15))  # time stretch
+        if abs(rate - 1) > 0.02:
+            n = max(8, int(round(frames * rate)))
+            s = F.interpolate(x[i: i + 1], size=(n_mels, n), mode="bilinear", align_corners=False)
+            x[i] = s[0, :, :, :frames] if n >= frames else F.pad(s, (0, frames - n, 0, 0), mode="replicate")[0]
+        if rng.random() < 0.5:  # noise: add white noise power below the window's level
+            level = float(rng.uniform(-3.0, -1.0))
+            x[i] = torch.logaddexp(x[i], torch.full_like(x[i], level) + 0.1 * torch.randn_like(x[i]))
+        for _ in range(2):  # SpecAugment
+            f0, fw = int(rng.integers(0, n_mels)), int(rng.integers(0, 8))
+            x[i, 0, f0:f0 + fw] = x[i, 0].mean()
+            t0, tw = int(rng.integers(0, frames)), int(rng.integers(0, max(2, frames // 11)))
+            x[i, 0, :, t0:t0 + tw] = x[i, 0].mean()
+    if mixup > 0 and b > 1:
+        lam = float(rng.beta(mixup, mixup))
+        lam = max(lam, 1 - lam)
+        perm = torch.from_numpy(rng.permutation(b))
+        x = lam * x + (1 - lam) * x[perm]
+        y_soft = lam * y_soft + (1 - lam) * y_soft[perm]
+    return x, y_soft
+
+
+@dataclass
+class Split:
+    x: np.ndarray  # (n, mels, frames) float16
+    y: np.ndarray  # (n,) int: the recording's label (class balancing)
+    teacher: np.ndarray  # (n, C) teacher logits, NaN where unknown
+    files: list[int]  # window -> file index
+    soft: np.ndarray  # (n, C) label targets: one-hot, or uniform for background windows
+    background: np.ndarray  # (n,) bool
+
+
+def normalise(x: np.ndarray, scale: float) -> np.ndarray:
+    x = x.astype(np.float32)
+    return (x - x.mean(axis=(1, 2), keepdims=True)) / scale
+
+
+def train_student(model_cfg, train: Split, teachers: list[np.ndarray], teacher_masks: list[np.ndarray],
+                  n_labels: int, cfg: TrainConfig, input_scale: float, epochs: int, seed: int, desc: str):
+    """Train one PhiNet on ``train`` with the given teachers' tempered probabilities."""
+    import torch
+    from tqdm import tqdm
+
+    from ml.distill import combine_teachers, distillation_loss
+    from ml.models.phinet import PhiNet
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = PhiNet(model_cfg, n_labels)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    counts = np.bincount(train.y, minlength=n_labels).astype(np.float64)
+    sample_w = 1.0 / counts[train.y]
+    sample_w /= sample_w.sum()
+    n = len(train.y)
+    steps_per_epoch = max(1, math.ceil(n / cfg.batch_size))
+    total = epochs * steps_per_epoch
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=0.15)
+    x_all = normalise(train.x, input_scale)
+    t_probs = [torch.from_numpy(t).float() for t in teachers]
+    t_masks = [torch.from_numpy(m) for m in teacher_masks]
+    bar = tqdm(total=total, desc=desc, file=sys.stderr, leave=False)
+    model.train()
+    for _ in range(epochs):
+        order = rng.choice(n, size=n, p=sample_w)  # class-balanced sampling
+        for s in range(steps_per_epoch):
+            idx = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
+            xb = torch.from_numpy(x_all[idx])[:, None]
+            yb = torch.from_numpy(train.y[idx]).long()
+            soft = torch.from_numpy(train.soft[idx])
+            if t_probs:
+                tp = torch.stack([t[idx] for t in t_probs])
+                tm = torch.stack([m[idx] for m in t_masks]) & ~torch.from_numpy(train.background[idx])[None, :]
+                targets, has, _ = combine_teachers(tp, yb, cfg.teacher_mode, mask=tm)
+                packed = torch.cat([soft, targets, has[:, None].float()], dim=1)
+            else:
+                packed = soft
+            xb, packed = augment(xb, packed, rng, cfg.mixup)
+            logits = model(xb)
+            if t_probs:
+                label_t, targets, has = packed[:, :n_labels], packed[:, n_labels:2 * n_labels], packed[:, -1]
+                targets = targets / targets.sum(dim=1, keepdim=True).clamp_min(1e-12)
+                loss = distillation_loss(logits, yb, targets, cfg.kd_alpha, cfg.kd_temperature,
+                                         teacher_mask=has > 0.5, label_targets=label_t)
+            else:
+                loss = distillation_loss(logits, yb, None, 0.0, 1.0, label_targets=packed)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+    bar.close()
+    model.eval()
+    return model
+
+
+def window_logits(model, mels: list[np.ndarray], input_scale: float) -> list[np.ndarray]:
+    """Per file, (n_windows, C) logits of the (eval) model."""
+    import torch
+
+    out = []
+    with torch.no_grad():
+        for m in mels:
+            out.append(model(torch.from_numpy(normalise(m, input_scale))[:, None]).numpy().astype(np.float64))
+    return out
+
+
+def evaluate_files(logits: list[np.ndarray], y: np.ndarray, labels: list[str], temperature: float) -> dict:
+    from ml import metrics
+    from ml.distill import ece, file_probs
+
+    p = file_probs(logits, temperature)
+    pred = p.argmax(axis=1)
+    conf = p.max(axis=1)
+    correct = pred == y
+    return {"n": int(len(y)), "accuracy": round(float(correct.mean()), 4),
+            "macro_f1": round(metrics.macro_f1([labels[i] for i in y], [labels[i] for i in pred], labels), 4),
+            "ece": round(ece(conf, correct), 4)}
+
+
+def fit_threshold(p: np.ndarray, y: np.ndarray) -> float:
+    """Unknown threshold maximising (right answers - wrong answers) on validation files."""
+    conf, correct = p.max(axis=1), p.argmax(axis=1) == y
+    grid = np.linspace(0.05, 0.95, 91)
+    score = [(correct & (conf >= t)).sum() - (~correct & (conf >= t)).sum() for t in grid]
+    return float(grid[int(np.argmax(score))])
+
+
+def train(cfg: TrainConfig, log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)) -> dict:
+    """Run the whole pipeline; return the JSON report (also written beside the model)."""
+    import torch
+
+    from ml.distill import file_probs, fit_temperature, reliability_png
+    from ml.export import export_student
+    from ml.models.phinet import PhiNetConfig, count_parameters, macs_per_window
+
+    torch.set_num_threads(max(1, min(2, cfg.threads)))
+    t_start = time.perf_counter()
+    if cfg.hop_length not in (160, 320, 480, 640):
+        raise TrainError(f"hop_length must be one of 160, 320, 480, 640, got {cfg.hop_length}.")
+    params = FeatureParams(hop_length=cfg.hop_length)
+    items, label_col = read_items(cfg)
+    feats, rmss, errors = load_features(items, params, cfg.workers, log)
+    for e in errors:
+        log(f"warning: {e}")
+    keep = [i for i, f in enumerate(feats) if f is not None]
+    items, feats, rmss = [items[i] for i in keep], [feats[i] for i in keep], [rmss[i] for i in keep]
+    labels = sorted({it.label for it in items})
+    lab_index = {lab: i for i, lab in enumerate(labels)}
+    if cfg.teacher == "birdnet":
+        tlogits, t_index = teacher_scores(items, feats, labels, log)
+    else:
+        tlogits, t_index = [None] * len(items), {}
+
+    def split_files(name: str) -> list[int]:
+        return [i for i, it in enumerate(items) if it.split == name]
+
+    tr_files = split_files("train")
+    # weak labels: pick the windows most likely to hold the named species
+    xs, ys, ts, wf, bg = [], [], [], [], []
+    for i in tr_files:
+        f, r, lab = feats[i], rmss[i], lab_index[items[i].label]
+        sounding = np.flatnonzero(r >= SILENCE_RMS)
+        if sounding.size == 0:
+            continue
+        tz = tlogits[i]
+        if tz is not None and not np.isnan(tz[0, lab]):
+            score = tz[sounding, lab]
+        else:
+            score = activity(f[sounding], params)
+        order = np.argsort(-score, kind="stable")
+        chosen = sounding[order[: cfg.windows_per_file]]
+        n_bg = min(cfg.background_per_file, max(0, len(order) - cfg.windows_per_file - 2))
+        background = sounding[order[::-1][:n_bg]] if n_bg else sounding[:0]  # the least likely windows
+        picked = np.concatenate([chosen, background])
+        xs.append(f[picked])
+        ys.extend([lab] * len(picked))
+        bg.extend([False] * len(chosen) + [True] * len(background))
+        ts.append(tz[picked] if tz is not None else np.full((len(picked), len(labels)), np.nan, np.float32))
+        wf.extend([i] * len(picked))
+    y_arr, bg_arr = np.array(ys), np.array(bg, dtype=bool)
+    soft = np.eye(len(labels), dtype=np.float32)[y_arr]
+    soft[bg_arr] = 1.0 / len(labels)
+    train_split = Split(np.concatenate(xs), y_arr, np.concatenate(ts), wf, soft, bg_arr)
+    sample = normalise(train_split.x[:: max(1, len(ys) // 256)], 1.0)
+    input_scale = round(float(sample.std()), 3) or 1.0
+    log(f"data: {len(tr_files)} train files -> {len(ys)} windows ({int(bg_arr.sum())} background), {len(split_files('val'))} val, "
+        f"{len(split_files('test'))} test files; {len(labels)} labels; input scale {input_scale}")
+
+    def file_set(name: str) -> tuple[list[np.ndarray], np.ndarray]:
+        idx = split_files(name)
+        mels = []
+        for i in idx:
+            s = rmss[i] >= SILENCE_RMS
+            mels.append(feats[i][s] if s.any() else feats[i])
+        return mels, np.array([lab_index[items[i].label] for i in idx])
+
+    val_x, val_y = file_set("val")
+    test_x, test_y = file_set("test")
+    teachers, masks, teacher_report = [], [], {}
+    if any(t is not None for t in tlogits) and t_index:
+        z = train_split.teacher
+        known = ~np.isnan(z)
+        zt = np.where(known, z, -np.inf) / cfg.kd_temperature
+        zt = zt - np.nanmax(np.where(known, zt, np.nan), axis=1, keepdims=True)
+        p = np.where(known, np.exp(zt), 0.0)
+        p = p / p.sum(axis=1, keepdims=True)
+        has = known[np.arange(len(ys)), train_split.y]  # BirdNET has an opinion when it knows the species
+        teachers.append(p.astype(np.float32))
+        masks.append(has)
+        # BirdNET's own file-level metrics (known species only; sigmoid scores averaged)
+        def bn_eval(idxs):
+            ok = [i for i in idxs if not np.isnan(tlogits[i][0, lab_index[items[i].label]])]
+            y = np.array([lab_index[items[i].label] for i in ok])
+            lg = [np.where(np.isnan(tlogits[i]), -1e9, tlogits[i]).astype(np.float64) for i in ok]
+            return evaluate_files(lg, y, labels, 1.0)
+        teacher_report["birdnet"] = {"known_labels": sorted(t_index), "val_known_species": bn_eval(split_files("val")),
+                                     "test_known_species": bn_eval(split_files("test")),
+                                     "train_window_agreement": round(float(
+                                         (p.argmax(1) == train_split.y)[has].mean()), 4)}
+    mcfg = PhiNetConfig(alpha=cfg.alpha, beta=cfg.beta, t0=cfg.t0, blocks=cfg.blocks, embed_dim=cfg.embed_dim)
+    generations, kept = [], []
+    best = None
+    for g in range(cfg.generations):
+        gen_teachers = list(teachers) + ([kept[-1]["train_probs"]] if kept else [])
+        gen_masks = list(masks) + ([np.ones(len(ys), bool)] if kept else [])
+        model = train_student(mcfg, train_split, gen_teachers, gen_masks, len(labels), cfg, input_scale,
+                              cfg.epochs, cfg.seed + g, f"gen {g}")
+        vl = window_logits(model, val_x, input_scale)
+        temp = fit_temperature(vl, val_y)
+        val = evaluate_files(vl, val_y, labels, temp)
+        test = evaluate_files(window_logits(model, test_x, input_scale), test_y, labels, temp)
+        accept = not kept or (val["macro_f1"] > kept[-1]["val"]["macro_f1"]
+                              and val["ece"] <= kept[-1]["val"]["ece"] + 0.01)
+        entry = {"generation": g, "teachers": (["birdnet"] if teachers else []) + ([f"gen {kept[-1]['generation']}"] if kept else []),
+                 "temperature": round(temp, 4), "val": val, "test": test, "kept": accept}
+        log(f"generation {g}: val {val} test {test} -> {'kept' if accept else 'dropped'}")
+        generations.append(entry)
+        if accept:
+            with torch.no_grad():
+                tl = model(torch.from_numpy(normalise(train_split.x, input_scale))[:, None]).numpy()
+            tz = tl / cfg.kd_temperature
+            tp = np.exp(tz - tz.max(axis=1, keepdims=True))
+            kept.append({**entry, "model": model, "train_probs": (tp / tp.sum(1, keepdims=True)).astype(np.float32),
+                         "val_logits": vl, "test_logits": window_logits(model, test_x, input_scale)})
+            best = kept[-1]
+    ensemble = None
+    if len(kept) > 1:
+        ens_val = [np.log(np.mean([file_probs([k["val_logits"][i]], k["temperature"])[0] for k in kept], axis=0) + 1e-12)[None]
+                   for i in range(len(val_y))]
+        ens_test = [np.log(np.mean([file_probs([k["test_logits"][i]], k["temperature"])[0] for k in kept], axis=0) + 1e-12)[None]
+                    for i in range(len(test_y))]
+        ensemble = {"members": [k["generation"] for k in kept], "val": evaluate_files(ens_val, val_y, labels, 1.0),
+                    "test": evaluate_files(ens_test, test_y, labels, 1.0)}
+    model, temp = best["model"], best["temperature"]
+    val_p = file_probs(best["val_logits"], temp)
+    threshold = fit_threshold(val_p, val_y)
+    out = Path(cfg.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    version = cfg.version or f"{cfg.model_set}-phinet-{time.strftime('%Y.%m')}-s{cfg.seed}"
+    test_p = file_probs(best["test_logits"], temp)
+    png = out.with_suffix(".reliability.png")
+    reliability_png(test_p.max(1), test_p.argmax(1) == test_y, png, f"{version} (test files)")
+    metrics = {"test": best["test"], "val": best["val"], "parameters": count_parameters(model),
+               "macs_per_window": macs_per_window(model, params.n_mels, train_split.x.shape[2])}
+    training = {"manifest": str(cfg.manifest), "seed": cfg.seed, "config": {k: v for k, v in asdict(cfg).items()},
+                "generation": best["generation"], "test_files": [str(items[i].path.name) for i in split_files("test")]}
+    size = export_student(model, out, encoding=cfg.encoding, labels=labels, model_set=cfg.model_set, version=version,
+                          params=params, input_scale=input_scale, temperature=temp, unknown_threshold=threshold,
+                          metrics=metrics, training=training)
+    report = {"model": str(out), "model_version": version, "model_bytes": size, "labels": labels,
+              "parameters": metrics["parameters"], "macs_per_window": metrics["macs_per_window"],
+              "temperature": temp, "unknown_threshold": threshold, "generations": generations,
+              "ensemble": ensemble, "teachers": teacher_report, "skipped_files": errors,
+              "reliability_png": str(png)}
+    if cfg.xnor:
+        xcfg = replace(mcfg, binary=True)
+        t_best = best["train_probs"]
+        xmodel = train_student(xcfg, train_split, list(teachers) + [t_best],
+                               list(masks) + [np.ones(len(ys), bool)], len(labels), cfg, input_scale,
+                               cfg.xnor_epochs, cfg.seed + 100, "xnor")
+        xl = window_logits(xmodel, val_x, input_scale)
+        xtemp = fit_temperature(xl, val_y)
+        xval = evaluate_files(xl, val_y, labels, xtemp)
+        xtest = evaluate_files(window_logits(xmodel, test_x, input_scale), test_y, labels, xtemp)
+        xthr = fit_threshold(file_probs(xl, xtemp), val_y)
+        xout = out.with_name(out.stem + "-xnor" + out.suffix)
+        xsize = export_student(xmodel, xout, encoding=cfg.encoding, labels=labels, model_set=cfg.model_set,
+                               version=version + "-xnor", params=params, input_scale=input_scale, temperature=xtemp,
+                               unknown_threshold=xthr, metrics={"test": xtest, "val": xval,
+                                                                "parameters": count_parameters(xmodel)},
+                               training={**training, "teachers": ["birdnet", f"gen {best['generation']}"]})
+        fp32 = out.with_name(out.stem + "-fp32-twin.npz")
+        twin_size = export_student(model, fp32, encoding="float32", labels=labels, model_set=cfg.model_set,
+                                   version=version + "-fp32", params=params, input_scale=input_scale,
+                                   temperature=temp, unknown_threshold=threshold)
+        fp32.unlink()
+        report["xnor"] = {"model": str(xout), "model_bytes": xsize, "val": xval, "test": xtest,
+                          "temperature": xtemp, "fp32_twin_bytes": twin_size,
+                          "size_ratio_vs_fp32_twin": round(twin_size / xsize, 2),
+                          "size_ratio_vs_shipped_twin": round(size / xsize, 2)}
+        log(f"xnor: val {xval} test {xtest}, {xsize} bytes")
+    report["seconds"] = round(time.perf_counter() - t_start, 1)
+    out.with_suffix(".report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report

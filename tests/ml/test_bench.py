@@ -1,0 +1,27 @@
+"""The benchmark's per-model runner on real fixture clips (the full benchmark needs ../shared/data)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ml.bench import BenchError, run_runtime_model
+from ml.runtime.audio import decode
+
+ROOT = Path(__file__).resolve().parents[2]
+AUDIO = ROOT / "fixtures" / "audio"
+
+
+def test_run_runtime_model_scores_and_times_every_file():
+    files = [("XC32051_bananaquit.ogg", "Bananaquit"), ("XC370024_puerto_rican_vireo.ogg", "Puerto Rican Vireo"),
+             ("XC308530_puerto_rican_owl.ogg", "Puerto Rican Owl"), ("XC173411_puerto_rican_amazon.ogg", "Puerto Rican Amazon")]
+    decoded = [decode((AUDIO / name).read_bytes()) for name, _ in files] + [None]  # None: an unreadable file
+    y = [label for _, label in files] + ["Bananaquit"]
+    classes = sorted(set(y))
+    out = run_runtime_model(ROOT / "fixtures" / "models" / "baseline.npz", decoded, y, classes)
+    assert out["n"] == 4 and 0 <= out["accuracy"] <= 1 and 0 <= out["ece"] <= 1
+    assert out["windows"] >= 4 and out["ms_per_window"] > 0 and out["ms_per_file"] >= out["ms_per_window"]
+    assert out["model_bytes"] == (ROOT / "fixtures" / "models" / "baseline.npz").stat().st_size
+    assert out["labels_unknown_to_model"] == []
+    with pytest.raises(BenchError, match="decoded"):
+        run_runtime_model(ROOT / "fixtures" / "models" / "baseline.npz", [None], ["Bananaquit"], classes)

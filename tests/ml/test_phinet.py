@@ -1,0 +1,134 @@
+"""PhiNet students: torch vs numpy runtime parity on real clips, encodings, contract methods."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from ml.export import student_header  # noqa: E402
+from ml.models.phinet import PhiNet, PhiNetConfig, block_plan, count_parameters, export_arrays  # noqa: E402
+from ml.runtime.classifier import load_classifier, softmax  # noqa: E402
+from ml.runtime.features import FeatureParams  # noqa: E402
+from ml.runtime.model_format import save_model  # noqa: E402
+
+CLIPS = ("XC32051_bananaquit.ogg", "US8K_165775-7-1-0_jackhammer.ogg", "XC308530_puerto_rican_owl.ogg")
+LABELS = [f"class {i}" for i in range(7)]
+
+
+def _model(binary: bool, seed: int = 0) -> PhiNet:
+    """A small PhiNet with non-trivial batch-norm statistics (a few training-mode passes on real input)."""
+    torch.manual_seed(seed)
+    model = PhiNet(PhiNetConfig(alpha=0.5, blocks=4, embed_dim=32, binary=binary), len(LABELS))
+    model.train()
+    with torch.no_grad():
+        for _ in range(3):
+            model(torch.randn(8, 1, 64, 226) * 1.5)
+    return model.eval()
+
+
+def _export(model: PhiNet, path, encoding: str, packed: bool = True) -> None:
+    layers, arrays = export_arrays(model, encoding, packed)
+    header = student_header(model, layers=layers, labels=LABELS, model_set="birds", version=f"test-{encoding}",
+                            params=FeatureParams(), input_scale=2.5, temperature=1.0)
+    save_model(path, header, arrays)
+
+
+def _torch_probs(model: PhiNet, clf, samples: np.ndarray) -> np.ndarray:
+    x = clf.network_input(samples)  # the runtime's own input, so the comparison isolates the network
+    with torch.no_grad():
+        logits = model(torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))).numpy()
+    return softmax(logits.astype(np.float64), axis=1)
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["full-precision", "xnor"])
+@pytest.mark.parametrize("packed", [True, False], ids=["packed", "per-tensor"])
+def test_numpy_runtime_matches_torch_on_real_clips(binary, packed, tmp_path, load_clip):
+    model = _model(binary)
+    path = tmp_path / "m.npz"
+    _export(model, path, "float32", packed)
+    clf = load_classifier(path)
+    for name in CLIPS:
+        samples, sr = load_clip(name, 24_000)
+        numpy_probs = clf.predict_windows(samples, sr)
+        assert numpy_probs.shape == (len(_torch_probs(model, clf, samples)), len(LABELS))
+        assert np.abs(numpy_probs - _torch_probs(model, clf, samples)).max() <= 1e-3
+    # the embedding is the head's input: logits = embedding @ W + b
+    samples, sr = load_clip(CLIPS[0], 24_000)
+    emb = clf.embed_windows(samples, sr)
+    head = clf.head()
+    with torch.no_grad():
+        x = clf.network_input(samples)
+        torch_emb = model.embed(torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))).numpy()
+    assert emb.dtype == np.float32 and emb.shape == torch_emb.shape
+    assert np.abs(emb - torch_emb).max() <= 1e-4
+    np.testing.assert_allclose(softmax((emb @ head["weight"] + head["bias"]).astype(np.float64), axis=1),
+                               clf.predict_windows(samples, sr), atol=1e-6)
+
+
+@pytest.mark.parametrize("encoding,tol", [("float16", 2e-3), ("int8", 2e-2)])
+def test_compressed_weights_stay_close(encoding, tol, tmp_path, load_clip):
+    model = _model(False)
+    _export(model, tmp_path / "f32.npz", "float32")
+    _export(model, tmp_path / "small.npz", encoding)
+    full, small = load_classifier(tmp_path / "f32.npz"), load_classifier(tmp_path / "small.npz")
+    assert (tmp_path / "small.npz").stat().st_size < 0.6 * (tmp_path / "f32.npz").stat().st_size
+    samples, sr = load_clip(CLIPS[0], 24_000)
+    assert np.abs(full.predict_windows(samples, sr) - small.predict_windows(samples, sr)).max() <= tol
+
+
+def test_xnor_layers_are_bit_packed_and_much_smaller(tmp_path):
+    fp, xnor = _model(False), _model(True)
+    _export(fp, tmp_path / "fp32.npz", "float32")
+    _export(xnor, tmp_path / "xnor.npz", "float16")
+    clf = load_classifier(tmp_path / "xnor.npz")
+    bits = clf.storage["blob.bits"]
+    assert bits.dtype == np.uint8
+    binary_weights = sum(m.conv.weight.numel() for m in xnor.modules() if getattr(m, "binary", False) and hasattr(m, "conv"))
+    binary_weights += sum(m.fc1.weight.numel() + m.fc2.weight.numel() for m in xnor.modules() if hasattr(m, "fc1"))
+    n_layers = sum(1 for m in xnor.modules() if getattr(m, "binary", False)) * 2
+    assert binary_weights / 8 <= bits.size <= binary_weights / 8 + n_layers  # one bit per weight (+ byte padding)
+    assert (tmp_path / "fp32.npz").stat().st_size >= 4 * (tmp_path / "xnor.npz").stat().st_size
+    assert {layer["type"] for layer in clf.header["architecture"]["layers"]} == {"conv", "block", "pool", "dense"}
+    assert clf.header["architecture"]["layers"][0]["binarize_input"] is False  # the stem stays full precision
+
+
+def test_xnor_straight_through_estimator():
+    from ml.models.phinet import binarize
+
+    x = torch.tensor([-2.0, -0.5, 0.3, 1.0, 1.5], requires_grad=True)
+    y = binarize(x)
+    assert y.tolist() == [-1.0, -1.0, 1.0, 1.0, 1.0]
+    y.sum().backward()
+    assert x.grad.tolist() == [0.0, 1.0, 1.0, 1.0, 0.0]  # gradient passed only where |x| <= 1
+
+
+def test_scaling_knobs_change_the_network():
+    small = PhiNet(PhiNetConfig(alpha=0.25, blocks=4, embed_dim=32), 10)
+    wide = PhiNet(PhiNetConfig(alpha=1.0, blocks=4, embed_dim=32), 10)
+    deep = PhiNet(PhiNetConfig(alpha=0.25, blocks=7, beta=2.0, embed_dim=32), 10)
+    assert count_parameters(small) < count_parameters(deep) < count_parameters(wide)
+    _, plan = block_plan(PhiNetConfig(alpha=0.5, blocks=6, beta=2.0, t0=2.0))
+    expansions = [exp / c_in for c_in, exp, _, _ in plan]
+    assert expansions[0] == pytest.approx(2.0, rel=0.2) and expansions[-1] == pytest.approx(4.0, rel=0.2)
+    assert 5_000 <= count_parameters(PhiNet(PhiNetConfig(alpha=0.5), 10)) <= 100_000
+
+
+def test_with_head_and_save_round_trip(tmp_path, load_clip):
+    model = _model(False)
+    _export(model, tmp_path / "m.npz", "float16")
+    clf = load_classifier(tmp_path / "m.npz")
+    head = clf.head()
+    new = {"weight": head["weight"][:, ::-1].copy(), "bias": head["bias"][::-1].copy()}
+    swapped = clf.with_head(new, "test-swapped")
+    samples, sr = load_clip(CLIPS[1], 24_000)
+    np.testing.assert_allclose(swapped.predict_windows(samples, sr), clf.predict_windows(samples, sr)[:, ::-1], atol=1e-6)
+    assert swapped.version == "test-swapped" and swapped.header["parent_version"] == "test-float16"
+    swapped.save(tmp_path / "swapped.npz")
+    again = load_classifier(tmp_path / "swapped.npz")
+    assert again.version == "test-swapped" and again.model_set == "birds"
+    np.testing.assert_allclose(again.predict_windows(samples, sr), swapped.predict_windows(samples, sr), atol=1e-6)
+    with pytest.raises(ValueError, match="shapes"):
+        clf.with_head({"weight": head["weight"][:-1], "bias": head["bias"]}, "bad")
+    with pytest.raises(ValueError, match="NaN"):
+        clf.with_head({"weight": head["weight"] * np.nan, "bias": head["bias"]}, "bad")

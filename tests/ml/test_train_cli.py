@@ -1,0 +1,135 @@
+"""``python -m ml train`` end to end on fixture clips, and its refusal of bad input."""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from ml import train as train_mod  # noqa: E402
+from ml.cli import main  # noqa: E402
+from ml.runtime.classifier import load_classifier  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+AUDIO = ROOT / "fixtures" / "audio"
+WARBLERS = ["XC173620_adelaides_warbler.ogg", "XC173620_adelaides_warbler.flac", "XC173620_adelaides_warbler.mp3",
+            "XC173620_adelaides_warbler_24k.wav", "XC46659_adelaides_warbler.ogg"]
+CITY = ["US8K_130030-3-0-0_dog_bark.ogg", "US8K_159738-8-0-16_siren.ogg", "US8K_165775-7-1-0_jackhammer.ogg",
+        "US8K_174840-1-0-0_car_horn.ogg", "US8K_103258-5-0-0_engine_idling.ogg"]
+FAST = ["--teacher", "none", "--epochs", "1", "--xnor-epochs", "1", "--alpha", "0.25", "--blocks", "3",
+        "--embed-dim", "16", "--workers", "1"]
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(train_mod, "CACHE_DIR", tmp_path / "cache")
+
+
+def _manifest(tmp_path: Path, rows: list[tuple[str, str]], header=("file", "label")) -> Path:
+    (tmp_path / "clips").mkdir(exist_ok=True)
+    path = tmp_path / "manifest.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        for name, label in rows:
+            if (AUDIO / name).exists():
+                shutil.copy(AUDIO / name, tmp_path / "clips" / name)
+            w.writerow([f"clips/{name}", label])
+    return path
+
+
+def _json(out: str) -> dict:
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_train_writes_models_report_and_plot(tmp_path, capsys):
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "broken.ogg").write_bytes(b"OggS" + bytes(300))
+    rows = [(n, "Adelaide's Warbler") for n in WARBLERS] + [(n, "city") for n in CITY] + [("broken.ogg", "city")]
+    manifest = _manifest(tmp_path, rows)
+    out = tmp_path / "models" / "tiny.npz"
+    assert main(["train", "--manifest", str(manifest), "--out", str(out), "--set", "urban", "--generations", "2",
+                 "--model-version", "tiny-1", *FAST]) == 0
+    summary = _json(capsys.readouterr().out)
+    assert summary["model_version"] == "tiny-1" and len(summary["generations"]) == 2
+    assert summary["generations"][0]["kept"] is True
+    report = json.loads(Path(summary["report"]).read_text())
+    assert report["skipped_files"] and "broken.ogg" in report["skipped_files"][0]
+    assert Path(report["reliability_png"]).read_bytes()[:4] == b"\x89PNG"
+    assert {"val", "test", "teachers", "temperature"} <= set(report["generations"][1])
+    assert report["generations"][1]["teachers"] == ["gen 0"]  # born-again: taught by the previous generation
+    clf = load_classifier(out)
+    assert clf.model_set == "urban" and clf.labels == ("Adelaide's Warbler", "city")
+    assert clf.temperature == pytest.approx(report["temperature"])
+    xnor = load_classifier(tmp_path / "models" / "tiny-xnor.npz")
+    assert xnor.version == "tiny-1-xnor" and report["xnor"]["size_ratio_vs_fp32_twin"] > 1
+    samples = np.random.default_rng(0).normal(0, 0.1, 48_000).astype(np.float32)
+    assert clf.predict_windows(samples, 24_000).shape == (1, 2)
+
+
+def test_train_with_the_birdnet_teacher(tmp_path, capsys):
+    rows = [(n, "Adelaide's Warbler") for n in WARBLERS]
+    rows += [("XC370024_puerto_rican_vireo.ogg", "Puerto Rican Vireo"), ("XC173376_puerto_rican_vireo.ogg", "Puerto Rican Vireo"),
+             ("XC32051_bananaquit.ogg", "Puerto Rican Vireo")]  # mislabelled on purpose: BirdNET disagrees
+    manifest = _manifest(tmp_path, rows)
+    out = tmp_path / "b.npz"
+    args = [a for a in FAST if a not in ("--teacher", "none")]
+    assert main(["train", "--manifest", str(manifest), "--out", str(out), "--generations", "1", "--no-xnor", *args]) == 0
+    report = json.loads(out.with_suffix(".report.json").read_text())
+    assert "Adelaide's Warbler" in report["teachers"]["birdnet"]["known_labels"]
+    assert report["generations"][0]["teachers"] == ["birdnet"]
+
+
+@pytest.mark.parametrize("case,message", [
+    ("missing", "does not exist"),
+    ("empty", "lists no labelled files"),
+    ("no_label", "no label column"),
+    ("one_class", "single class"),
+    ("all_corrupt", "No file of the manifest could be read"),
+])
+def test_train_refuses_bad_input(case, message, tmp_path, capsys):
+    if case == "missing":
+        manifest = tmp_path / "nope.csv"
+    elif case == "empty":
+        manifest = _manifest(tmp_path, [])
+    elif case == "no_label":
+        manifest = _manifest(tmp_path, [(WARBLERS[0], "x")], header=("file", "kind"))
+    elif case == "one_class":
+        manifest = _manifest(tmp_path, [(n, "Adelaide's Warbler") for n in WARBLERS])
+    else:
+        (tmp_path / "clips").mkdir()
+        for i in range(6):
+            (tmp_path / "clips" / f"bad{i}.wav").write_bytes(b"RIFF....WAVEjunk")
+        manifest = _manifest(tmp_path, [(f"bad{i}.wav", "ab"[i % 2]) for i in range(6)])
+    code = main(["train", "--manifest", str(manifest), "--out", str(tmp_path / "m.npz"), *FAST])
+    assert code == 2
+    captured = capsys.readouterr()
+    assert _json(captured.out)["error"]["code"] == "train_failed"
+    assert message in captured.err
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_split_column_needs_training_values(tmp_path, capsys):
+    manifest = _manifest(tmp_path, [(WARBLERS[0], "a"), (CITY[0], "b")])
+    assert main(["train", "--manifest", str(manifest), "--out", str(tmp_path / "m.npz"), "--split-column", "label"]) == 2
+    assert _json(capsys.readouterr().out)["error"]["code"] == "invalid_arguments"
+
+
+def test_training_options_reach_the_model_and_bad_values_are_refused(tmp_path, capsys):
+    rows = [(n, "Adelaide's Warbler") for n in WARBLERS] + [(n, "city") for n in CITY]
+    manifest = _manifest(tmp_path, rows)
+    out = tmp_path / "opts.npz"
+    assert main(["train", "--manifest", str(manifest), "--out", str(out), "--generations", "1", "--no-xnor",
+                 "--lr", "0.01", "--kd-alpha", "0", "--mixup", "0", "--threads", "1", "--hop-length", "640", *FAST]) == 0
+    capsys.readouterr()
+    config = load_classifier(out).header["training"]["config"]
+    assert (config["lr"], config["kd_alpha"], config["mixup"], config["threads"]) == (0.01, 0.0, 0.0, 1)
+    assert load_classifier(out).feature_params.hop_length == 640
+    with pytest.raises(SystemExit) as exc:  # argparse: at most the two cores of the shared machine
+        main(["train", "--manifest", str(manifest), "--out", str(out), "--threads", "8"])
+    assert exc.value.code == 2
