@@ -153,3 +153,18 @@ def encode_wav(x: np.ndarray, sample_rate: int) -> bytes:
 def encode_flac(x: np.ndarray, sample_rate: int) -> bytes:
     """16-bit FLAC bytes of a mono float signal (lossless, for muted copies)."""
     return _encode(x, sample_rate, "FLAC")
+
+
+def encode_ogg_opus(x: np.ndarray, sample_rate: int = 48_000) -> bytes:
+    """Ogg/Opus bytes of a mono (n,) or stereo (n, 2) float signal (libsndfile's Opus encoder).
+
+    Opus runs at 8, 12, 16, 24 or 48 kHz; other rates are resampled to 48 kHz first.
+    """
+    x = np.clip(np.nan_to_num(np.asarray(x, dtype=np.float32)), -1.0, 1.0)
+    if sample_rate not in (8_000, 12_000, 16_000, 24_000, 48_000):
+        x = (np.stack([resample(c, sample_rate, 48_000) for c in x.T], axis=1) if x.ndim == 2
+             else resample(x, sample_rate, 48_000))
+        sample_rate = 48_000
+    buf = io.BytesIO()
+    _soundfile().write(buf, x, sample_rate, format="OGG", subtype="OPUS")
+    return buf.getvalue()
