@@ -19,6 +19,7 @@ $PY manage.py migrate --noinput -v 0
 $PY manage.py load_species
 $PY manage.py load_demo
 $PY manage.py create_demo_users
+$PY manage.py load_game
 $PY manage.py register_model fixtures/models/baseline.npz --set birds --source shipped --if-none-current
 
 pids=()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.contrib.gis.geos import Point
 
 from .geoprivacy import obscure, obscured_uncertainty_m
-from .models import Observation
+from .models import Observation, Status
 
 
 def public_point(point: Point, sensitive: bool, seed: str) -> tuple[Point, bool]:
@@ -26,3 +26,15 @@ def public_uncertainty_m(obs: Observation) -> float | None:
     if not obs.obscured:
         return obs.coordinate_uncertainty_m
     return max(obs.coordinate_uncertainty_m or 0.0, obscured_uncertainty_m(obs.public_location.y))
+
+
+
+def set_status(obs: Observation, status: str) -> bool:
+    """Move an observation to another quality grade (community identification); True if it changed."""
+    if status not in Status.values:
+        raise ValueError(f"unknown status {status!r}")
+    if obs.status == status:
+        return False
+    obs.status = status
+    obs.save(update_fields=["status"])
+    return True

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 
 from channels.layers import get_channel_layer
 
@@ -58,6 +59,16 @@ def send(group: str, message: dict) -> None:
         return
     future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _background_loop())
     future.result(timeout=SEND_TIMEOUT_S)
+
+
+def send_nowait(group: str, message: dict, on_error: Callable[[BaseException], None] | None = None) -> None:
+    """Publish without waiting for Redis (game pushes after commit); failures go to ``on_error``."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _background_loop())
+    if on_error is not None:
+        future.add_done_callback(lambda f: f.exception() and on_error(f.exception()))
 
 
 def publish_recording(rec) -> None:

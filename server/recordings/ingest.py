@@ -14,7 +14,7 @@ from ml.runtime.audio import AudioError, AudioInfo, probe
 from server.common.errors import ApiError
 from server.species.models import Species
 
-from . import storage
+from . import session_token, storage
 from .metadata import UNKNOWN_LABEL
 from .models import Recording, Status
 
@@ -81,6 +81,9 @@ def ingest(owner, upload, meta: dict) -> IngestResult:
     original = existing_for_key(owner, meta["idempotency_key"], sha)
     if original is not None:
         return IngestResult(original, created=False)
+    nonce = session_token.verify(meta.get("session_token"), owner.pk, meta["recorded_at"])
+    if Recording.objects.filter(session_nonce=nonce).exists():
+        raise session_token.reused()
     info = probe_audio(data)
     segment = meta["segment"]
     if segment["end_s"] > info.duration + SEGMENT_TOLERANCE_S or segment["start_s"] >= info.duration:
@@ -101,12 +104,14 @@ def ingest(owner, upload, meta: dict) -> IngestResult:
                 segment_start_s=segment["start_s"], segment_end_s=min(segment["end_s"], info.duration),
                 claimed_species=species, device_confidence=ident.get("confidence"),
                 device_model_version=ident.get("model_version", ""), device_info=meta.get("device", {}),
-                enqueued_at=timezone.now())
+                session_nonce=nonce, enqueued_at=timezone.now())
             transaction.on_commit(lambda: enqueue_analysis(recording.pk))
     except IntegrityError:
         # a concurrent request with the same key won the race
         original = existing_for_key(owner, meta["idempotency_key"], sha)
         if original is None:
+            if Recording.objects.filter(session_nonce=nonce).exists():
+                raise session_token.reused() from None
             raise
         return IngestResult(original, created=False)
     return IngestResult(recording, created=True)

@@ -65,6 +65,8 @@ class RecordingMetadataSerializer(serializers.Serializer):
     segment = SegmentSerializer()
     identification = DeviceLabelSerializer()
     device = serializers.DictField(required=False, default=dict)
+    session_token = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False,
+                                          help_text="From POST /recordings/session-token/ (in-app recorder).")
 
     def validate_recorded_at(self, value: datetime) -> datetime:
         if value < EARLIEST:

@@ -50,6 +50,8 @@ class Recording(models.Model):
                                      related_name="duplicates")
     speech_muted = models.BooleanField(default=False)
     analysis_attempts = models.PositiveSmallIntegerField(default=0)
+    session_nonce = models.CharField(max_length=32, blank=True, default="",
+                                     help_text="Nonce of the recording session token that authorised the upload.")
     enqueued_at = models.DateTimeField(null=True, blank=True)
     analysed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -61,6 +63,8 @@ class Recording(models.Model):
             models.UniqueConstraint(fields=["owner", "idempotency_key"], name="recording_unique_idempotency_key"),
             models.CheckConstraint(condition=models.Q(segment_end_s__gt=models.F("segment_start_s")),
                                    name="recording_segment_ordered"),
+            models.UniqueConstraint(fields=["session_nonce"], condition=~models.Q(session_nonce=""),
+                                    name="recording_session_token_once"),
         ]
 
     def __str__(self) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from django.core.cache import cache
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -15,12 +16,14 @@ from rest_framework.reverse import reverse
 from server.common.errors import ApiError
 from server.common.permissions import is_researcher
 
-from . import storage
+from . import session_token, storage
 from .ingest import ingest
 from .metadata import RecordingMetadataSerializer
 from .models import Recording
 from .serializers import RecordingCreatedSerializer, RecordingSerializer
 
+TOKEN_RATE_LIMIT = 240     # recording sessions per player per window
+TOKEN_RATE_WINDOW_S = 3600
 AUDIO_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "mp3": "audio/mpeg"}
 
 
@@ -38,6 +41,17 @@ def parse_metadata(raw) -> dict:
     serializer = RecordingMetadataSerializer(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+def sessions_this_window(user_id: int) -> int:
+    """Count a recording session for the rate limit; 0 (no limit) when the cache is unreachable,
+    so recording keeps working while Redis is down."""
+    key = f"recording-token-rate:{user_id}"
+    try:
+        cache.add(key, 0, TOKEN_RATE_WINDOW_S)
+        return cache.incr(key)
+    except Exception:
+        return 0
 
 
 class RecordingViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
@@ -74,6 +88,18 @@ class RecordingViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Re
         body = {"id": str(rec.pk), "status": rec.status, "created": result.created,
                 "url": reverse("recording-detail", args=[rec.pk], request=request)}
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+    @extend_schema(request=None, responses={201: inline_serializer("RecordingSessionToken", {
+        "token": serializers.CharField(), "expires_at": serializers.DateTimeField()})},
+        description="A signed, single-use token the in-app recorder fetches when recording starts; the upload "
+                    "sends it as metadata.session_token.")
+    @action(detail=False, methods=["post"], url_path="session-token", url_name="session-token")
+    def session_token(self, request):
+        if sessions_this_window(request.user.pk) > TOKEN_RATE_LIMIT:
+            raise ApiError("rate_limited", "Too many recording sessions; try again later.",
+                           status.HTTP_429_TOO_MANY_REQUESTS)
+        token, expires = session_token.issue(request.user.pk)
+        return Response({"token": token, "expires_at": expires.isoformat()}, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={(200, "audio/*"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"], url_path="audio", url_name="audio")

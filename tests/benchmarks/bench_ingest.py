@@ -118,18 +118,29 @@ def prepare(env: dict) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-def request_bodies(clips: list, n: int) -> list[tuple[bytes, str]]:
+def session_tokens(env: dict, n: int) -> list[str]:
+    """``n`` recording session tokens of the benchmark player (the app fetches one per recording)."""
+    out = subprocess.run([sys.executable, "manage.py", "shell", "-c",
+                          "from server.accounts.models import User;"
+                          "from server.recordings.session_token import issue;"
+                          "u=User.objects.get(username='bench');"
+                          f"print(chr(10).join(issue(u.pk)[0] for _ in range({n})))"],
+                         cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    return out.stdout.strip().splitlines()[-n:]
+
+
+def request_bodies(clips: list, n: int, tokens: list[str]) -> list[tuple[bytes, str]]:
     """Every request body built before the clock starts: the benchmark measures the server."""
     now = datetime.now(timezone.utc)
     bodies = []
     for i in range(n):
         name, data, label = clips[i % len(clips)]
         meta = {"idempotency_key": f"bench-{uuid.uuid4().hex}",
-                "recorded_at": (now - timedelta(seconds=i)).isoformat(),
+                "recorded_at": (now - timedelta(milliseconds=i)).isoformat(),
                 "location": {"lat": 18.0 + (i % 50) * 0.01, "lng": -66.5 + (i % 37) * 0.01, "accuracy_m": 10},
                 "segment": {"start_s": 0.0, "end_s": round(min(3.5, probe(data).duration), 3)},
                 "identification": {"label": label, "confidence": 0.8, "model_version": "bench"},
-                "device": {"model": "bench"}}
+                "device": {"model": "bench"}, "session_token": tokens[i]}
         bodies.append(multipart(meta, data))
     return bodies
 
@@ -183,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     redis.Redis.from_url(env["REDIS_URL"]).flushdb()
     token = prepare(env)
     clips = shared_clips(args.n, seed=7) if SHARED.exists() else fixture_clips(args.n)
-    bodies = request_bodies(clips, args.n + 20)
+    bodies = request_bodies(clips, args.n + 20, session_tokens(env, args.n + 20))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     web = subprocess.Popen([sys.executable, "-m", "uvicorn", "server.asgi:application", "--host", "127.0.0.1",

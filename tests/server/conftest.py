@@ -75,9 +75,20 @@ def metadata(**overrides) -> dict:
     return meta
 
 
+def session_token(client: APIClient) -> str | None:
+    """A recording session token for the client's user (None when the client is anonymous)."""
+    response = client.post("/api/v1/recordings/session-token/")
+    return response.json()["token"] if response.status_code == 201 else None
+
+
 def submit(client: APIClient, data: bytes, meta: dict, filename: str = "take.ogg"):
+    """POST a recording like the app does: with a fresh session token unless ``meta`` carries one."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
+    if "session_token" not in meta:
+        token = session_token(client)
+        if token is not None:
+            meta = {**meta, "session_token": token}
     upload = SimpleUploadedFile(filename, data, content_type="application/octet-stream")
     return client.post("/api/v1/recordings/", {"audio": upload, "metadata": json.dumps(meta)},
                        format="multipart")

@@ -149,6 +149,8 @@ def test_redis_down_at_submit_then_sweeper_recovers(proc_env, catalogue, player,
     token = Token.objects.create(user=player).key
     clip = bird_clips[0]
     meta = metadata(identification={"label": clip.label, "confidence": 0.9, "model_version": "phone"})
+    meta["session_token"] = requests.post(f"{base}/api/v1/recordings/session-token/", timeout=10,
+                                          headers={"Authorization": f"Token {token}"}).json()["token"]
     t0 = time.monotonic()
     response = requests.post(f"{base}/api/v1/recordings/", headers={"Authorization": f"Token {token}"},
                              files={"audio": (clip.path.name, clip.data)}, data={"metadata": json.dumps(meta)},

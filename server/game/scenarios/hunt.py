@@ -1,0 +1,62 @@
+"""Treasure hunt: record a target species at distinct places (min spacing) before time runs out."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib.gis.measure import D
+from django.db import transaction
+from django.utils import timezone
+from rest_framework import status
+
+from server.common.errors import ApiError
+from server.observations.models import Observation
+
+from ..ledger import AwardBatch, award
+from ..models import Hunt, HuntFind
+
+MIN_MINUTES, MAX_MINUTES = 10, 24 * 60
+SPACING_M = 200.0
+OTHERS_SHOWN = 200
+
+
+def start(player, species, minutes: int = 60) -> Hunt:
+    if not MIN_MINUTES <= minutes <= MAX_MINUTES:
+        raise ApiError("invalid_duration", f"A hunt lasts {MIN_MINUTES} to {MAX_MINUTES} minutes.",
+                       fields={"minutes": f"{MIN_MINUTES}-{MAX_MINUTES}"})
+    now = timezone.now()
+    if Hunt.objects.filter(player=player, ends_at__gt=now).exists():
+        raise ApiError("hunt_running", "Finish your running hunt first.", status.HTTP_409_CONFLICT)
+    return Hunt.objects.create(player=player, species=species, started_at=now,
+                               ends_at=now + timedelta(minutes=minutes), min_spacing_m=SPACING_M)
+
+
+def on_observation(obs: Observation, batch: AwardBatch) -> HuntFind | None:
+    """Score the observation for the observer's running hunt of its species, if far enough from earlier finds."""
+    hunt = (Hunt.objects.select_for_update().filter(player_id=obs.observer_id, species_id=obs.species_id,
+                                                    started_at__lte=obs.observed_at, ends_at__gte=obs.observed_at)
+            .first())
+    if hunt is None:
+        return None
+    if hunt.finds.filter(location__distance_lte=(obs.location, D(m=hunt.min_spacing_m))).exists():
+        return None
+    with transaction.atomic():
+        find = HuntFind.objects.create(hunt=hunt, observation=obs, location=obs.location)
+    award(obs.observer_id, "hunt_find", f"hunt:{hunt.pk}:obs:{obs.pk}", batch=batch, observation_id=obs.pk,
+          species_label=obs.species.label)
+    return find
+
+
+def summary(hunt: Hunt) -> dict:
+    """The hunt, its finds, and where *others* found the species (public positions only)."""
+    now = timezone.now()
+    others = (Observation.objects.filter(species_id=hunt.species_id).exclude(observer_id=hunt.player_id)
+              .order_by("-observed_at").values_list("public_location", "observed_at")[:OTHERS_SHOWN])
+    finds = list(hunt.finds.order_by("created_at"))
+    return {
+        "id": hunt.pk, "species": hunt.species.label, "started_at": hunt.started_at, "ends_at": hunt.ends_at,
+        "active": hunt.ends_at > now, "seconds_left": max(0, int((hunt.ends_at - now).total_seconds())),
+        "min_spacing_m": hunt.min_spacing_m, "score": len(finds),
+        "finds": [{"observation": f.observation_id, "lat": f.location.y, "lng": f.location.x} for f in finds],
+        "others": [{"lat": p.y, "lng": p.x, "observed_at": t} for p, t in others],
+    }
+

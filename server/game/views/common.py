@@ -1,0 +1,57 @@
+"""Shared view helpers: validated bodies, level gates, a transaction that settles awards."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from django.db import transaction
+from django.http import FileResponse
+from rest_framework import status
+
+from server.common.errors import ApiError
+from server.common.permissions import is_researcher
+from server.recordings import storage
+from server.species.models import Species
+
+from ..awards import settle
+from ..ledger import AwardBatch, total_xp
+from ..levels import SCENARIO_LEVELS, level_for
+
+AUDIO_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "mp3": "audio/mpeg"}
+
+
+def body(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def require_level(user, scenario: str) -> None:
+    need = SCENARIO_LEVELS[scenario]
+    if not is_researcher(user) and level_for(total_xp(user.pk)) < need:
+        raise ApiError("level_too_low", f"This scenario unlocks at level {need}.", status.HTTP_403_FORBIDDEN,
+                       fields={"level": str(need)})
+
+
+def species_or_400(label: str) -> Species:
+    species = Species.objects.filter(label=str(label).strip()).first()
+    if species is None:
+        raise ApiError("unknown_species", f"{str(label)[:80]!r} is not in the catalogue.",
+                       fields={"species": "unknown"})
+    return species
+
+
+@contextmanager
+def awarding():
+    """A transaction whose new ledger events are settled (badges, levels, boards, pushes) at the end."""
+    with transaction.atomic():
+        batch = AwardBatch()
+        yield batch
+        settle(batch)
+
+
+def audio_response(recording) -> FileResponse:
+    try:
+        handle = storage.absolute(recording.audio_path).open("rb")
+    except OSError:
+        raise ApiError("audio_missing", "The stored audio is not available.", status.HTTP_404_NOT_FOUND) from None
+    return FileResponse(handle, content_type=AUDIO_TYPES.get(recording.audio_format, "application/octet-stream"))

@@ -1,0 +1,39 @@
+"""Helpers for game tests: accepted observations made the way the pipeline makes them."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from django.contrib.gis.geos import Point
+from django.db import transaction
+
+from ml.runtime.audio import probe
+from server.observations.models import Observation
+from server.observations.services import build_observation
+from server.observations.signals import observation_accepted
+from server.recordings import storage
+from server.recordings.models import Recording, Status
+from server.species.models import Species
+
+
+def accept(player, clip, *, label: str | None = None, lat: float = 18.30, lng: float = -65.78,
+           when: datetime | None = None, confidence: float = 0.8, accuracy_m: float = 8.0) -> Observation:
+    """Store the clip, create an accepted Recording and its Observation, and send observation_accepted
+    inside the same transaction (as recordings.outcome.apply_outcome does)."""
+    when = when or datetime.now(timezone.utc) - timedelta(minutes=5)
+    info = probe(clip.data)
+    _, rel = storage.store_blob(clip.data, info.format)
+    species = Species.objects.get(label=label or clip.label)
+    with transaction.atomic():
+        rec = Recording.objects.create(
+            owner=player, idempotency_key=uuid.uuid4().hex, audio_sha256=uuid.uuid4().hex + uuid.uuid4().hex,
+            audio_path=rel, audio_format=info.format, audio_bytes=len(clip.data), sample_rate=info.sample_rate,
+            channels=info.channels, duration_s=info.duration, recorded_at=when, location=Point(lng, lat, srid=4326),
+            accuracy_m=accuracy_m, segment_start_s=0.0, segment_end_s=min(3.0, info.duration),
+            claimed_species=species, status=Status.ACCEPTED)
+        obs = build_observation(species=species, location=rec.location, seed=f"rec:{rec.pk}", recording=rec,
+                                observer=player, observed_at=when, confidence=confidence,
+                                coordinate_uncertainty_m=accuracy_m, status="needs_id", recordist=player.username)
+        obs.save()
+        observation_accepted.send(sender=Observation, observation=obs)
+    return obs
