@@ -1,2 +1,24 @@
 """API routes of the maps app, mounted under /api/v1/."""
-urlpatterns: list = []
+from django.urls import path, re_path
+
+from .config_views import MapConfigView
+from .detail_views import ObservationAudioView, ObservationDetailView, SpectrogramView
+from .export_views import ExportDownloadView, ExportJobCreateView, ExportJobView, SyncExportView
+from .species_views import AbundanceView, RouteView
+from .tile_views import TileView
+
+urlpatterns = [
+    path("map/config/", MapConfigView.as_view(), name="map-config"),
+    re_path(r"^map/tiles/(?P<z>-?\d{1,9})/(?P<x>-?\d{1,12})/(?P<y>-?\d{1,12})\.mvt$", TileView.as_view(),
+            name="map-tile"),
+    path("map/observations/<int:pk>/", ObservationDetailView.as_view(), name="map-observation"),
+    path("map/observations/<int:pk>/audio/", ObservationAudioView.as_view(), name="map-observation-audio"),
+    path("map/observations/<int:pk>/spectrogram.png", SpectrogramView.as_view(),
+         name="map-observation-spectrogram"),
+    path("map/species/<str:species>/abundance/", AbundanceView.as_view(), name="map-species-abundance"),
+    path("map/species/<str:species>/route/", RouteView.as_view(), name="map-species-route"),
+    re_path(r"^map/export\.(?P<suffix>csv|geojson|zip)$", SyncExportView.as_view(), name="map-export"),
+    path("map/exports/", ExportJobCreateView.as_view(), name="map-exports"),
+    path("map/exports/<uuid:pk>/", ExportJobView.as_view(), name="map-export-job"),
+    path("map/exports/<uuid:pk>/download/", ExportDownloadView.as_view(), name="map-export-download"),
+]

@@ -1,0 +1,41 @@
+"""``GET /api/v1/map/config/``: what the browser app needs to start (URLs, role, species)."""
+from __future__ import annotations
+
+import os
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from server.common.permissions import is_researcher
+from server.observations.models import Observation
+from server.species.models import Species
+
+from .tilemath import MAX_ZOOM, POINT_ZOOM
+
+
+def basemap_url() -> str:
+    """An optional raster/vector tile URL template for deployments with a basemap server
+    (``DAWN_MAP_BASEMAP_URL``); empty means the bundled offline basemap."""
+    return os.environ.get("DAWN_MAP_BASEMAP_URL", "")
+
+
+class MapConfigView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        user = request.user
+        used = Observation.objects.order_by().values_list("species_id", flat=True).distinct()
+        species = Species.objects.filter(pk__in=used).order_by("common_name")
+        return Response({
+            "tile_url": request.build_absolute_uri("/api/v1/map/tiles/") + "{z}/{x}/{y}.mvt",
+            "basemap_url": basemap_url(), "max_zoom": MAX_ZOOM, "point_zoom": POINT_ZOOM,
+            "websocket_path": "/ws/map/",
+            "user": {"authenticated": user.is_authenticated, "username": getattr(user, "username", ""),
+                     "researcher": is_researcher(user)},
+            "species": [{"id": s.pk, "label": s.label, "common_name": s.common_name,
+                         "scientific_name": s.scientific_name} for s in species],
+        })

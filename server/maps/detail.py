@@ -1,0 +1,80 @@
+"""One observation as the map's popup shows it, with geoprivacy applied for the asking user."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from django.db import connection
+from django.urls import reverse
+
+from server.common.permissions import is_researcher
+from server.observations.models import Observation, Source, Status
+from server.observations.serializers import sees_true_location
+from server.observations.services import public_uncertainty_m
+
+from .media import audio_file
+
+
+@lru_cache(maxsize=1)
+def identifications_available() -> bool:
+    """Community identifications come from the game app once its tables exist."""
+    try:
+        from server.game.models import Identification
+    except ImportError:
+        return False
+    return Identification._meta.db_table in connection.introspection.table_names()
+
+
+def identifications(obs: Observation) -> list[dict]:
+    if not identifications_available():
+        return []
+    return [{"species": i.species.label, "kind": i.kind, "identifier": i.identifier.username,
+             "created_at": i.created_at.isoformat()}
+            for i in obs.identifications.select_related("species", "identifier")]
+
+
+def is_human_verified(obs: Observation) -> bool:
+    """People vouched for the identification: research grade, or identified by the recordist."""
+    return obs.status == Status.RESEARCH or obs.source == Source.XENO_CANTO
+
+
+def basis_of_record(obs: Observation) -> str:
+    """Darwin Core basisOfRecord: MachineObservation until people verify it, HumanObservation after."""
+    return "HumanObservation" if is_human_verified(obs) else "MachineObservation"
+
+
+def model_info(obs: Observation) -> dict | None:
+    if obs.recording_id is None:
+        return None
+    rec = obs.recording
+    summary = (rec.analysis or {}).get("classification") or {}
+    return {"device_model_version": rec.device_model_version or None, "device_confidence": rec.device_confidence,
+            "server_model_version": summary.get("model_version") or summary.get("version"),
+            "ranked": summary.get("ranked", [])[:5]}
+
+
+def observation_detail(obs: Observation, user, build_uri) -> dict:
+    """The popup's data. ``build_uri(path)`` makes absolute URLs."""
+    privileged = sees_true_location(user, obs)
+    point = obs.location if privileged else obs.public_location
+    withheld = obs.obscured and not privileged
+    has_audio = audio_file(obs) is not None
+    own_or_research = is_researcher(user) or (obs.observer_id is not None and obs.observer_id == user.id)
+    return {
+        "id": obs.pk,
+        "species": {"label": obs.species.label, "common_name": obs.species.common_name,
+                    "scientific_name": obs.species.scientific_name, "sensitive": obs.species.sensitive},
+        "geometry": {"type": "Point", "coordinates": [point.x, point.y]},
+        "coordinate_uncertainty_m": obs.coordinate_uncertainty_m if privileged else public_uncertainty_m(obs),
+        "obscured": withheld,
+        "locality": "" if withheld else obs.locality,
+        "observed_at": obs.observed_at.isoformat(), "date_precision": obs.date_precision,
+        "grade": obs.status, "confidence": obs.confidence, "sound_type": obs.sound_type,
+        "basis_of_record": basis_of_record(obs),
+        "recordist": obs.recordist, "license": obs.license, "source": obs.source, "source_url": obs.source_url,
+        "model": model_info(obs),
+        "identifications": identifications(obs),
+        "audio_url": build_uri(reverse("map-observation-audio", args=[obs.pk])) if has_audio else None,
+        "spectrogram_url": build_uri(reverse("map-observation-spectrogram", args=[obs.pk])) if has_audio else None,
+        "recording_url": (build_uri(reverse("recording-detail", args=[obs.recording_id]))
+                          if obs.recording_id and own_or_research else obs.source_url or None),
+    }

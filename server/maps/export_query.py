@@ -1,0 +1,14 @@
+"""The observations an export covers: map filters plus an optional bbox on public positions."""
+from __future__ import annotations
+
+from server.observations.filters import parse_bbox
+from server.observations.models import Observation
+
+from .filters import MapFilters, apply_map_filters
+
+
+def export_queryset(filters: MapFilters, bbox: str | None):
+    qs = apply_map_filters(Observation.objects.all(), filters)
+    if bbox:
+        qs = qs.filter(public_location__intersects=parse_bbox(bbox))
+    return qs

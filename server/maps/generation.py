@@ -1,0 +1,77 @@
+"""The map data's generation counter: ETags and cached tiles are keyed on it.
+
+Every change to observations (saved, deleted, bulk-generated) bumps the counter after commit,
+so an unchanged tile is answered ``304`` or from the cache without touching PostGIS, and a
+changed data set never serves a stale tile. The counter lives in the Django cache (Redis); if
+Redis is flushed it restarts from the clock, so old ETags can never match again.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from django.core.cache import cache
+
+log = logging.getLogger(__name__)
+TILE_CACHE_SECONDS = 300
+
+
+def scope() -> str:
+    """The database the counter describes: two databases sharing one Redis never share tiles."""
+    from django.db import connection
+
+    return str(connection.settings_dict["NAME"])
+
+
+def generation_key() -> str:
+    return f"maps:generation:{scope()}"
+
+
+def current() -> int:
+    key = generation_key()
+    value = cache.get(key)
+    if value is None:
+        value = int(time.time() * 1000)
+        if not cache.add(key, value, timeout=None):
+            value = cache.get(key, value)
+    return int(value)
+
+
+def bump() -> None:
+    """Invalidate every tile and ETag (best effort: a Redis outage must not fail a write)."""
+    try:
+        try:
+            cache.incr(generation_key())
+        except ValueError:  # not set yet
+            current()
+            cache.incr(generation_key())
+    except Exception as exc:  # pragma: no cover - Redis down
+        log.warning("map generation bump failed: %s", exc)
+
+
+def tile_key(etag: str) -> str:
+    return f"maps:tile:{scope()}:{etag}"
+
+
+def tile_cache_enabled() -> bool:
+    """``DAWN_MAP_TILE_CACHE=0`` turns the Redis tile cache off (ETags and 304s still work)."""
+    return os.environ.get("DAWN_MAP_TILE_CACHE", "1") != "0"
+
+
+def get_tile(etag: str) -> bytes | None:
+    if not tile_cache_enabled():
+        return None
+    try:
+        return cache.get(tile_key(etag))
+    except Exception:  # pragma: no cover - Redis down: render instead
+        return None
+
+
+def put_tile(etag: str, data: bytes) -> None:
+    if not tile_cache_enabled():
+        return
+    try:
+        cache.set(tile_key(etag), data, TILE_CACHE_SECONDS)
+    except Exception:  # pragma: no cover
+        pass

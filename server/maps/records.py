@@ -1,0 +1,104 @@
+"""Observations → export records (always the public, possibly obscured, position).
+
+Exports are meant for sharing (GBIF and others), so even researchers get generalised coordinates
+for sensitive records, with ``dataGeneralizations`` and ``informationWithheld`` filled in.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from server.observations.models import Observation, Source
+from server.observations.services import public_uncertainty_m
+
+from . import dwca
+from .detail import basis_of_record, is_human_verified
+from .media import audio_file, content_type
+
+DEFAULT_APP_LICENSE = "https://creativecommons.org/licenses/by-nc/4.0/"
+# ISO 3166-1 alpha-2 by bounding box (west, south, east, north) for the regions the data covers.
+COUNTRY_BOXES: list[tuple[str, tuple[float, float, float, float]]] = [
+    ("PR", (-68.0, 17.6, -65.1, 18.7)),
+    ("VI", (-65.1, 17.6, -64.5, 18.5)),
+]
+XC_MIME = "audio/mpeg"  # xeno-canto serves its originals as MP3
+
+
+def country_code(lng: float, lat: float) -> str:
+    for code, (w, s, e, n) in COUNTRY_BOXES:
+        if w <= lng <= e and s <= lat <= n:
+            return code
+    return ""
+
+
+def event_date(obs: Observation) -> tuple[str, str]:
+    """ISO 8601 eventDate at the record's precision, and eventTime when the time is known."""
+    t = obs.observed_at
+    if obs.date_precision == "year":
+        return f"{t:%Y}", ""
+    if obs.date_precision == "month":
+        return f"{t:%Y-%m}", ""
+    if obs.date_precision == "day":
+        return f"{t:%Y-%m-%d}", ""
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ"), t.strftime("%H:%M:%SZ")
+
+
+def media_url(obs: Observation, absolute: Callable[[str], str]) -> tuple[str, str] | None:
+    """(accessURI, MIME type) of the sound, if any."""
+    local = audio_file(obs)
+    if local is not None:
+        return absolute(f"/api/v1/map/observations/{obs.pk}/audio/"), content_type(local)
+    if obs.source == Source.XENO_CANTO and obs.source_id:
+        return f"https://xeno-canto.org/{obs.source_id}/download", XC_MIME
+    return None
+
+
+def occurrence(obs: Observation, absolute: Callable[[str], str]) -> dict:
+    point = obs.public_location
+    date, clock = event_date(obs)
+    media = media_url(obs, absolute)
+    return {
+        "id": f"dawnchorus:obs:{obs.pk}", "occurrenceID": f"dawnchorus:obs:{obs.pk}",
+        "basisOfRecord": basis_of_record(obs), "scientificName": obs.species.scientific_name,
+        "vernacularName": obs.species.common_name, "taxonRank": "species", "kingdom": "Animalia",
+        "eventDate": date, "eventTime": clock,
+        "decimalLatitude": round(point.y, 5), "decimalLongitude": round(point.x, 5), "geodeticDatum": "EPSG:4326",
+        "coordinateUncertaintyInMeters": round(public_uncertainty_m(obs) or 30.0, 1),
+        "countryCode": country_code(point.x, point.y),
+        "locality": "" if obs.obscured else obs.locality,
+        "recordedBy": obs.recordist, "license": obs.license or DEFAULT_APP_LICENSE,
+        "identificationVerificationStatus": "verified" if is_human_verified(obs) else "unverified",
+        "dataGeneralizations": dwca.GENERALISED if obs.obscured else "",
+        "informationWithheld": dwca.WITHHELD if obs.obscured else "",
+        "associatedMedia": media[0] if media else "",
+        "occurrenceRemarks": f"grade {obs.status}; model confidence {obs.confidence}" if obs.confidence is not None
+        else f"grade {obs.status}",
+        "references": obs.source_url or absolute(f"/api/v1/map/observations/{obs.pk}/"),
+    }
+
+
+def multimedia(obs: Observation, absolute: Callable[[str], str]) -> dict | None:
+    media = media_url(obs, absolute)
+    if media is None:
+        return None
+    rec = obs.recording if obs.recording_id else None
+    sp = obs.species
+    return {"coreid": f"dawnchorus:obs:{obs.pk}", "identifier": media[0], "type": "Sound", "accessURI": media[0],
+            "format": media[1], "rights": obs.license or DEFAULT_APP_LICENSE, "creator": obs.recordist,
+            "freqLow": sp.band_low_hz if sp.band_low_hz is not None else 0.0,
+            "freqHigh": sp.band_high_hz if sp.band_high_hz is not None else (rec.sample_rate / 2 if rec else 24000.0),
+            "mediaDuration": round(rec.duration_s, 2) if rec else "",
+            "captureDevice": (rec.device_info or {}).get("model", "") if rec else "",
+            "furtherInformationURL": obs.source_url or absolute(f"/api/v1/map/observations/{obs.pk}/")}
+
+
+def geojson_feature(obs: Observation, absolute: Callable[[str], str]) -> dict:
+    occ = occurrence(obs, absolute)
+    props = {k: v for k, v in occ.items() if k not in ("decimalLatitude", "decimalLongitude", "id")}
+    props.update(id=obs.pk, grade=obs.status, confidence=obs.confidence, obscured=obs.obscured)
+    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [occ["decimalLongitude"],
+                                                                           occ["decimalLatitude"]]},
+            "properties": props}
+
+
+def iter_observations(qs, chunk: int = 2000) -> Iterator[Observation]:
+    yield from qs.select_related("species", "recording").order_by("id").iterator(chunk_size=chunk)

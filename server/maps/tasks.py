@@ -1,0 +1,50 @@
+"""Celery task: run an export job (idempotent, acknowledged late), recording its progress."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from celery import shared_task
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from django.utils import timezone
+
+from .export_query import export_queryset
+from .exports import FORMATS, write_export
+from .filters import MapFilters
+from .models import ExportJob, ExportStatus
+
+log = logging.getLogger(__name__)
+
+
+def export_path(job: ExportJob) -> str:
+    return f"exports/{job.pk}.{FORMATS[job.format][1]}"
+
+
+@shared_task(name="maps.run_export", acks_late=True, reject_on_worker_lost=True,
+             autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
+def run_export(job_id: str) -> str:
+    job = ExportJob.objects.filter(pk=job_id).first()
+    if job is None or job.status in (ExportStatus.DONE, ExportStatus.FAILED):
+        return "skipped"
+    qs = export_queryset(MapFilters.from_json(job.filters), job.bbox or None)
+    total = qs.count()
+    ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.RUNNING, total=total, done=0)
+    rel = export_path(job)
+    base = job.base_url.rstrip("/")
+
+    def progress(n: int) -> None:
+        ExportJob.objects.filter(pk=job.pk).update(done=n)
+
+    try:
+        n = write_export(job.format, qs, Path(settings.MEDIA_ROOT) / rel, lambda p: base + p, progress)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception as exc:
+        log.exception("export %s failed", job.pk)
+        ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.FAILED, error=str(exc)[:300],
+                                                   finished_at=timezone.now())
+        return "failed"
+    ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.DONE, done=n, total=n, file=rel,
+                                               finished_at=timezone.now())
+    return "done"

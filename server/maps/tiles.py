@@ -1,0 +1,172 @@
+"""Vector tiles from PostGIS: ``ST_AsMVT`` over grid-snapped clusters or individual points.
+
+Below :data:`~server.maps.tilemath.POINT_ZOOM` a tile holds one layer ``clusters``: the
+observations' *public* positions snapped to a 32 × 32 grid aligned with the tile (read from the
+pre-aggregated :mod:`~server.maps.summary` tables when the filters allow, else from observations), each feature
+carrying ``count``, ``species`` (the most frequent), ``species_count`` and ``mix`` (JSON list of
+``[label, count]``, top five). From ``POINT_ZOOM`` on, the layer ``points`` holds one feature per
+observation (id, species, status, confidence, observed_at epoch, obscured). Researchers and an
+observation's owner see its true position there; everyone else the public one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import connection
+
+from .filters import MapFilters, filters_sql
+from .summary import CELL_TABLE, SPECIES_TABLE
+from .summary import TABLE as SUMMARY_TABLE
+from .summary import mercator_sql, species_only, summary_filters_sql, summary_supports, unfiltered
+from .tilemath import CLUSTER_CELLS_PER_TILE, MVT_BUFFER, MVT_EXTENT, Tile, cell_level, tile_cell_range
+
+MAX_POINTS_PER_TILE = 20_000
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who asks: decides which coordinates a point tile may carry."""
+
+    key: str                 # "public", "research" or "user:<id>" (goes into ETags)
+    researcher: bool = False
+    user_id: int | None = None
+
+
+PUBLIC = Audience("public")
+
+
+def audience_for(user) -> Audience:
+    from server.common.permissions import is_researcher
+
+    if is_researcher(user):
+        return Audience("research", researcher=True, user_id=user.id)
+    if user is not None and user.is_authenticated:
+        return Audience(f"user:{user.id}", user_id=user.id)
+    return PUBLIC
+
+
+CLUSTER_TAIL = f"""
+cells AS (
+  SELECT cx, cy, sum(n)::int AS count, count(*)::int AS species_count,
+         (array_agg(species_id ORDER BY n DESC, species_id))[1:5] AS top_ids,
+         (array_agg(n ORDER BY n DESC, species_id))[1:5] AS top_n,
+         sum(sx) / sum(n) AS x, sum(sy) / sum(n) AS y
+  FROM by_species GROUP BY cx, cy
+),
+feat AS (
+  SELECT c.count, c.species_count, s.label AS species,
+         (SELECT json_agg(json_build_array(ss.label, t.n) ORDER BY t.ord)::text
+            FROM unnest(c.top_ids, c.top_n) WITH ORDINALITY AS t(id, n, ord)
+            JOIN species_species ss ON ss.id = t.id) AS mix,
+         ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(c.x, c.y), 3857), b.m, {MVT_EXTENT}, {MVT_BUFFER}, true) AS geom
+  FROM cells c JOIN species_species s ON s.id = c.top_ids[1] CROSS JOIN bounds b
+)
+SELECT ST_AsMVT(feat, 'clusters', {MVT_EXTENT}, 'geom') FROM feat WHERE geom IS NOT NULL
+"""
+
+
+def raw_cluster_tile_sql(tile: Tile, f: MapFilters) -> tuple[str, list]:
+    """Clusters straight from ``observations_observation`` (any filter; the slow path at low zoom)."""
+    where, args = filters_sql(f)
+    px, py = mercator_sql("o.public_location")
+    sql = f"""
+WITH env AS (SELECT ST_TileEnvelope(%s, %s, %s) AS m),
+bounds AS (SELECT m, ST_Transform(m, 4326) AS g, ST_XMin(m) AS x0, ST_YMin(m) AS y0,
+                  (ST_XMax(m) - ST_XMin(m)) / {CLUSTER_CELLS_PER_TILE} AS cell FROM env),
+pts AS (
+  -- Web Mercator by arithmetic (no per-row geometry): x = R·λ, y = R·ln tan(π/4 + φ/2)
+  SELECT o.species_id, {px} AS px, {py} AS py
+  FROM observations_observation o
+  CROSS JOIN bounds b
+  WHERE o.public_location && b.g AND {where}
+),
+by_species AS (
+  SELECT floor((px - b.x0) / b.cell)::int AS cx, floor((py - b.y0) / b.cell)::int AS cy, species_id,
+         count(*) AS n, sum(px) AS sx, sum(py) AS sy
+  FROM pts CROSS JOIN bounds b GROUP BY 1, 2, 3
+),{CLUSTER_TAIL}"""
+    return sql, [tile.z, tile.x, tile.y, *args]
+
+
+def cell_cluster_tile_sql(tile: Tile) -> tuple[str, list]:
+    """Clusters of the unfiltered map: the tile's finished cells from ``maps_tilecell_mix``, no joins."""
+    sql = f"""
+WITH bounds AS (SELECT ST_TileEnvelope(%s, %s, %s) AS m),
+feat AS (
+  SELECT c.n AS count, c.species_count, c.species, c.mix,
+         ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(c.sx / c.n, c.sy / c.n), 3857), b.m, {MVT_EXTENT}, {MVT_BUFFER}, true)
+           AS geom
+  FROM {CELL_TABLE} c CROSS JOIN bounds b
+  WHERE c.level = %s AND c.tx = %s AND c.ty = %s
+)
+SELECT ST_AsMVT(feat, 'clusters', {MVT_EXTENT}, 'geom') FROM feat WHERE geom IS NOT NULL
+"""
+    return sql, [tile.z, tile.x, tile.y, cell_level(tile.z), tile.x, tile.y]
+
+
+def summary_cluster_tile_sql(tile: Tile, f: MapFilters) -> tuple[str, list]:
+    """Clusters from the pre-aggregated tables (only for filters they support)."""
+    if unfiltered(f):
+        return cell_cluster_tile_sql(tile)
+    where, args = summary_filters_sql(f)
+    cx0, cx1, cy0, cy1 = tile_cell_range(tile)
+    sql = f"""
+WITH bounds AS (SELECT ST_TileEnvelope(%s, %s, %s) AS m),
+by_species AS (
+  SELECT c.cx, c.cy, c.species_id, sum(c.n) AS n, sum(c.sx) AS sx, sum(c.sy) AS sy
+  FROM {SPECIES_TABLE if species_only(f) else SUMMARY_TABLE} c
+  WHERE c.level = %s AND c.cx BETWEEN %s AND %s AND c.cy BETWEEN %s AND %s AND {where}
+  GROUP BY 1, 2, 3
+),{CLUSTER_TAIL}"""
+    return sql, [tile.z, tile.x, tile.y, cell_level(tile.z), cx0, cx1, cy0, cy1, *args]
+
+
+def cluster_tile_sql(tile: Tile, f: MapFilters) -> tuple[str, list]:
+    """The summary path when it answers ``f`` exactly, else the raw path."""
+    return summary_cluster_tile_sql(tile, f) if summary_supports(f) else raw_cluster_tile_sql(tile, f)
+
+
+def point_tile_sql(tile: Tile, f: MapFilters, audience: Audience) -> tuple[str, list]:
+    where, args = filters_sql(f)
+    select_args: list = []
+    near_args: list = []
+    if audience.researcher:
+        shown, visible, near = "o.location", "false", "o.location && b.g"
+    elif audience.user_id is not None:  # a player: true position of their own observations only
+        own = "o.observer_id = %s"
+        visible = f"(o.obscured AND NOT {own})"
+        shown = f"CASE WHEN {own} THEN o.location ELSE o.public_location END"
+        near = f"(o.public_location && b.g OR ({own} AND o.location && b.g))"
+        select_args, near_args = [audience.user_id, audience.user_id], [audience.user_id]
+    else:
+        shown, visible, near = "o.public_location", "o.obscured", "o.public_location && b.g"
+    sql = f"""
+WITH env AS (SELECT ST_TileEnvelope(%s, %s, %s) AS m),
+bounds AS (SELECT m, ST_Transform(m, 4326) AS g FROM env),
+feat AS (
+  SELECT o.id, s.label AS species, o.status, o.confidence,
+         extract(epoch FROM o.observed_at)::bigint AS observed_at, {visible} AS obscured,
+         ST_AsMVTGeom(ST_Transform({shown}, 3857), b.m, {MVT_EXTENT}, {MVT_BUFFER}, true) AS geom
+  FROM observations_observation o
+  JOIN species_species s ON s.id = o.species_id
+  CROSS JOIN bounds b
+  WHERE {near} AND {where}
+  ORDER BY o.observed_at DESC, o.id
+  LIMIT {MAX_POINTS_PER_TILE}
+)
+SELECT ST_AsMVT(feat, 'points', {MVT_EXTENT}, 'geom') FROM feat WHERE geom IS NOT NULL
+"""
+    return sql, [tile.z, tile.x, tile.y, *select_args, *near_args, *args]
+
+
+def tile_sql(tile: Tile, f: MapFilters, audience: Audience) -> tuple[str, list]:
+    return cluster_tile_sql(tile, f) if tile.clustered else point_tile_sql(tile, f, audience)
+
+
+def render_tile(tile: Tile, f: MapFilters, audience: Audience) -> bytes:
+    """The tile's MVT bytes (empty bytes for an empty tile)."""
+    sql, args = tile_sql(tile, f, audience)
+    with connection.cursor() as cur:
+        cur.execute(sql, args)
+        row = cur.fetchone()
+    return bytes(row[0]) if row and row[0] is not None else b""

@@ -1,0 +1,327 @@
+"""Benchmark: vector tiles over a zoom sweep with 1,000,000 observations, against raw ST_AsMVT SQL.
+
+Run: ``.venv/bin/python tests/benchmarks/bench_tiles.py [--n 1000000] [--repeat 5]``; a short run (a few
+minutes once the data exist): ``--repeat 1 --zooms 4,8,12,15,16 --filters ''``. It uses its own
+database (``dawn_bench_i8``, created and filled on first use: migrate, the species catalogue, the 470
+real demo observations, then ``generate_observations`` up to ``--n``) and Redis DB 13, and starts its own
+uvicorns (one with the Redis tile cache, one with ``DAWN_MAP_TILE_CACHE=0``). The summary tables
+(``maps_tilecell*``) are built by migration and kept by triggers; ``--rebuild`` recomputes them first.
+For every tile of the sweep (zooms 4–16, the tiles holding the busiest demo localities) it times:
+
+* **base SQL** — ``ST_AsMVT`` straight from ``observations_observation`` (the issue's peer; the
+  slow path, timed ``--peer-repeat`` times);
+* **path SQL** — the very ``ST_AsMVT`` query the view runs (for unfiltered clusters one row per cluster
+  from ``maps_tilecell_mix``), on a direct psycopg connection;
+* **view, cache off** — ``GET /api/v1/map/tiles/z/x/y.mvt`` on the server without a tile cache;
+* **view, cold** — the cached server after the tile generation was bumped (miss + render + store);
+* **view, warm** — the same request again (served from the Redis tile cache);
+* **304** — revalidation with ``If-None-Match``.
+
+Every view answer is checked byte for byte against the path SQL. ``--filters`` adds a second sweep with
+a query string (default: a month of research-grade songs, the full summary table's path).
+Targets (issue #8): p95 ≤ 50 ms, and ≤ 1.5× the raw SQL for the same tile. Progress goes to stderr; each
+zoom's table row is printed as soon as it is measured, a JSON line after each sweep, and one final JSON line.
+
+``--insert-cost N`` (default 1000, 0 skips) first times N single-row inserts into
+``observations_observation``, each its own transaction (the ingest hot path), with the summary triggers
+and with them skipped (``session_replication_role = replica``); the rows are deleted the same way, so
+the summary stays exact.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+BENCH_DB = os.environ.get("DAWN_BENCH_DB", "dawn_bench_i8")
+PG = os.environ.get("DAWN_BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+REDIS_URL = os.environ.get("DAWN_BENCH_REDIS", "redis://127.0.0.1:6379/13")
+ZOOMS = list(range(4, 17))
+TILES_PER_ZOOM = 2
+
+
+def env() -> dict:
+    return {**os.environ, "DATABASE_URL": f"{PG}/{BENCH_DB}", "REDIS_URL": REDIS_URL, "PYTHONUNBUFFERED": "1",
+            "DAWN_LOG_LEVEL": "WARNING"}
+
+
+def manage(*args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env(), check=True)
+
+
+def ensure_data(n: int) -> int:
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
+            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    with psycopg.connect(f"{PG}/{BENCH_DB}", autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    manage("migrate", "-v", "0")
+    with psycopg.connect(f"{PG}/{BENCH_DB}") as conn:
+        have = conn.execute("SELECT count(*) FROM observations_observation").fetchone()[0]
+    if have == 0:
+        manage("load_species")
+        manage("load_demo")
+        have = 470
+    if have < n:
+        manage("generate_observations", "--count", str(n - have), "--tag", f"bench{have}")
+    with psycopg.connect(f"{PG}/{BENCH_DB}") as conn:
+        return conn.execute("SELECT count(*) FROM observations_observation").fetchone()[0]
+
+
+def sweep_tiles(per_zoom: int = TILES_PER_ZOOM):
+    """Per zoom, the tiles holding the busiest real demo localities."""
+    from server.maps.tilemath import lnglat_to_tile
+
+    with psycopg.connect(f"{PG}/{BENCH_DB}") as conn:
+        spots = conn.execute("""SELECT ST_X(location), ST_Y(location), count(*) FROM observations_observation
+                                WHERE source = 'xeno-canto' GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 40""").fetchall()
+    tiles = []
+    for z in ZOOMS:
+        seen = []
+        for lng, lat, _ in spots:
+            t = lnglat_to_tile(lng, lat, z)
+            if t not in seen:
+                seen.append(t)
+            if len(seen) == per_zoom:
+                break
+        tiles += seen
+    return tiles
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def start_web(port: int, **extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "uvicorn", "server.asgi:application", "--port", str(port),
+                             "--no-access-log", "--lifespan", "off", "--log-level", "warning"], cwd=ROOT,
+                            env={**env(), **extra}, start_new_session=True)
+
+
+def wait_up(http, port: int) -> None:
+    for _ in range(150):
+        try:
+            if http.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("uvicorn did not start")
+
+
+def timed(fn) -> tuple[float, object]:
+    t0 = time.perf_counter()
+    out = fn()
+    return (time.perf_counter() - t0) * 1000, out
+
+
+def progress(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+COPY_ROW_SQL = """
+INSERT INTO observations_observation
+  (species_id, location, public_location, obscured, coordinate_uncertainty_m, georeference_remarks, locality,
+   observed_at, date_precision, confidence, status, sound_type, source, source_id, source_url, recordist, license,
+   created_at)
+SELECT species_id, ST_Translate(location, %(d)s, %(d)s), ST_Translate(public_location, %(d)s, %(d)s), obscured,
+       coordinate_uncertainty_m, 'insert-cost benchmark', '', observed_at + %(d)s * interval '1 day', date_precision,
+       confidence, status, sound_type, 'app', '', '', recordist, license, now()
+FROM observations_observation WHERE id = %(src)s RETURNING id"""
+
+
+def insert_cost(n: int) -> dict:
+    """Milliseconds per single-row insert (own transaction) with and without the summary triggers."""
+    out = {}
+    with psycopg.connect(f"{PG}/{BENCH_DB}", autocommit=True) as conn:
+        sources = [r[0] for r in conn.execute(
+            "SELECT id FROM observations_observation WHERE source = 'xeno-canto' ORDER BY id LIMIT 200")]
+        for mode in ("without", "with", "without", "with"):  # interleaved: load drifts on a shared machine
+            conn.execute(f"SET session_replication_role = {'replica' if mode == 'without' else 'origin'}")
+            ids, times = [], []
+            for i in range(n):
+                t0 = time.perf_counter()
+                ids.append(conn.execute(COPY_ROW_SQL, {"d": (i % 97) * 0.001, "src": sources[i % len(sources)]})
+                           .fetchone()[0])
+                times.append((time.perf_counter() - t0) * 1000)
+            conn.execute("DELETE FROM observations_observation WHERE id = ANY(%s)", [ids])
+            out.setdefault(mode, []).extend(times)
+            progress(f"  insert cost: {n} inserts {mode} triggers, p50 {pct(times, 0.5):.2f} ms")
+        conn.execute("SET session_replication_role = origin")
+    res = {f"{m}_p50_ms": round(pct(v, 0.5), 3) for m, v in out.items()}
+    res.update({f"{m}_mean_ms": round(statistics.mean(v), 3) for m, v in out.items()})
+    res["trigger_overhead_p50_ms"] = round(res["with_p50_ms"] - res["without_p50_ms"], 3)
+    res["inserts"] = 2 * n
+    print(f"\nSingle-row inserts ({2 * n} each way, own transaction): with triggers p50 {res['with_p50_ms']} ms "
+          f"(mean {res['with_mean_ms']}), without p50 {res['without_p50_ms']} ms (mean {res['without_mean_ms']}); "
+          f"overhead p50 {res['trigger_overhead_p50_ms']} ms", flush=True)
+    return res
+
+
+def sweep(tiles, query: str, repeat: int, peer_repeat: int, http, cached: str, uncached: str, conn,
+          on_zoom=None) -> list[dict]:
+    from server.maps import generation
+    from server.maps.filters import parse_map_filters
+    from server.maps.tiles import PUBLIC, point_tile_sql, raw_cluster_tile_sql, tile_sql
+    from urllib.parse import parse_qsl
+
+    f = parse_map_filters(dict(parse_qsl(query)))
+    suffix = f"?{query}" if query else ""
+    for t in tiles:  # warm-up: PostgreSQL buffers, the view's code paths
+        http.get(f"{uncached}/{t.z}/{t.x}/{t.y}.mvt{suffix}")
+    results = []
+    for i, t in enumerate(tiles):
+        progress(f"  tile {i + 1}/{len(tiles)}: {t.z}/{t.x}/{t.y}{suffix}")
+        base_sql = raw_cluster_tile_sql(t, f) if t.clustered else point_tile_sql(t, f, PUBLIC)
+        path_sql = tile_sql(t, f, PUBLIC)
+        row = {"z": t.z, "x": t.x, "y": t.y, "base": [], "path": [], "off": [], "cold": [], "warm": [],
+               "revalidate": []}
+        for _ in range(peer_repeat):
+            row["base"].append(timed(lambda: conn.execute(*base_sql).fetchone())[0])
+        url = f"{t.z}/{t.x}/{t.y}.mvt{suffix}"
+        for _ in range(repeat):
+            ms, got = timed(lambda: conn.execute(*path_sql).fetchone()[0])
+            row["path"].append(ms)
+            expected = bytes(got or b"")
+            ms, r = timed(lambda: http.get(f"{uncached}/{url}"))
+            row["off"].append(ms)
+            assert r.status_code == 200 and r.content == expected, (t, r.status_code)
+            generation.bump()
+            ms, r = timed(lambda: http.get(f"{cached}/{url}"))
+            row["cold"].append(ms)
+            assert r.status_code == 200 and r.content == expected, (t, r.status_code)
+            ms, r = timed(lambda: http.get(f"{cached}/{url}"))
+            row["warm"].append(ms)
+            ms, r304 = timed(lambda: http.get(f"{cached}/{url}", headers={"If-None-Match": r.headers["ETag"]}))
+            row["revalidate"].append(ms)
+            assert r304.status_code == 304
+        row["bytes"] = len(expected)
+        results.append(row)
+        if on_zoom and (i + 1 == len(tiles) or tiles[i + 1].z != t.z):
+            on_zoom([r for r in results if r["z"] == t.z])
+    return results
+
+
+KINDS = ["base", "path", "off", "cold", "warm", "revalidate"]
+HEADS = ["base-table SQL", "path SQL", "view cache off", "view cold", "view warm", "304"]
+
+
+def print_header(label: str) -> None:
+    print(f"\n{label}; milliseconds (p50 / p95)\n")
+    print(f"{'zoom':>4} {'tiles':>5} {'kB':>6} " + " ".join(f"{h:>17}" for h in HEADS)
+          + f" {'off/path':>8} {'off/base':>8}", flush=True)
+
+
+def print_zoom(rows: list[dict]) -> None:
+    """One table row: a zoom's tiles, p50 / p95 per kind, and median per-tile ratios."""
+    cells = []
+    for k in KINDS:
+        vals = [v for r in rows for v in r[k]]
+        cells.append(f"{pct(vals, 0.5):7.1f} / {pct(vals, 0.95):7.1f}")
+    ratio = statistics.median(pct(r["off"], 0.5) / max(pct(r["path"], 0.5), 1e-6) for r in rows)
+    ratio_base = statistics.median(pct(r["off"], 0.5) / max(pct(r["base"], 0.5), 1e-6) for r in rows)
+    kb = statistics.mean(r["bytes"] for r in rows) / 1024
+    print(f"{rows[0]['z']:>4} {len(rows):>5} {kb:6.1f} " + " ".join(f"{c:>17}" for c in cells)
+          + f" {ratio:8.2f} {ratio_base:8.3f}", flush=True)
+
+
+def report(results: list[dict]) -> dict:
+    """Overall p50 / p95 per kind, per-zoom p95s, and the ratios the targets name."""
+    out = {"per_zoom": {}}
+    for z in sorted({r["z"] for r in results}):
+        rows = [r for r in results if r["z"] == z]
+        out["per_zoom"][z] = {f"{k}_p95_ms": round(pct([v for r in rows for v in r[k]], 0.95), 2) for k in KINDS}
+    for k in KINDS:
+        vals = [v for r in results for v in r[k]]
+        out[f"{k}_p50_ms"] = round(pct(vals, 0.5), 2)
+        out[f"{k}_p95_ms"] = round(pct(vals, 0.95), 2)
+    out["off_over_path_median"] = round(statistics.median(
+        pct(r["off"], 0.5) / max(pct(r["path"], 0.5), 1e-6) for r in results), 3)
+    out["off_over_path_p95_ratio"] = round(out["off_p95_ms"] / out["path_p95_ms"], 3)
+    out["cold_over_path_p95_ratio"] = round(out["cold_p95_ms"] / out["path_p95_ms"], 3)
+    out["off_over_base_p95_ratio"] = round(out["off_p95_ms"] / out["base_p95_ms"], 4)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--peer-repeat", type=int, default=1, help="timings of the slow base-table SQL per tile")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the summary tables first")
+    parser.add_argument("--filters", default="date_from=2021-04-01&date_to=2021-04-30&grade=research&type=song",
+                        help="query string of the filtered sweep ('' to skip it)")
+    parser.add_argument("--zooms", default=",".join(map(str, ZOOMS)), help="comma-separated zooms to sweep")
+    parser.add_argument("--tiles-per-zoom", type=int, default=TILES_PER_ZOOM)
+    parser.add_argument("--insert-cost", type=int, default=1000,
+                        help="single-row inserts timed with and without the summary triggers (0 skips)")
+    args = parser.parse_args()
+    ZOOMS[:] = sorted({int(z) for z in args.zooms.split(",") if z.strip()})
+    if not ZOOMS or not all(0 <= z <= 22 for z in ZOOMS) or args.repeat < 1 or args.tiles_per_zoom < 1:
+        parser.error("need zooms in 0..22, --repeat >= 1 and --tiles-per-zoom >= 1")
+    os.environ.update(env())
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "server.settings")
+    import django
+
+    django.setup()
+    from django.core.cache import cache
+
+    progress(f"preparing {BENCH_DB} ({args.n} observations)")
+    total = ensure_data(args.n)
+    if args.rebuild:
+        progress("rebuilding the summary tables")
+        manage("rebuild_map_summary")
+    tiles = sweep_tiles(args.tiles_per_zoom)
+    port, port_off = free_port(), free_port()
+    webs = [start_web(port), start_web(port_off, DAWN_MAP_TILE_CACHE="0")]
+    http = requests.Session()
+    summary = {"benchmark": "tiles", "observations": total, "tiles": len(tiles), "repeat": args.repeat,
+               "zooms": ZOOMS, "peer": "raw ST_AsMVT SQL on observations_observation (direct psycopg)",
+               "target_p95_ms": 50, "target_ratio": 1.5}
+    if args.insert_cost > 0:
+        summary["insert_cost"] = insert_cost(args.insert_cost)
+    try:
+        wait_up(http, port)
+        wait_up(http, port_off)
+        conn = psycopg.connect(f"{PG}/{BENCH_DB}")
+        cached = f"http://127.0.0.1:{port}/api/v1/map/tiles"
+        uncached = f"http://127.0.0.1:{port_off}/api/v1/map/tiles"
+        for name, query in [("all", ""), ("filtered", args.filters)]:
+            if name == "filtered" and not query:
+                continue
+            print_header(f"Tiles{' ?' + query if query else ''}: {total} observations, {len(tiles)} tiles over "
+                         f"zooms {','.join(map(str, ZOOMS))}, {args.repeat} repeats")
+            results = sweep(tiles, query, args.repeat, args.peer_repeat, http, cached, uncached, conn,
+                            on_zoom=print_zoom)
+            summary[name] = report(results)
+            print(json.dumps({"benchmark": "tiles", "sweep": name, **summary[name]}), flush=True)
+    finally:
+        for web in webs:
+            os.killpg(web.pid, signal.SIGTERM)
+            web.wait(10)
+        cache.close()
+    print()
+    print(json.dumps(summary), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Map test helpers: observations placed by hand (real catalogue species), tile fetch + decode."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from django.contrib.gis.geos import Point
+
+from server.maps import generation
+from server.observations.models import Observation
+from server.observations.services import build_observation
+from server.species.models import Species
+
+from .mvt import decode
+
+
+@pytest.fixture(autouse=True)
+def fresh_generation(db):
+    """Test transactions never commit, so bump the tile generation by hand around each test."""
+    generation.bump()
+    yield
+    generation.bump()
+
+
+@pytest.fixture
+def make_obs(catalogue):
+    counter = {"n": 0}
+
+    def make(label: str = "Bananaquit", lng: float = -65.78, lat: float = 18.30, *, observer=None,
+             when: datetime | None = None, obscured: bool | None = None, **fields) -> Observation:
+        counter["n"] += 1
+        species = Species.objects.get(label=label)
+        fields.setdefault("status", "needs_id")
+        fields.setdefault("confidence", 0.8)
+        obs = build_observation(species=species, location=Point(lng, lat, srid=4326),
+                                seed=f"test:{counter['n']}:{lng}:{lat}", observer=observer,
+                                observed_at=when or datetime(2024, 5, 1, 10, 30, tzinfo=timezone.utc),
+                                recordist=fields.pop("recordist", "Test Recordist"),
+                                license=fields.pop("license", "https://creativecommons.org/licenses/by/4.0/"),
+                                **fields)
+        if obscured is not None and obscured and not obs.obscured:
+            from server.observations.services import public_point
+            shown, _ = public_point(obs.location, True, f"owner:{counter['n']}")
+            obs.public_location, obs.obscured = shown, True
+        obs.save()
+        generation.bump()
+        return obs
+
+    return make
+
+
+def get_tile(client, z: int, x: int, y: int, query: str = "", **headers):
+    url = f"/api/v1/map/tiles/{z}/{x}/{y}.mvt" + (f"?{query}" if query else "")
+    return client.get(url, **headers)
+
+
+def tile_layers(client, z: int, x: int, y: int, query: str = "") -> dict:
+    response = get_tile(client, z, x, y, query)
+    assert response.status_code == 200, response.content[:300]
+    return decode(response.content)
