@@ -1,5 +1,5 @@
 # Dawn Chorus — the two commands: `make run` (whole system with demo data) and `make test`.
-.PHONY: run test bootstrap bench clean-var
+.PHONY: run test bootstrap bench mobile clean-var
 
 run:
 	@bash scripts/run.sh
@@ -12,6 +12,10 @@ bootstrap:
 
 bench:
 	@bash scripts/bench.sh
+
+# the Kivy field client on this desktop, against the server of `make run`
+mobile:
+	@bash scripts/bootstrap.sh && bash scripts/run_mobile.sh
 
 clean-var:
 	@python3 scripts/services.py stop; rm -rf var/media var/cache

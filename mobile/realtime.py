@@ -1,0 +1,81 @@
+"""Websocket listener for ``/ws/v1/events/``: reconnects with backoff, hands messages to a callback."""
+from __future__ import annotations
+
+import json
+import threading
+from typing import Callable
+from urllib.parse import urlsplit
+
+from .backoff import retry_delay
+
+Handler = Callable[[dict], None]
+
+
+class EventListener:
+    def __init__(self, url_factory: Callable[[], str], on_message: Handler, online: Callable[[], bool] = lambda: True):
+        self.url_factory, self.on_message, self.online = url_factory, on_message, online
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.connected = threading.Event()
+        self._ws = None
+        self.last_error = ""
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="events")
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        ws = self._ws
+        if ws is not None:
+            try:
+                ws.close()
+            except Exception:  # noqa: BLE001
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout=3)
+        self._thread = None
+
+    def _run(self) -> None:
+        from websockets.sync.client import connect
+
+        failures = 0
+        while not self._stop.is_set():
+            if not self.online():
+                self._stop.wait(0.5)
+                continue
+            try:
+                url = self.url_factory()
+                # Channels' origin check refuses websockets without an Origin: present the server's own
+                with connect(url, origin=origin_of(url), open_timeout=10, close_timeout=1) as ws:
+                    self._ws = ws
+                    failures = 0
+                    self.connected.set()
+                    while not self._stop.is_set() and self.online():
+                        try:
+                            raw = ws.recv(timeout=0.5)
+                        except TimeoutError:
+                            continue
+                        try:
+                            message = json.loads(raw)
+                        except ValueError:
+                            continue
+                        if isinstance(message, dict):
+                            self.on_message(message)
+            except Exception as exc:  # noqa: BLE001 - network trouble: back off and reconnect
+                failures += 1
+                self.last_error = repr(exc)
+            finally:
+                self._ws = None
+                self.connected.clear()
+            if not self._stop.is_set():
+                self._stop.wait(min(30.0, retry_delay(failures, base_s=1.0)) if failures else 0.2)
+
+
+def origin_of(ws_url: str) -> str:
+    """``http(s)://host[:port]`` of a ``ws(s)://`` URL."""
+    parts = urlsplit(ws_url)
+    return f"{'https' if parts.scheme == 'wss' else 'http'}://{parts.netloc}"

@@ -1,0 +1,38 @@
+"""Assemble the Android source tree for buildozer: ``python -m mobile.stage [DEST]``.
+
+buildozer packages one directory whose ``main.py`` starts the app. The app needs ``mobile/``,
+the numpy-only ``ml/runtime/`` (never the torch half of ``ml/``), the shipped model and the
+species list, so they are copied into ``mobile/build/app`` (the spec's ``source.dir``).
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DEST = ROOT / "mobile" / "build" / "app"
+IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "build", "bin", ".buildozer", "buildozer.spec")
+
+
+def stage(dest: Path = DEFAULT_DEST) -> Path:
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    shutil.copytree(ROOT / "mobile", dest / "mobile", ignore=IGNORE)
+    (dest / "ml").mkdir()
+    (dest / "ml" / "__init__.py").write_text('"""Only the numpy runtime ships on the phone."""\n')
+    shutil.copytree(ROOT / "ml" / "runtime", dest / "ml" / "runtime", ignore=IGNORE)
+    (dest / "ml" / "federated").mkdir()  # only the phone's side of secure aggregation (numpy + cryptography)
+    (dest / "ml" / "federated" / "__init__.py").write_text('"""Secure aggregation, the phone\'s side only."""\n')
+    for name in ("secagg.py", "secagg_wire.py"):
+        shutil.copy2(ROOT / "ml" / "federated" / name, dest / "ml" / "federated" / name)
+    (dest / "fixtures" / "models").mkdir(parents=True)
+    shutil.copy2(ROOT / "fixtures" / "models" / "baseline.npz", dest / "fixtures" / "models" / "baseline.npz")
+    shutil.copy2(ROOT / "fixtures" / "species.json", dest / "fixtures" / "species.json")
+    shutil.copy2(ROOT / "mobile" / "main.py", dest / "main.py")
+    return dest
+
+
+if __name__ == "__main__":
+    print(stage(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_DEST))

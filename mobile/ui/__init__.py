@@ -1,0 +1,1 @@
+"""Kivy screens of the field client. Layout lives in ``kv/``; behaviour in :mod:`mobile.controller`."""

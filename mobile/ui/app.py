@@ -1,0 +1,130 @@
+"""The Kivy application: builds the controller and the screens, runs background work off the UI thread."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
+
+from mobile.controller import FieldClient
+from mobile.services.factory import Services, default_services
+
+KV_DIR = Path(__file__).resolve().parent / "kv"
+KV_FILES = ("theme.kv", "onboarding.kv", "record.kv", "identify.kv", "queue.kv", "map.kv", "soundscape.kv",
+            "game.kv", "root.kv")
+DEFAULT_SERVER = "http://127.0.0.1:8000"
+
+
+class DawnChorusApp(App):
+    title = "Dawn Chorus"
+    client: FieldClient = ObjectProperty(None)
+    status_text = StringProperty("")
+    online = BooleanProperty(True)
+    queue_count = NumericProperty(0)
+    banner = StringProperty("")
+    synchronous = BooleanProperty(False)  # tests: run background work inline
+
+    def __init__(self, data_dir: str | Path | None = None, server_url: str | None = None,
+                 services: Services | None = None, **kw):
+        super().__init__(**kw)
+        self._data_dir = data_dir
+        self._server_url = server_url or os.environ.get("DAWN_SERVER_URL", DEFAULT_SERVER)
+        self._services = services
+        self.started_at = time.perf_counter()
+
+    def build(self):
+        data_dir = Path(self._data_dir or os.environ.get("DAWN_APP_DIR") or self.user_data_dir)
+        services = self._services or default_services(data_dir)
+        self.client = FieldClient(data_dir, self._server_url, services)
+        self.client.listeners.append(lambda m: Clock.schedule_once(lambda _dt: self.on_event(m)))
+        from mobile.ui import widgets  # noqa: F401 - registers the custom widgets with the Factory
+        from mobile.ui.screens import RootLayout
+
+        for name in KV_FILES:
+            Builder.load_file(str(KV_DIR / name))
+
+        root = RootLayout()
+        first = "record" if self.client.signed_in and self.client.models.region() else \
+            ("setup" if self.client.signed_in else "login")
+        root.go(first)
+        Clock.schedule_interval(self.tick, 5.0)
+        if self.client.signed_in:
+            self.client.start_realtime()
+        self.refresh_status()
+        return root
+
+    # --- background work ------------------------------------------------------------------
+    def run_bg(self, work: Callable[[], object], done: Callable[[object], None] | None = None,
+               failed: Callable[[Exception], None] | None = None) -> None:
+        def finish(result=None, error: Exception | None = None):
+            if error is not None:
+                (failed or self.show_error)(error)
+            elif done is not None:
+                done(result)
+            self.refresh_status()
+
+        if self.synchronous:
+            try:
+                result = work()
+            except Exception as exc:  # noqa: BLE001 - shown to the player
+                finish(error=exc)
+            else:
+                finish(result)
+            return
+
+        def run():
+            try:
+                result = work()
+            except Exception as exc:  # noqa: BLE001
+                Clock.schedule_once(lambda _dt, e=exc: finish(error=e))
+            else:
+                Clock.schedule_once(lambda _dt: finish(result))
+
+        threading.Thread(target=run, daemon=True).start()
+
+    def show_error(self, exc: Exception) -> None:
+        self.banner = getattr(exc, "message", None) or str(exc)
+
+    def refresh_status(self) -> None:
+        c = self.client
+        counts = c.queue.counts()
+        self.queue_count = counts.get("waiting", 0) + counts.get("uploading", 0)
+        self.online = c.online
+        self.status_text = ("Online" if c.online else "Offline") + (f" · {self.queue_count} queued"
+                                                                    if self.queue_count else "")
+
+    def tick(self, _dt=None) -> None:
+        """Every few seconds: upload what is due (in the background)."""
+        if self.client.signed_in and self.client.online and not self.synchronous:
+            self.run_bg(self.client.sync, lambda _r: self.root.refresh_current())
+
+    def set_online(self, online: bool) -> None:
+        self.client.set_online(online)
+        self.refresh_status()
+        if online:
+            self.tick()
+
+    def on_event(self, message: dict) -> None:
+        kind = message.get("type")
+        rec = message.get("recording") or {}
+        if kind == "observation.accepted" or (kind == "recording.update" and rec.get("status") == "accepted"):
+            self.banner = "Your entry is on the map!"
+        elif kind == "recording.update" and rec.get("status") == "rejected":
+            self.banner = f"A recording was rejected: {rec.get('reject_reason') or rec.get('reject_code')}"
+        elif kind == "points.awarded":
+            self.banner = f"+{message.get('points', 0)} points"
+        elif kind in ("badge.earned", "level.up"):
+            self.banner = message.get("message") or kind.replace(".", " ").capitalize()
+        self.refresh_status()
+        if self.root is not None:
+            self.root.refresh_current()
+
+    def on_stop(self):
+        if self.client is not None:
+            self.client.close()

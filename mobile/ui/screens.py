@@ -1,0 +1,647 @@
+"""Screen classes: thin glue between kv layouts and :class:`mobile.controller.FieldClient`."""
+from __future__ import annotations
+
+import time
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.factory import Factory
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.screenmanager import NoTransition, Screen
+
+from mobile import dsp, geo, permissions
+from mobile.controller import UserError
+from mobile import game
+from mobile.game import GameClient, QuizController, board_name, quest_fraction, xp_progress
+from mobile.identify import display_name
+from mobile.offline_queue import ACCEPTED, REJECTED
+
+NAV = ("record", "queue", "map", "soundscape", "game")
+
+
+def app() -> App:
+    return App.get_running_app()
+
+
+def message_of(exc: Exception) -> str:
+    return getattr(exc, "message", None) or str(exc)
+
+
+class RootLayout(BoxLayout):
+    show_nav = BooleanProperty(False)
+
+    def go(self, name: str) -> None:
+        sm = self.ids.sm
+        if not isinstance(sm.transition, NoTransition):
+            sm.transition = NoTransition()
+        if sm.transition.is_active:  # a switch in the same frame: finish it first
+            sm.transition.stop()
+        sm.current = name
+        self.show_nav = name not in ("login", "setup")
+
+    def refresh_current(self) -> None:
+        screen = self.ids.sm.current_screen
+        if hasattr(screen, "refresh"):
+            screen.refresh()
+
+
+class DawnScreen(Screen):
+    message = StringProperty("")
+
+    def on_enter(self, *args):
+        if hasattr(self, "refresh"):
+            self.refresh()
+
+
+# --- onboarding ---------------------------------------------------------------------------
+class LoginScreen(DawnScreen):
+    def submit(self, register: bool) -> None:
+        c = app().client
+        user, pw = self.ids.username.text, self.ids.password.text
+
+        def done(_):
+            self.message = ""
+            app().client.start_realtime()
+            app().root.go("setup")
+
+        self.message = "Creating your account…" if register else "Signing in…"
+        app().run_bg(lambda: (c.register if register else c.login)(user, pw), done,
+                     lambda e: setattr(self, "message", message_of(e)))
+
+
+class SetupScreen(DawnScreen):
+    region_key = StringProperty("pr")
+    permissions_text = StringProperty("")
+    busy = BooleanProperty(False)
+
+    def download(self) -> None:
+        c = app().client
+        region = next(r for r in c.regions if r.key == self.region_key)
+        self.busy, self.message = True, f"Downloading the species pack and model for {region.name}…"
+
+        def done(lines):
+            self.busy, self.message = False, "\n".join(lines)
+
+        app().run_bg(lambda: c.choose_region(region), done,
+                     lambda e: (setattr(self, "busy", False), setattr(self, "message", message_of(e))))
+
+    def allow(self) -> None:
+        """Ask Android for the microphone and location (the explanation is on this screen)."""
+        def done(result):
+            self.permissions_text = permissions.denied_message(result) or "Microphone and location allowed."
+
+        permissions.request(lambda result: Clock.schedule_once(lambda _dt: done(result)))
+
+    def finish(self) -> None:
+        c = app().client
+        if c.models.region() is None:
+            c.models.set_region(next(r for r in c.regions if r.key == self.region_key))
+        missing = permissions.denied_message(permissions.granted_now())
+        if missing:
+            self.permissions_text = missing
+            self.allow()
+        app().root.go("record")
+
+
+# --- record / mark / identify -------------------------------------------------------------
+class RecordScreen(DawnScreen):
+    recording = BooleanProperty(False)
+    elapsed = StringProperty("0.0 s")
+    gain_db = NumericProperty(0.0)
+    rms_db = NumericProperty(dsp.DB_FLOOR)
+    peak_db = NumericProperty(dsp.DB_FLOOR)
+    gps_text = StringProperty("")
+    channels_text = StringProperty("")
+    _event = None
+
+    def refresh(self) -> None:
+        c = app().client
+        self.channels_text = "Binaural (stereo headset)" if c.recorder.binaural else "Mono"
+        try:
+            fix = c.services.location.current()
+            self.gps_text = f"GPS ±{fix.accuracy_m:.0f} m"
+        except Exception as exc:  # noqa: BLE001 - ServiceUnavailable
+            self.gps_text = "No GPS yet"
+            self.message = message_of(exc)
+
+    def set_gain(self, value: float) -> None:
+        self.gain_db = app().client.recorder.set_gain(value)
+
+    def toggle(self) -> None:
+        c = app().client
+        if not self.recording:
+            self.message = ""
+            try:
+                c.start_recording()
+            except Exception as exc:  # noqa: BLE001 - microphone trouble
+                self.message = message_of(exc)
+                return
+            self.recording = True
+            self._event = Clock.schedule_interval(self.update_live, 1 / 15)
+            return
+        self.stop()
+
+    def stop(self) -> None:
+        c = app().client
+        if self._event is not None:
+            self._event.cancel()
+            self._event = None
+        self.recording = False
+        try:
+            c.stop_recording()
+        except UserError as exc:
+            self.message = exc.message
+            return
+        app().root.go("mark")
+
+    def discard(self) -> None:
+        if self._event is not None:
+            self._event.cancel()
+            self._event = None
+        self.recording = False
+        app().client.discard()
+        self.elapsed, self.rms_db, self.peak_db = "0.0 s", dsp.DB_FLOOR, dsp.DB_FLOOR
+        self.message = "Recording discarded."
+
+    def update_live(self, _dt=None) -> None:
+        rec = app().client.recorder
+        self.rms_db, self.peak_db = rec.level
+        self.elapsed = f"{rec.elapsed_s:.1f} s"
+        recent = rec.recent(3.0)
+        if recent.size > 512:
+            self.ids.spectrogram.show(dsp.spectrogram_db(recent, rec.sample_rate, n_fft=256, hop=256))
+        if rec.clipping:
+            self.message = "Too loud: lower the input gain."
+        if rec.full or (hasattr(rec.mic, "finished") and rec.mic.finished.is_set() and rec.recording):
+            self.stop()
+
+
+class MarkScreen(DawnScreen):
+    selection_text = StringProperty("")
+
+    def refresh(self) -> None:
+        mark = app().client.mark
+        self.ids.waveform.controller = mark
+        if mark is not None:
+            self.show(mark.start_s, mark.end_s)
+            self.ids.waveform.redraw()
+
+    def show(self, a: float, b: float) -> None:
+        mark = app().client.mark
+        self.selection_text = f"Selected {a:.1f}–{b:.1f} s of {mark.take.duration_s:.1f} s" if mark else ""
+
+    def play(self) -> None:
+        if app().client.mark is not None:
+            app().client.mark.play_selection()
+
+    def identify(self) -> None:
+        self.message = "Identifying…"
+
+        def done(_):
+            self.message = ""
+            app().root.go("identify")
+
+        app().run_bg(app().client.identify, done, lambda e: setattr(self, "message", message_of(e)))
+
+    def back(self) -> None:
+        app().client.discard()
+        app().root.go("record")
+
+
+class IdentifyScreen(DawnScreen):
+    species = StringProperty("")
+    scientific = StringProperty("")
+    confidence_text = StringProperty("")
+    description = StringProperty("")
+    initials = StringProperty("")
+    verdicts = ListProperty([])  # [(text, colour)]
+    alternatives = ListProperty([])  # [(label, text)]
+    choice = StringProperty("")
+
+    def refresh(self) -> None:
+        c = app().client
+        ident = c.identification
+        if ident is None:
+            return
+        pack = c.models.species_pack()
+        self.choice = ident.label
+        self.species = display_name(ident.label, pack)
+        entry = pack.get(ident.label, {})
+        self.scientific = entry.get("scientific_name", "")
+        self.description = entry.get("description", "") if ident.label != "unknown" else \
+            "The model is not sure. Pick a species below if you know it, or save it as unknown."
+        self.initials = "".join(w[0] for w in self.species.split()[:2]).upper() or "?"
+        self.confidence_text = f"{ident.confidence:.0%} confident · model {ident.model_version}"
+        self.verdicts = [(f"{v.title}: {v.message}", "reject" if v.severity == "reject" else "warn")
+                         for v in ident.verdicts] or [("Quality checks passed.", "ok")]
+        self.alternatives = [(lab, f"{display_name(lab, pack)} {p:.0%}") for lab, p in ident.alternatives[:3]]
+        self.ids.picker.values = [name for _lab, name in c.species_choices()]
+        box = self.ids.verdict_box
+        box.clear_widgets()
+        for text, colour in self.verdicts:
+            label = Factory.VerdictLabel()
+            label.colour, label.text = colour, text
+            box.add_widget(label)
+        alts = self.ids.alt_box
+        alts.clear_widgets()
+        for lab, text in self.alternatives:
+            alts.add_widget(Factory.SoftButton(text=text, on_release=lambda _b, lab=lab: self.pick(lab)))
+
+    def pick_name(self, name: str) -> None:
+        for lab, disp in app().client.species_choices():
+            if disp == name:
+                self.pick(lab)
+
+    def pick(self, label: str) -> None:
+        self.choice = label
+        self.species = display_name(label, app().client.models.species_pack())
+        self.message = f"You chose {self.species}."
+
+    def save(self, label: str | None = None) -> None:
+        try:
+            item = app().client.save(label or self.choice)
+        except UserError as exc:
+            self.message = exc.message
+            return
+        app().banner = f"Saved: {display_name(item.label, app().client.models.species_pack())}. It uploads when online."
+        app().refresh_status()
+        app().tick()
+        app().root.go("queue")
+
+
+# --- queue --------------------------------------------------------------------------------
+class QueueScreen(DawnScreen):
+    rows = ListProperty([])
+    summary = StringProperty("")
+
+    def refresh(self) -> None:
+        c = app().client
+        pack = c.models.species_pack()
+        rows = []
+        for item in c.queue.items()[:50]:
+            when = time.strftime("%d %b %H:%M", time.localtime(item.created_at))
+            colour = "ok" if item.state == ACCEPTED else "reject" if item.state == REJECTED else "warn"
+            rows.append({"title": f"{display_name(item.label, pack)} · {when}", "state": item.status_text,
+                         "colour": colour})
+        self.rows = rows
+        counts = c.queue.counts()
+        self.summary = (f"{len(rows)} recordings · {counts.get('waiting', 0)} waiting · "
+                        f"{counts.get('accepted', 0)} accepted") if rows else "No recordings yet."
+
+    def sync(self) -> None:
+        c = app().client
+
+        def done(result):
+            self.message = result.message or (f"Uploaded {len(result.sent)}." if result.sent else "Nothing to upload.")
+            if result.auth_required:
+                app().root.go("login")
+            self.refresh()
+
+        app().run_bg(c.sync, done, lambda e: setattr(self, "message", message_of(e)))
+
+
+# --- map ----------------------------------------------------------------------------------
+class MapScreen(DawnScreen):
+    def refresh(self) -> None:
+        c = app().client
+        m = self.ids.map
+        try:
+            fix = c.services.location.current()
+            m.me = [fix.lat, fix.lng]
+            m.center_latlng = [fix.lat, fix.lng]
+        except Exception as exc:  # noqa: BLE001
+            self.message = message_of(exc)
+        bbox = geo.bbox_around(m.center_latlng[0], m.center_latlng[1], m.zoom, (max(m.width, 400), max(m.height, 400)))
+
+        def done(data):
+            m.points = geo.features_to_points(data, c.username)
+            self.message = f"{len(m.points)} observations in view"
+
+        app().run_bg(lambda: c.api.observations(bbox), done, lambda e: setattr(self, "message", message_of(e)))
+
+    def zoom(self, step: float) -> None:
+        self.ids.map.zoom = min(19, max(3, self.ids.map.zoom + step))
+        self.refresh()
+
+
+# --- soundscape ---------------------------------------------------------------------------
+class SoundscapeScreen(DawnScreen):
+    mode = StringProperty("Constant")
+    playing = BooleanProperty(False)
+    species = ListProperty(["All species"])
+    mix = NumericProperty(1.0)
+    _controller = None
+
+    @property
+    def controller(self):
+        if self._controller is None:
+            from mobile.soundscape import SoundscapeController
+
+            c = app().client
+            self._controller = SoundscapeController(c.api, c.services.location, c.services.compass,
+                                                    c.data_dir / "clips")
+        return self._controller
+
+    def load(self) -> None:
+        self.message = "Fetching the sounds around you…"
+
+        def done(n):
+            self.species = ["All species"] + self.controller.species()
+            self.message = f"{n} sounds around you. Headphones on!"
+
+        app().run_bg(self.controller.fetch, done, lambda e: setattr(self, "message", message_of(e)))
+
+    def set_mode(self, name: str) -> None:
+        self.mode = name
+        self.controller.set_mode(name)
+
+    def isolate(self, name: str) -> None:
+        self.controller.isolate(None if name == "All species" else name)
+
+    def set_mix(self, value: float) -> None:
+        self.mix = value
+        self.controller.mix = float(value)
+
+    def toggle(self) -> None:
+        if self.playing:
+            self.controller.stop()
+            self.playing = False
+        else:
+            self.controller.play(app().client.services.audio_out)
+            self.playing = True
+
+    def on_leave(self, *args):
+        if self._controller is not None:
+            self._controller.stop()
+        self.playing = False
+
+
+# --- game ---------------------------------------------------------------------------------
+class GameScreen(DawnScreen):
+    level_text = StringProperty("Level –")
+    xp_fraction = NumericProperty(0.0)
+    xp_text = StringProperty("")
+    badges_text = StringProperty("")
+    streak_text = StringProperty("")
+    board_summary = StringProperty("")
+    board_rows = ListProperty([])
+    quest_rows = ListProperty([])
+    board = StringProperty("Around me")
+    profile = ObjectProperty({}, allownone=True)
+
+    @property
+    def game(self) -> GameClient:
+        return GameClient(app().client.api)
+
+    def refresh(self) -> None:
+        app().run_bg(self.game.profile, self.show_profile, lambda e: setattr(self, "message", message_of(e)))
+
+    def show_profile(self, profile: dict) -> None:
+        self.profile = profile
+        self.level_text = f"Level {profile.get('level', '?')} · {profile.get('title', '')}"
+        self.xp_fraction = xp_progress(profile)
+        self.xp_text = game.xp_text(profile)
+        self.badges_text = game.badges_text(profile)
+        self.streak_text = game.streak_text(profile)
+        self.load_board(self.board)
+        self.load_quests()
+
+    def load_board(self, choice: str) -> None:
+        self.board = choice
+        c = app().client
+        cell = ""
+        if choice == "Local":
+            try:
+                fix = c.services.location.current()
+                cell = game.area_cell(fix.lat, fix.lng)
+            except Exception as exc:  # noqa: BLE001 - GPS unavailable
+                self.board_summary, self.board_rows = message_of(exc), []
+                return
+        team = ((self.profile or {}).get("team") or {}).get("id")
+        name = board_name(choice, cell=cell, team=team)
+        if name is None:
+            self.board_rows = []
+            self.board_summary = ("Join a team to see its board." if choice == "Team"
+                                  else "The local board needs your position.")
+            return
+        app().run_bg(lambda: self.game.leaderboard(name), self.show_board,
+                     lambda e: (setattr(self, "board_rows", []), setattr(self, "board_summary", message_of(e))))
+
+    def show_board(self, data: dict) -> None:
+        self.board_summary = game.board_summary(data)
+        self.board_rows = game.board_rows(data)[:14]
+
+    def load_quests(self) -> None:
+        app().run_bg(self.game.quests, self.show_quests, lambda e: setattr(self, "message", message_of(e)))
+
+    def show_quests(self, quests: list[dict]) -> None:
+        self.quest_rows = [{"title": game.quest_label(q), "fraction": quest_fraction(q)} for q in quests[:8]]
+        box = self.ids.quests
+        box.clear_widgets()
+        for row in self.quest_rows or [{"title": "No quests running right now.", "fraction": 0}]:
+            widget = Factory.QuestRow()
+            widget.title, widget.fraction = row["title"], row["fraction"]
+            box.add_widget(widget)
+
+    def open_scenario(self, kind: str) -> None:
+        if self.profile and not game.unlocked(self.profile, kind) and kind != "quiz":
+            need = {"hunt": 2, "timetravel": 3, "adopt": 4}.get(kind, 1)
+            self.message = f"{game.SCENARIOS[kind]} unlocks at level {need}."
+            return
+        if kind == "quiz":
+            app().root.go("quiz")
+            return
+        screen = app().root.ids.sm.get_screen("scenario")
+        screen.kind = kind
+        app().root.go("scenario")
+
+
+class QuizScreen(DawnScreen):
+    """Four large answer buttons; the server checks the answer."""
+
+    choices = ListProperty(["", "", "", ""])
+    progress_text = StringProperty("")
+    feedback = StringProperty("")
+    active = BooleanProperty(False)
+    _quiz = None
+
+    @property
+    def quiz(self) -> QuizController:
+        if self._quiz is None:
+            self._quiz = QuizController(GameClient(app().client.api))
+        return self._quiz
+
+    def refresh(self) -> None:
+        if not self.active:
+            self.start()
+
+    def show(self, st) -> None:
+        self.active = st.question is not None
+        self.choices = (st.choices + ["", "", "", ""])[:4]
+        self.feedback = st.feedback
+        self.progress_text = f"Question {st.answered + 1} · {st.correct} right · {st.points} points" \
+            if self.active else f"{st.correct} of {st.answered} right · {st.points} points"
+
+    def start(self) -> None:
+        self.feedback = "Starting a quiz…"
+        app().run_bg(self.quiz.start, self.show,
+                     lambda e: (setattr(self, "active", False), setattr(self, "feedback", message_of(e))))
+
+    def listen(self) -> None:
+        q = self.quiz.state.question or {}
+        if not q.get("audio_url"):
+            return
+
+        def done(data):
+            from ml.runtime.audio import decode
+
+            samples, sr = decode(data)
+            app().client.services.audio_out.play(samples, sr)
+
+        app().run_bg(lambda: self.quiz.game.quiz_audio(q["audio_url"]), done,
+                     lambda e: setattr(self, "feedback", message_of(e)))
+
+    def answer(self, index: int) -> None:
+        choice = self.choices[index]
+        if not choice or not self.active:
+            return
+        self.active = False  # one answer per question: no double taps
+        app().run_bg(lambda: self.quiz.answer(choice), self.show,
+                     lambda e: (setattr(self, "active", True), setattr(self, "feedback", message_of(e))))
+
+
+class ScenarioScreen(DawnScreen):
+    """Treasure hunt, time travel and adopt-a-bird on the canvas map."""
+
+    kind = StringProperty("hunt")
+    title = StringProperty("")
+    summary = StringProperty("")
+    species = StringProperty("Bananaquit")
+    data = ObjectProperty({}, allownone=True)
+    action_text = StringProperty("")
+
+    @property
+    def game(self) -> GameClient:
+        return GameClient(app().client.api)
+
+    def refresh(self) -> None:
+        c = app().client
+        if c.identification is not None:
+            self.species = c.identification.label
+        self.title = game.SCENARIOS.get(self.kind, "")
+        self.action_text = {"hunt": "Start a 60-minute hunt", "timetravel": "Check in here",
+                            "adopt": "Adopt here"}.get(self.kind, "")
+        self.summary, self.data = "", {}
+        self.ids.map.points = []
+        self.ids.map.me = []
+        loader = {"hunt": self._load_hunt, "timetravel": lambda: self.game.time_travel(self.species),
+                  "adopt": self._load_adoption}[self.kind]
+        app().run_bg(loader, self.show, lambda e: setattr(self, "summary", message_of(e)))
+
+    def _load_hunt(self) -> dict:
+        hunt_id = app().client.store.get("hunt_id")
+        if hunt_id:
+            try:
+                return self.game.hunt(int(hunt_id))
+            except Exception:  # noqa: BLE001 - a stale id: start afresh
+                pass
+        return {}
+
+    def _load_adoption(self) -> dict:
+        mine = self.game.adoptions()
+        return mine[0] if mine else {}
+
+    def show(self, data) -> None:
+        self.data = data or {}
+        if self.kind == "adopt" and self.data.get("id"):
+            self.action_text = "Check in with my last recording"
+        if not data:
+            self.summary = {"hunt": f"Start a hunt for {self.species}: find it in as many places as you can.",
+                            "adopt": f"Adopt {self.species} where you stand and check in every day."}.get(self.kind, "")
+            return
+        self.summary = game.scenario_summary(self.kind, data)
+        pts = game.map_points(self.kind, data)
+        m = self.ids.map
+        view = [(p["lat"], p["lng"]) for p in pts]
+        try:
+            fix = app().client.services.location.current()
+            m.me = [fix.lat, fix.lng]
+            view.append((fix.lat, fix.lng))
+        except Exception:  # noqa: BLE001 - GPS unavailable: fit the points only
+            m.me = []
+        if view:
+            center, zoom = geo.fit_view(view, (max(m.width, 100), max(m.height, 100)), max_zoom=16.0)
+            m.center_latlng, m.zoom = list(center), zoom
+        m.points = pts
+
+    def act(self) -> None:
+        c = app().client
+        try:
+            fix = c.services.location.current()
+        except Exception as exc:  # noqa: BLE001
+            self.summary = message_of(exc)
+            return
+        if self.kind == "hunt":
+            def started(data):
+                c.store.set("hunt_id", str(data.get("id")))
+                self.show(data)
+
+            app().run_bg(lambda: self.game.start_hunt(self.species), started,
+                         lambda e: setattr(self, "summary", message_of(e)))
+        elif self.kind == "timetravel":
+            app().run_bg(lambda: (self.game.time_travel_checkin(self.species, fix.lat, fix.lng, fix.accuracy_m),
+                                  self.game.time_travel(self.species))[1], self.show,
+                         lambda e: setattr(self, "summary", message_of(e)))
+        else:
+            adoption = self.data or {}
+            last = next((i for i in reversed(c.queue.in_state(ACCEPTED))
+                         if i.observation_id and i.label == adoption.get("species")), None)
+            if adoption.get("id") and last is not None:
+                work = lambda: (self.game.adoption_checkin(adoption["id"], int(last.observation_id)),  # noqa: E731
+                                self._load_adoption())[1]
+            elif adoption.get("id"):
+                self.summary = "Record the bird today, then check in with that recording."
+                return
+            else:
+                work = lambda: self.game.adopt(self.species, fix.lat, fix.lng)  # noqa: E731
+            app().run_bg(work, self.show, lambda e: setattr(self, "summary", message_of(e)))
+
+
+# --- federated learning -------------------------------------------------------------------
+class LearnScreen(DawnScreen):
+    opted_in = BooleanProperty(False)
+    last_text = StringProperty("")
+    _fl = None
+
+    @property
+    def fl(self):
+        if self._fl is None:
+            from mobile.fl import FLClient
+
+            c = app().client
+            self._fl = FLClient(c.api, c.queue, lambda: c.classifier, c.data_dir / "fl.json",
+                                model_for=lambda info: c.models.classifier_for(c.api, info))
+        return self._fl
+
+    def refresh(self) -> None:
+        self.opted_in = self.fl.prefs.opted_in
+        self.last_text = self.fl.last_contributed_text()
+
+    def set_opt_in(self, value: bool) -> None:
+        if value == self.fl.prefs.opted_in:
+            return
+        app().run_bg(lambda: self.fl.set_opt_in(value), lambda text: (setattr(self, "message", text), self.refresh()),
+                     lambda e: setattr(self, "message", message_of(e)))
+
+    def contribute(self) -> None:
+        self.message = "Training on your recordings…"
+
+        def done(outcome):
+            self.message = outcome.message
+            self.refresh()
+            if outcome.status in ("step", "waiting"):  # a secure round goes on: ask again shortly
+                Clock.schedule_once(lambda _dt: self.contribute() if self.manager and
+                                    self.manager.current == "learn" else None, 10)
+
+        app().run_bg(self.fl.contribute, done, lambda e: setattr(self, "message", message_of(e)))

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Run the Kivy field client on this desktop against the local server (`make run` in another shell).
+#   DAWN_SERVER_URL  server to talk to (default http://127.0.0.1:8000)
+#   DAWN_MIC_FILE    audio file played as the microphone (default: sounddevice if installed, else a demo clip)
+#   DAWN_APP_DIR     app data (queue, token, models; default var/mobile)
+#   DAWN_AUDIO_OUT   auto (sounddevice stream if installed, else Kivy) or capture (silent)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export DAWN_SERVER_URL="${DAWN_SERVER_URL:-http://127.0.0.1:8000}"
+export DAWN_APP_DIR="${DAWN_APP_DIR:-$ROOT/var/mobile}"
+export KIVY_NO_ARGS=1
+mkdir -p "$DAWN_APP_DIR"
+if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
+  echo "No display: run inside a desktop session (or start Xvfb and set DISPLAY)." >&2
+  exit 1
+fi
+exec .venv/bin/python -m mobile.main
