@@ -112,6 +112,8 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
+# --- researchers' web map (issue #8): scripts/build_webmap.sh builds it into webmap/dist ---
+STATICFILES_DIRS = [("webmap", BASE_DIR / "webmap" / "dist")]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media"))
@@ -124,6 +126,10 @@ MAX_AUDIO_SECONDS = float(os.environ.get("DAWN_MAX_AUDIO_SECONDS", "300"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # non-file form fields
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 CLASSIFIER_MODEL_PATH = os.environ.get("DAWN_MODEL_PATH") or None
+# Recording session tokens (anti-cheat): the take must start within this many seconds of the token's
+# issue, and the upload may come this long after (offline queues).
+RECORDING_TOKEN_TTL_S = int(os.environ.get("DAWN_RECORDING_TOKEN_TTL_S", 6 * 3600))
+RECORDING_TOKEN_UPLOAD_TTL_S = int(os.environ.get("DAWN_RECORDING_TOKEN_UPLOAD_TTL_S", 7 * 86400))
 
 # --- REST API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -155,8 +161,12 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", 
                       "KEY_PREFIX": "dawn", "TIMEOUT": 300}}
 
 # --- realtime --------------------------------------------------------------------------------
+# redis-py >= 8 times out socket reads after 5 s, exactly channels-redis' BZPOPMIN wait, which would
+# kill every websocket's receive loop after ~5 s idle; the read timeout must exceed that wait.
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                              "CONFIG": {"hosts": [REDIS_URL], "prefix": "dawn:channels"}}}
+                              "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30,
+                                                    "max_connections": 2000}],
+                                         "prefix": "dawn:channels"}}}
 
 # --- Celery ----------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)

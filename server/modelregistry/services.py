@@ -87,13 +87,19 @@ def _current_path(model_set: str) -> str | None:
 
 
 def current_classifier(model_set: str = ModelSet.BIRDS) -> Classifier:
-    """The current registered model of ``model_set``; the shipped default when none is registered.
+    """The current registered model of ``model_set``; :func:`shipped_default` when none is registered.
 
     The database is asked at most every :data:`CURRENT_CACHE_SECONDS`; the loaded model is cached
     by :func:`ml.runtime.classifier.load_classifier`.
     """
     path = _current_path(model_set)
-    return load_classifier(path if path is not None else default_model_path())
+    return load_classifier(path if path is not None else shipped_default(model_set))
+
+
+def shipped_default(model_set: str) -> Path:
+    """The set's shipped student when it exists, else the shipped combined model (``DAWN_MODEL_PATH``)."""
+    student = default_model_path(model_set)
+    return student if model_set == ModelSet.URBAN and student.exists() else default_model_path()
 
 
 def forget_cached_current() -> None:
