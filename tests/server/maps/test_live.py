@@ -34,18 +34,18 @@ def test_accepted_observation_reaches_subscribers_inside_the_bbox(make_obs):
         await outside.send_json_to({"type": "subscribe", "bbox": "-67.5,17.8,-66.5,18.6"})
         await picky.send_json_to({"type": "subscribe", "bbox": [-67, 17, -65, 19], "species": ["Puerto Rican Tody"]})
         for comm in (inside, outside, picky):
-            assert (await comm.receive_json_from(timeout=5))["type"] == "subscribed"
+            assert (await comm.receive_json_from(timeout=20))["type"] == "subscribed"
         obs = await database_sync_to_async(accept)("Bananaquit", -65.78, 18.30)
-        got = await inside.receive_json_from(timeout=5)
+        got = await inside.receive_json_from(timeout=20)
         assert got["type"] == "observation.created" and got["observation"]["id"] == obs.pk
         assert got["observation"]["geometry"]["coordinates"] == [-65.78, 18.3]
         assert got["observation"]["properties"]["species"] == "Bananaquit"
         assert await outside.receive_nothing(timeout=0.3)
         assert await picky.receive_nothing(timeout=0.1)
         await inside.send_json_to({"type": "unsubscribe"})
-        assert (await inside.receive_json_from(timeout=5))["type"] == "unsubscribed"
+        assert (await inside.receive_json_from(timeout=20))["type"] == "unsubscribed"
         await database_sync_to_async(accept)("Puerto Rican Tody", -65.79, 18.31)
-        assert (await picky.receive_json_from(timeout=5))["observation"]["properties"]["species"] == \
+        assert (await picky.receive_json_from(timeout=20))["observation"]["properties"]["species"] == \
             "Puerto Rican Tody"
         assert await inside.receive_nothing(timeout=0.3)
         for comm in (inside, outside, picky):
