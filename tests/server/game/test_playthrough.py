@@ -4,6 +4,8 @@ quiz, an identification reaching research grade, and the researchers' medoid rev
 plus forged websocket subscriptions closing the socket."""
 from __future__ import annotations
 
+import time
+
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -51,12 +53,22 @@ async def socket(token: str) -> WebsocketCommunicator:
     return comm
 
 
-async def drain(comm: WebsocketCommunicator, quiet: float = 0.6) -> list[dict]:
-    """Every message until the socket stays quiet for ``quiet`` seconds (without cancelling it)."""
-    out = []
-    while not await comm.receive_nothing(timeout=quiet, interval=0.02):
-        out.append(await comm.receive_json_from())
-    return out
+async def drain(comm: WebsocketCommunicator, quiet: float = 0.6, expect: tuple[str, ...] = (),
+                deadline_s: float = 20.0) -> list[dict]:
+    """Every message until the socket stays quiet for ``quiet`` seconds (without cancelling it).
+
+    With ``expect``, a quiet spell ends the drain only once every expected message type has arrived
+    (or after ``deadline_s``), so a slow machine cannot cut the stream short.
+    """
+    out: list[dict] = []
+    give_up = time.monotonic() + deadline_s
+    while True:
+        if not await comm.receive_nothing(timeout=quiet, interval=0.02):
+            out.append(await comm.receive_json_from())
+            continue
+        seen = {m["type"] for m in out}
+        if set(expect) <= seen or time.monotonic() > give_up:
+            return out
 
 
 def test_full_play_through(catalogue, bird_clips, researcher):
@@ -80,10 +92,11 @@ def test_full_play_through(catalogue, bird_clips, researcher):
 
         # 1. robin records: accepted, points, first badge, level 2, board change, quest progress
         rec1 = await sync_to_async(record)(robin, warbler, 18.300, 3)
-        got = await drain(ws_robin)
+        first = ("recording.update", "observation.accepted", "points.awarded", "badge.earned", "level.up",
+                 "quest.progress", "leaderboard.changed")
+        got = await drain(ws_robin, expect=first)
         types = [m["type"] for m in got]
-        for expected in ("recording.update", "observation.accepted", "points.awarded", "badge.earned", "level.up",
-                         "quest.progress", "leaderboard.changed"):
+        for expected in first:
             assert expected in types, (expected, types)
         assert next(m for m in got if m["type"] == "level.up")["level"] == 2
         assert "first-recording" in [m["badge"]["slug"] for m in got if m["type"] == "badge.earned"]
