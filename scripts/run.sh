@@ -50,6 +50,7 @@ cat <<MSG
     API docs     http://$HOST:$PORT/api/docs/       (OpenAPI schema: /api/schema/)
     Admin        http://$HOST:$PORT/admin/          (demo users: see 'create_demo_users' output above)
     Map data     http://$HOST:$PORT/api/v1/observations/?bbox=-67.5,17.8,-65.2,18.6
+    Web map      http://$HOST:$PORT/map/
     Websocket    ws://$HOST:$PORT/ws/v1/events/?token=<token>
   Press Ctrl-C to stop everything this command started.
 
