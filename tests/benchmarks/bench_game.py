@@ -32,35 +32,13 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+from tests.benchmarks.benchenv import bench_env, fresh_database  # noqa: E402
+
 DB_NAME = "bench_game_i5"
 
 
 def base_env() -> dict:
-    env_file = ROOT / "var" / "env.sh"
-    env = dict(os.environ)
-    if env_file.exists():
-        for line in env_file.read_text().splitlines():
-            if line.startswith("export "):
-                k, v = line[7:].split("=", 1)
-                env.setdefault(k, v.strip("'\""))
-    db = env.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dawnchorus")
-    env["DATABASE_URL"] = db.rsplit("/", 1)[0] + f"/{DB_NAME}"
-    env["REDIS_URL"] = env.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/10"
-    env.update({"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "bench-only", "DAWN_CELERY_QUEUE": "dawn-bench-i5",
-                "MEDIA_ROOT": str(ROOT / "var" / "bench-media-i5"), "DAWN_LOG_LEVEL": "WARNING"})
-    return env
-
-
-def fresh_database(env: dict) -> None:
-    import psycopg
-    from psycopg import sql
-
-    admin = psycopg.conninfo.make_conninfo(env["DATABASE_URL"], dbname="postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB_NAME)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB_NAME)))
-    with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    return bench_env(DB_NAME, 10, "i5")
 
 
 def pct(values: list[float], q: float) -> float:
