@@ -4,7 +4,9 @@ For each source, its main bands — the octave bands within ``main_band_db`` of 
 at the ear, after its gains — are compared with the ambient level in the same bands; the source
 is raised by what it lacks to be ``margin_db`` above the ambience in all of them, at most
 ``max_boost_db`` and never above ``ceiling_dbfs`` in its strongest band. The boost
-moves by at most ``slew_db_per_s`` (smooth, no zipper noise); the total output level is capped
+moves by at most ``slew_db_per_s`` (smooth, no zipper noise) toward a target recomputed every
+``update_interval_s`` (the ambience is itself smoothed over 0.3–1.5 s, so a faster control rate
+would only cost CPU); the total output level is capped
 separately by the output limiter, so a loud street is never fought to a harmful level.
 """
 from __future__ import annotations
@@ -21,6 +23,7 @@ class AdaptiveConfig:
     ceiling_dbfs: float = -12.0
     slew_db_per_s: float = 12.0
     main_band_db: float = 3.0
+    update_interval_s: float = 0.1   # targets are recomputed at this control rate; gains slew every block
 
 
 def target_boost_db(source_band_db: np.ndarray, ambient_db: np.ndarray, cfg: AdaptiveConfig) -> np.ndarray:

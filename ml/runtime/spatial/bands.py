@@ -6,6 +6,8 @@ level of a source and of the ambience are directly comparable.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 OCTAVE_CENTRES_HZ = np.array([125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0])
@@ -21,6 +23,17 @@ def band_edges(centres: np.ndarray = OCTAVE_CENTRES_HZ) -> np.ndarray:
     return edges
 
 
+@lru_cache(maxsize=16)
+def _band_tables(frame: int, sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """(Hann window, band start bins, band end bins, power normalisation) for one frame size."""
+    w = np.hanning(frame)
+    freqs = np.fft.rfftfreq(frame, 1.0 / sample_rate)
+    edges = band_edges()
+    lo = np.clip(np.searchsorted(freqs, edges[:, 0], side="left"), 0, freqs.size)
+    hi = np.clip(np.searchsorted(freqs, edges[:, 1], side="left"), 0, freqs.size)
+    return w, lo, hi, float(frame * np.sum(w ** 2))
+
+
 def frame_band_power(x: np.ndarray, sample_rate: int, frame: int = FRAME) -> np.ndarray:
     """(n_frames, n_bands) mean-square power per band of non-overlapping Hann frames."""
     x = np.asarray(x, dtype=np.float64)
@@ -28,16 +41,12 @@ def frame_band_power(x: np.ndarray, sample_rate: int, frame: int = FRAME) -> np.
     if n == 0:
         x = np.pad(x, (0, frame - x.size))
         n = 1
-    w = np.hanning(frame)
+    w, lo, hi, norm = _band_tables(frame, int(sample_rate))
     spec = np.abs(np.fft.rfft(x[: n * frame].reshape(n, frame) * w, axis=1)) ** 2
     spec[:, 1:-1] *= 2.0
-    spec /= frame * np.sum(w ** 2)
-    freqs = np.fft.rfftfreq(frame, 1.0 / sample_rate)
-    edges = band_edges()
-    idx = np.clip(np.searchsorted(freqs, edges[:, 0], side="left"), 0, freqs.size)
-    hi = np.clip(np.searchsorted(freqs, edges[:, 1], side="left"), 0, freqs.size)
+    spec /= norm
     csum = np.concatenate([np.zeros((n, 1)), np.cumsum(spec, axis=1)], axis=1)
-    return csum[:, hi] - csum[:, idx]
+    return csum[:, hi] - csum[:, lo]
 
 
 def band_levels_db(x: np.ndarray, sample_rate: int) -> np.ndarray:

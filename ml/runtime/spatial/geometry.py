@@ -51,14 +51,3 @@ def destination(lat: float, lng: float, bearing: float, distance_m: float) -> tu
     l2 = l1 + np.arctan2(np.sin(b) * np.sin(d) * np.cos(p1), np.cos(d) - np.sin(p1) * np.sin(p2))
     return float(np.degrees(p2)), float(wrap180(np.degrees(l2)))
 
-
-def relative_geometry(listener_lat: float, listener_lng: float, heading_deg: float | None,
-                      src_lat: np.ndarray, src_lng: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(azimuth°, distance m, bearing°) of each source; azimuth is NaN when there is no heading."""
-    dist = haversine_m(listener_lat, listener_lng, src_lat, src_lng)
-    bear = bearing_deg(listener_lat, listener_lng, src_lat, src_lng)
-    if heading_deg is None:
-        az = np.full_like(bear, np.nan)
-    else:
-        az = wrap180(bear - heading_deg)
-    return az, dist, bear

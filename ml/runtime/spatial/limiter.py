@@ -22,8 +22,11 @@ class LookaheadLimiter:
         self.gain_db = 0.0
 
     def _need(self, block: np.ndarray) -> float:
-        peak = float(np.max(np.abs(block))) if block.size else 0.0
-        rms = float(np.sqrt(np.mean(block.astype(np.float64) ** 2))) if block.size else 0.0
+        if not block.size:
+            return 1.0
+        flat = block.ravel()
+        peak = max(float(flat.max()), -float(flat.min()))
+        rms = float(np.sqrt(np.dot(flat, flat) / flat.size))
         need = 1.0
         if peak > self.peak_limit:
             need = self.peak_limit / peak

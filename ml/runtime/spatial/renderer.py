@@ -20,8 +20,8 @@ import numpy as np
 from .adaptive import AdaptiveConfig, slew, target_boost_db
 from .ambient import AmbientMeter
 from .bands import high_band_of
-from .cues import MAX_ITD_S, ear_delays, ear_gains
-from .geometry import relative_geometry, valid_position
+from .cues import MAX_ITD_S, ear_cues_table
+from .geometry import bearing_deg, haversine_m, valid_position, wrap180
 from .heading import HeadingReading, resolve_heading
 from .limiter import LookaheadLimiter
 from .mapping import distance_gain
@@ -29,6 +29,7 @@ from .modes import ListeningMode, mode_gains
 from .sources import FlatBank, LoopCache, VirtualSource
 
 SAMPLE_RATE = 48_000
+_HIGH_BANDS = high_band_of()
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,6 @@ class SpatialRenderer:
         self._cache = LoopCache(sr)
         self._pre = int(math.ceil(MAX_ITD_S * sr)) + 2
         self._ramp = (np.arange(1, n + 1, dtype=np.float32) / n)
-        self._ar = np.arange(n, dtype=np.int64)
         self.ambient = AmbientMeter(offset_db=self.cfg.ambient_offset_db)
         self.limiter = LookaheadLimiter(n, sr, self.cfg.peak_limit, self.cfg.max_output_rms_dbfs)
         self.mode = ListeningMode()
@@ -80,7 +80,7 @@ class SpatialRenderer:
         self.sources = list(sources)
         loops = [self._cache.get(s) for s in self.sources]
         self._band_db = (np.array([lp.band_db for lp in loops]) if loops
-                         else np.zeros((0, high_band_of().size)))
+                         else np.zeros((0, _HIGH_BANDS.size)))
         self._bank = FlatBank(loops, self._pre, self.cfg.block_size + 1)
         n = len(self.sources)
         sr = self.cfg.sample_rate
@@ -94,8 +94,11 @@ class SpatialRenderer:
         self._gains = np.zeros((n, 4), dtype=np.float32)
         self._delays = np.zeros((n, 2), dtype=np.int64)
         self._boost = np.zeros(n)
-        self._buf = np.zeros((2 * n, self.cfg.block_size), dtype=np.float32)
+        self._boost_target = np.zeros(n)
+        self._adapt_countdown = 0
+        self._band_shift = np.array([[0], [self._bank.high_offset]], dtype=np.int64)
         self._src_ok = valid_position(self._src_lat, self._src_lng)
+        self._geo_key: tuple[float, float] | None = None
         for i, s in enumerate(self.sources):
             if s.id in carry:
                 self._pos[i], self._gains[i], self._delays[i], self._boost[i] = carry[s.id]
@@ -136,22 +139,34 @@ class SpatialRenderer:
             reasons.append(f"source_position_invalid:{self._ids[i]}")
         if n == 0:
             return np.zeros((0, 4), np.float32), np.zeros((0, 2), np.int64), np.zeros(0), hsrc
-        if listener_ok:
-            with np.errstate(invalid="ignore"):
-                az, dist, bear = relative_geometry(self._lat, self._lng, heading, self._src_lat, self._src_lng)
-        else:
-            az = dist = bear = np.full(n, np.nan)
+        dist_gain, bear = self._geometry() if listener_ok else (np.zeros(n), np.full(n, np.nan))
+        az = wrap180(bear - heading) if heading is not None else np.full(n, np.nan)
         pointing = self._pointing if self._pointing is not None and math.isfinite(_num(self._pointing)) else heading
-        g = (self._base * distance_gain(dist, cfg.ref_distance_m, cfg.max_distance_m)
-             * mode_gains(self.mode, self._species, self._ids, bear, pointing) * cfg.master_gain)
+        g = dist_gain * mode_gains(self.mode, self._species, self._ids, bear, pointing) * cfg.master_gain
         if heading is None:
             g = g * 10 ** (cfg.no_heading_dim_db / 20)
-        g = np.where(src_ok & listener_ok & np.isfinite(g), g, 0.0)
-        cue = ear_gains(az, cfg.cue_mode)
-        delays = ear_delays(az, cfg.sample_rate, cfg.cue_mode)
+        g = np.where(np.isfinite(g), g, 0.0)
+        cue, delays = ear_cues_table(az, cfg.sample_rate, cfg.cue_mode)
         self._adapt(g, cue, reasons)
         gains = (cue * (g * 10 ** (self._boost / 20))[:, None]).astype(np.float32)
         return gains, delays, g, hsrc
+
+    def _geometry(self) -> tuple[np.ndarray, np.ndarray]:
+        """(base × distance gain, bearing°) of each source; recomputed only when the listener moves.
+
+        GPS fixes arrive about once a second while blocks run at ~47 per second, so caching the
+        haversine/bearing maths per listener position removes it from almost every block.
+        Invalid source positions get zero gain (and a NaN bearing).
+        """
+        key = (self._lat, self._lng)
+        if key != self._geo_key:
+            with np.errstate(invalid="ignore"):
+                dist = haversine_m(self._lat, self._lng, self._src_lat, self._src_lng)
+                bear = bearing_deg(self._lat, self._lng, self._src_lat, self._src_lng)
+            gain = self._base * distance_gain(dist, self.cfg.ref_distance_m, self.cfg.max_distance_m)
+            self._geo = (np.where(self._src_ok & np.isfinite(gain), gain, 0.0), bear)
+            self._geo_key = key
+        return self._geo
 
     def _adapt(self, g: np.ndarray, cue: np.ndarray, reasons: list[str]) -> None:
         acfg = self.cfg.adaptive
@@ -161,42 +176,55 @@ class SpatialRenderer:
         step = (acfg.slew_db_per_s if acfg else 12.0) * self.cfg.block_size / self.cfg.sample_rate
         if ambient is None or not np.all(np.isfinite(ambient)):
             self._boost = slew(self._boost, np.zeros_like(self._boost), step)
+            self._adapt_countdown = 0
             return
-        high = high_band_of()
-        ear = np.where(high[None, :], np.maximum(cue[:, 2], cue[:, 3])[:, None],
+        if self._adapt_countdown <= 0 or self._boost_target.shape != self._boost.shape:
+            self._boost_target = self._target_boost(g, cue, ambient, acfg)
+            self._adapt_countdown = max(1, round(acfg.update_interval_s * self.cfg.sample_rate
+                                                 / self.cfg.block_size))
+        self._adapt_countdown -= 1
+        self._boost = slew(self._boost, self._boost_target, step)
+
+    def _target_boost(self, g: np.ndarray, cue: np.ndarray, ambient: np.ndarray,
+                      acfg: AdaptiveConfig) -> np.ndarray:
+        """Each source's boost target from its band levels at the louder ear and the ambience."""
+        ear = np.where(_HIGH_BANDS[None, :], np.maximum(cue[:, 2], cue[:, 3])[:, None],
                        np.maximum(cue[:, 0], cue[:, 1])[:, None])
         with np.errstate(divide="ignore"):
             at_ear = self._band_db + 20 * np.log10(g[:, None] * ear)
         target = target_boost_db(np.where(np.isfinite(at_ear), at_ear, -300.0), ambient, acfg)
-        target = np.where(g > 0, target, self._boost)   # a muted source keeps its boost
-        self._boost = slew(self._boost, target, step)
+        return np.where(g > 0, target, self._boost)   # a muted source keeps its boost
 
-    def _ear(self, ear: int, new_gains: np.ndarray, new_delays: np.ndarray) -> np.ndarray:
-        """One ear: gains ramp from the previous block's to the new ones, ITD changes cross-fade.
+    def _mix(self, new_gains: np.ndarray, new_delays: np.ndarray) -> np.ndarray:
+        """Both ears of the next block, shape (block_size, 2).
 
-        Both bands of all sources are gathered into one (2S, N) matrix, so the mix is one
-        (2, 2S) @ (2S, N) product (row 0: gains at the block start, row 1: their change, ramped
-        by t). A source whose delay changed fades from its old-delay signal to its new one:
-        with D = old − new, (a + b·t)(1 − t)·D = (a + (b − a)·t − b·t²)·D adds one small product.
+        Per ear, one gather reads each source's low and high band at its new delay (2S rows)
+        and, for the sources whose delay changed, at its old delay too; one (2, R) @ (R, N)
+        product then mixes them as c0 + c1·t, t ramping over the block. Every gain moves
+        linearly from the previous block's value a to the new a + b (no zipper noise): rows
+        (a, b). A changed delay cross-fades linearly from the old signal at gain a to the new one
+        at gain a + b: new rows (0, a + b), old rows (a, −a), whose sum on a steady signal is the
+        same a + b·t ramp.
         """
-        n_src = len(self.sources)
         t = self._ramp
         start = self._bank.starts + self._pos
-        x = self._buf[: 2 * n_src]
-        for band in (0, 1):
-            x[band * n_src:(band + 1) * n_src] = self._bank.windows[band][start - new_delays[:, ear]]
-        a = np.concatenate([self._gains[:, ear], self._gains[:, 2 + ear]])
-        b = np.concatenate([new_gains[:, ear], new_gains[:, 2 + ear]]) - a
-        mixed = np.stack([a, b]) @ x
-        out = mixed[0] + t * mixed[1]
-        changed = np.flatnonzero(new_delays[:, ear] != self._delays[:, ear])
-        if changed.size:
-            old_start = start[changed] - self._delays[changed, ear]
-            rows = np.concatenate([changed, changed + n_src])
-            d = np.concatenate([self._bank.windows[0][old_start], self._bank.windows[1][old_start]]) - x[rows]
-            ac, bc = a[rows], b[rows]
-            fade = np.stack([ac, bc - ac, bc]) @ d
-            out += fade[0] + t * (fade[1] - t * fade[2])
+        out = np.empty((self.cfg.block_size, 2), dtype=np.float32)
+        for ear in (0, 1):
+            cols = [ear, 2 + ear]                                   # low, high band gains
+            a = self._gains[:, cols].T.ravel()
+            end = new_gains[:, cols].T.ravel()
+            rows = ((start - new_delays[:, ear])[None, :] + self._band_shift).ravel()
+            moved = np.tile(new_delays[:, ear] != self._delays[:, ear], 2)
+            if moved.any():
+                old = ((start - self._delays[:, ear])[None, :] + self._band_shift).ravel()[moved]
+                am = a[moved]
+                coef = np.concatenate([np.stack([np.where(moved, 0.0, a), np.where(moved, end, end - a)]),
+                                       np.stack([am, -am])], axis=1).astype(np.float32)
+                rows = np.concatenate([rows, old])
+            else:
+                coef = np.stack([a, end - a])
+            m = coef @ self._bank.window[rows]
+            out[:, ear] = m[0] + t * m[1]
         return out
 
     def render_block(self) -> tuple[np.ndarray, RenderStatus]:
@@ -205,7 +233,7 @@ class SpatialRenderer:
         n = self.cfg.block_size
         gains, delays, g, hsrc = self._targets(reasons)
         if len(self.sources):
-            block = np.stack([self._ear(0, gains, delays), self._ear(1, gains, delays)], axis=1)
+            block = self._mix(gains, delays)
             self._pos = (self._pos + n) % self._bank.lengths
             self._gains, self._delays = gains, delays
         else:

@@ -122,7 +122,12 @@ class LoopCache:
 
 
 class FlatBank:
-    """All loops of the current scene in two flat arrays (low, high) with circular padding."""
+    """All loops of the current scene in one flat array with circular padding.
+
+    The low bands of every loop come first, then the high bands (``high_offset`` further on),
+    so one gather reads any mix of sources, bands and delays: ``window[starts[i] + pos - delay
+    (+ high_offset)]`` is ``post - 1`` samples of source ``i``'s low (high) band.
+    """
 
     def __init__(self, loops: list[PreparedLoop], pre: int, post: int):
         self.pre, self.post = pre, post
@@ -134,9 +139,8 @@ class FlatBank:
             starts.append(at + pre)
             at += pre + lp.length + post
         self.starts = np.array(starts, dtype=np.int64)
-        self.low = np.concatenate(parts_low) if parts_low else np.zeros(1, np.float32)
-        self.high = np.concatenate(parts_high) if parts_high else np.zeros(1, np.float32)
-        # read-only strided views: windows[b][i] is the `post - 1` samples starting at i
+        self.high_offset = max(at, 1)
+        flat = (np.concatenate(parts_low + parts_high) if loops else np.zeros(2, np.float32))
         width = max(post - 1, 1)
-        self.windows = tuple(np.lib.stride_tricks.sliding_window_view(np.pad(a, (0, width)), width)
-                             for a in (self.low, self.high))
+        # a read-only strided view: window[i] is the `post - 1` samples starting at i
+        self.window = np.lib.stride_tricks.sliding_window_view(np.pad(flat, (0, width)), width)
