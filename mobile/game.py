@@ -245,6 +245,39 @@ def map_points(kind: str, data: dict) -> list[dict]:
     return [{**p, "id": f"{kind}-{i}"} for i, p in enumerate(ok)]
 
 
+def route_line(kind: str, data: dict) -> list[list[float]]:
+    """The time-travel route as [[lat, lng], ...] in waypoint order (empty for other scenarios)."""
+    if kind != "timetravel":
+        return []
+    wps = [w for w in data.get("waypoints", []) if isinstance(w.get("lat"), (int, float))
+           and isinstance(w.get("lng"), (int, float))]
+    wps.sort(key=lambda w: (w.get("index", 0) if isinstance(w.get("index"), int) else 0))
+    return [[float(w["lat"]), float(w["lng"])] for w in wps]
+
+
+def team_rows(teams: list[dict], my_team: int | None) -> list[dict]:
+    """Rows for the team list: ``{id, text, can_join}``; full teams and the player's own cannot be joined."""
+    rows = []
+    for t in teams:
+        if not isinstance(t.get("id"), int):
+            continue
+        size, cap = int(t.get("size") or 0), int(t.get("max_members") or 0)
+        full = cap and size >= cap
+        name = str(t.get("name", "?"))
+        name = name if len(name) <= 30 else name[:29] + "…"
+        rows.append({"id": t["id"], "text": f"{name}\n{size}/{cap} members" + (" (full)" if full else ""),
+                     "can_join": my_team is None and not full})
+    return rows
+
+
+def my_team_text(team: dict | None) -> str:
+    if not team:
+        return "You are not in a team. Start one or join one below: team quests and the team board need it."
+    names = ", ".join(m.get("name", "?") for m in team.get("members", [])[:12])
+    size = f" ({team.get('size')}/{team.get('max_members')})" if team.get("max_members") else ""
+    return f"Your team: {team.get('name', '?')}{size}" + (f". Members: {names}." if names else ".")
+
+
 def scenario_summary(kind: str, data: dict) -> str:
     if kind == "hunt":
         state = time_left_text(data.get("seconds_left")) if data.get("active") else "Hunt over"

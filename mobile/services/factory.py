@@ -9,7 +9,8 @@ from .audio_out import AudiostreamOut, CapturingAudioOut, KivyAudioOut, Sounddev
 from .base import AudioOut, Compass, Location, Microphone, SecureStore
 from .location import PlyerCompass, PlyerLocation, SimulatedWalk
 from .microphone import AndroidMicrophone, FileMicrophone, SounddeviceMicrophone
-from .secure_store import FileSecureStore
+from .power import AndroidPowerState, FixedPowerState, PowerState
+from .secure_store import AndroidKeystoreWrapper, FileSecureStore
 
 DEMO_CLIP = Path(__file__).resolve().parents[2] / "fixtures" / "audio" / "XC173620_adelaides_warbler.ogg"
 
@@ -26,15 +27,18 @@ class Services:
     audio_out: AudioOut
     secure_store: SecureStore
     notes: list[str] = field(default_factory=list)  # why a fallback was chosen
+    power: PowerState = field(default_factory=FixedPowerState)   # unknown on a desktop: no automatic training
 
 
 def default_services(data_dir: str | Path) -> Services:
     """Android: audiostream + plyer. Desktop: sounddevice, else the file named by ``DAWN_MIC_FILE``
     (default: a real fixture clip) and a simulated walk."""
     notes: list[str] = []
-    store = FileSecureStore(Path(data_dir) / "secure")
     if on_android():
-        return Services(AndroidMicrophone(), PlyerLocation(), PlyerCompass(), AudiostreamOut(), store)
+        store = FileSecureStore(Path(data_dir) / "secure", key_wrapper=android_keystore(notes))
+        return Services(AndroidMicrophone(), PlyerLocation(), PlyerCompass(), AudiostreamOut(), store, notes,
+                        power=AndroidPowerState())
+    store = FileSecureStore(Path(data_dir) / "secure")
     mic_file = os.environ.get("DAWN_MIC_FILE")
     mic: Microphone
     if mic_file:
@@ -47,6 +51,15 @@ def default_services(data_dir: str | Path) -> Services:
             mic = FileMicrophone(DEMO_CLIP, realtime=True, loop=True)
     walk = SimulatedWalk()
     return Services(mic, walk, walk, desktop_audio_out(os.environ.get("DAWN_AUDIO_OUT", "auto")), store, notes)
+
+
+def android_keystore(notes: list[str]) -> AndroidKeystoreWrapper | None:
+    """The Keystore wrapper, or None (key file protected by app-private storage only) if it fails."""
+    try:
+        return AndroidKeystoreWrapper()
+    except Exception as exc:  # noqa: BLE001 - very old Android or no Keystore provider
+        notes.append(f"Android Keystore unavailable ({exc}); the token key is kept in app-private storage.")
+        return None
 
 
 def desktop_audio_out(choice: str = "auto") -> AudioOut:

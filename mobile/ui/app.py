@@ -13,7 +13,7 @@ from kivy.lang import Builder
 from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
 
 from mobile.controller import FieldClient
-from mobile.services.factory import Services, default_services
+from mobile.services.factory import Services, default_services, on_android
 
 KV_DIR = Path(__file__).resolve().parent / "kv"
 KV_FILES = ("theme.kv", "onboarding.kv", "record.kv", "identify.kv", "queue.kv", "map.kv", "soundscape.kv",
@@ -54,10 +54,47 @@ class DawnChorusApp(App):
             ("setup" if self.client.signed_in else "login")
         root.go(first)
         Clock.schedule_interval(self.tick, 5.0)
+        if on_android():
+            Clock.schedule_interval(self.fl_tick, 60.0)
+        from kivy.core.window import Window
+
+        Window.bind(on_touch_down=lambda *_: self.auto_trainer.note_activity())
         if self.client.signed_in:
             self.client.start_realtime()
         self.refresh_status()
         return root
+
+    # --- federated learning in the background ------------------------------------------------
+    _fl = None
+    _auto = None
+
+    @property
+    def fl(self):
+        """The one federated-learning client (the Learn screen and the background trainer share it)."""
+        if self._fl is None:
+            from mobile.fl import FLClient
+
+            c = self.client
+            self._fl = FLClient(c.api, c.queue, lambda: c.classifier, c.data_dir / "fl.json",
+                                model_for=lambda info: c.models.classifier_for(c.api, info))
+        return self._fl
+
+    @property
+    def auto_trainer(self):
+        if self._auto is None:
+            from mobile.fl_schedule import AutoTrainer
+
+            self._auto = AutoTrainer(self.fl, self.client.services.power, on_android())
+        return self._auto
+
+    def fl_tick(self, _dt=None) -> None:
+        """Every minute on Android: contribute when opted in, charging and idle (off the UI thread)."""
+        if self.client.signed_in and self.client.online:
+            self.run_bg(self.auto_trainer.tick, lambda _r: self.root.refresh_current(), lambda _e: None)
+
+    def on_pause(self) -> bool:
+        """Keep running in the background (uploads and charging-time training go on)."""
+        return True
 
     # --- background work ------------------------------------------------------------------
     def run_bg(self, work: Callable[[], object], done: Callable[[object], None] | None = None,

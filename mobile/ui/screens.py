@@ -535,6 +535,7 @@ class ScenarioScreen(DawnScreen):
         self.summary, self.data = "", {}
         self.ids.map.points = []
         self.ids.map.me = []
+        self.ids.map.route = []
         loader = {"hunt": self._load_hunt, "timetravel": lambda: self.game.time_travel(self.species),
                   "adopt": self._load_adoption}[self.kind]
         app().run_bg(loader, self.show, lambda e: setattr(self, "summary", message_of(e)))
@@ -573,6 +574,7 @@ class ScenarioScreen(DawnScreen):
         if view:
             center, zoom = geo.fit_view(view, (max(m.width, 100), max(m.height, 100)), max_zoom=16.0)
             m.center_latlng, m.zoom = list(center), zoom
+        m.route = game.route_line(self.kind, data)
         m.points = pts
 
     def act(self) -> None:
@@ -608,25 +610,75 @@ class ScenarioScreen(DawnScreen):
             app().run_bg(work, self.show, lambda e: setattr(self, "summary", message_of(e)))
 
 
+# --- teams --------------------------------------------------------------------------------
+class TeamScreen(DawnScreen):
+    """Create, join and leave a team (the size limit is the server's)."""
+
+    mine_text = StringProperty("")
+    rows = ListProperty([])
+    team_id = NumericProperty(0)   # 0: not in a team
+
+    @property
+    def game(self) -> GameClient:
+        return GameClient(app().client.api)
+
+    def refresh(self) -> None:
+        def load():
+            profile = self.game.profile()
+            return profile, self.game.teams()
+
+        app().run_bg(load, lambda pt: self.show(*pt), lambda e: setattr(self, "message", message_of(e)))
+
+    def show(self, profile: dict, teams: list[dict]) -> None:
+        mine_id = ((profile or {}).get("team") or {}).get("id")
+        mine = next((t for t in teams if t.get("id") == mine_id), (profile or {}).get("team"))
+        self.team_id = int(mine_id or 0)
+        self.mine_text = game.my_team_text(mine)
+        self.rows = game.team_rows(teams, mine_id)
+        box = self.ids.rows
+        box.clear_widgets()
+        for row in self.rows or [{"id": 0, "text": "No teams yet: start the first one.", "can_join": False}]:
+            widget = Factory.TeamRow()
+            widget.text, widget.team_id, widget.can_join = row["text"], row["id"], row["can_join"]
+            widget.screen = self
+            box.add_widget(widget)
+
+    def create(self, name: str) -> None:
+        name = (name or "").strip()
+        if not name:
+            self.message = "Give your team a name first."
+            return
+        self._do(lambda: self.game.create_team(name), f"Team “{name}” created; you are its first member.")
+
+    def join(self, team_id: int) -> None:
+        self._do(lambda: self.game.join_team(team_id), "Welcome to the team!")
+
+    def leave(self) -> None:
+        if self.team_id:
+            self._do(lambda: self.game.leave_team(self.team_id), "You left the team.")
+
+    def _do(self, work, text: str) -> None:
+        def done(_):
+            self.message = text
+            self.refresh()
+
+        app().run_bg(work, done, lambda e: setattr(self, "message", message_of(e)))
+
+
 # --- federated learning -------------------------------------------------------------------
 class LearnScreen(DawnScreen):
     opted_in = BooleanProperty(False)
     last_text = StringProperty("")
-    _fl = None
+    auto_text = StringProperty("")
 
     @property
     def fl(self):
-        if self._fl is None:
-            from mobile.fl import FLClient
-
-            c = app().client
-            self._fl = FLClient(c.api, c.queue, lambda: c.classifier, c.data_dir / "fl.json",
-                                model_for=lambda info: c.models.classifier_for(c.api, info))
-        return self._fl
+        return app().fl
 
     def refresh(self) -> None:
         self.opted_in = self.fl.prefs.opted_in
         self.last_text = self.fl.last_contributed_text()
+        self.auto_text = app().auto_trainer.status_line()
 
     def set_opt_in(self, value: bool) -> None:
         if value == self.fl.prefs.opted_in:

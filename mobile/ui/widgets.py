@@ -129,13 +129,14 @@ class CanvasMap(Widget):
     zoom = NumericProperty(14.0)
     points = ListProperty([])
     me = ListProperty([])  # [lat, lng] of the player, or empty
+    route = ListProperty([])  # [[lat, lng], ...] drawn as a line under the points (time travel)
     scale_text = StringProperty("")
 
     def __init__(self, **kw):
         super().__init__(**kw)
         self._labels: list[Label] = []
         self.bind(pos=self.redraw, size=self.redraw, points=self.redraw, zoom=self.redraw,
-                  center_latlng=self.redraw, me=self.redraw)
+                  center_latlng=self.redraw, me=self.redraw, route=self.redraw)
 
     def redraw(self, *_):
         self.canvas.clear()
@@ -159,6 +160,14 @@ class CanvasMap(Widget):
             while y < self.top:
                 Line(points=[self.x, y, self.right, y])
                 y += step
+        if len(self.route) >= 2:
+            line = []
+            for lat, lng in self.route:
+                sx, sy = geo.to_screen(lat, lng, center, self.zoom, size)
+                line += [self.x + sx, self.y + sy]
+            with self.canvas:
+                Color(0.55, 0.35, 0.1, 0.9)
+                Line(points=line, width=dp(2.5))
         for c in geo.cluster(list(self.points), self.zoom):
             sx, sy = geo.to_screen(c.lat, c.lng, center, self.zoom, size)
             if not (0 <= sx <= self.width and 0 <= sy <= self.height):

@@ -136,7 +136,50 @@ def test_token_is_stored_encrypted(tmp_path):
     assert FileSecureStore(tmp_path).get("api_token") == "abc123secret"
     (tmp_path / "secrets.bin").write_bytes(b"garbage")
     assert FileSecureStore(tmp_path).get("api_token") is None
-    assert (tmp_path / "secrets.bin").stat().st_mode & 0o077 == 0 or True
+    assert (tmp_path / "secrets.bin").stat().st_mode & 0o077 == 0
+    assert (tmp_path / "secrets.key").stat().st_mode & 0o077 == 0
+
+
+class XorKeystore:
+    """A stand-in for the Android Keystore: wraps with a key the files never hold."""
+
+    def __init__(self, secret: int):
+        self.secret = secret
+
+    def wrap(self, data: bytes) -> bytes:
+        return b"W" + bytes(b ^ self.secret for b in data)
+
+    def unwrap(self, blob: bytes) -> bytes:
+        if not blob.startswith(b"W"):
+            raise ValueError("not wrapped")
+        out = bytes(b ^ self.secret for b in blob[1:])
+        if not out.isascii() or len(out.strip()) != 44:
+            raise ValueError("wrong keystore key")
+        return out
+
+
+def test_keystore_wrapped_key_survives_restarts_migrates_old_files_and_fails_safe(tmp_path):
+    from cryptography.fernet import Fernet
+
+    from mobile.services.secure_store import FileSecureStore
+
+    plain_dir, wrapped_dir = tmp_path / "plain", tmp_path / "wrapped"
+    FileSecureStore(plain_dir).set("api_token", "old-token")           # an install from before the keystore
+    migrated = FileSecureStore(plain_dir, key_wrapper=XorKeystore(0x5A))
+    assert migrated.get("api_token") == "old-token"                        # still signed in after the update
+    assert (plain_dir / "secrets.key").read_bytes().startswith(b"W")       # and the key file is wrapped now
+
+    store = FileSecureStore(wrapped_dir, key_wrapper=XorKeystore(0x33))
+    store.set("api_token", "s3cret")
+    key_file = (wrapped_dir / "secrets.key").read_bytes()
+    assert key_file.startswith(b"W") and len(key_file.strip()) != 44     # no bare Fernet key on disk
+    assert FileSecureStore(wrapped_dir, key_wrapper=XorKeystore(0x33)).get("api_token") == "s3cret"
+    with pytest.raises(Exception):                                          # the files alone do not reveal it
+        Fernet(key_file.strip()).decrypt((wrapped_dir / "secrets.bin").read_bytes())
+    lost = FileSecureStore(wrapped_dir, key_wrapper=XorKeystore(0x77))     # keystore reset: sign in again
+    assert lost.get("api_token") is None
+    lost.set("api_token", "fresh")
+    assert FileSecureStore(wrapped_dir, key_wrapper=XorKeystore(0x77)).get("api_token") == "fresh"
 
 
 def test_android_staging_has_the_runtime_and_nothing_heavy(tmp_path):

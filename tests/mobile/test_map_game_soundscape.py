@@ -65,6 +65,20 @@ def test_game_helpers_follow_the_server_shapes():
                            {"index": 1, "lat": 18.31, "lng": -65.8, "year": 2021, "unlocked": False}]}
     assert "waypoint 2 of 3 (2021)" in game.scenario_summary("timetravel", route)
     assert [p["own"] for p in game.map_points("timetravel", route)] == [True, False]
+    shuffled = {"waypoints": list(reversed(route["waypoints"])) + [{"index": 2, "lat": None, "lng": 1}]}
+    assert game.route_line("timetravel", shuffled) == [[18.3, -65.8], [18.31, -65.8]]   # in order, bad points left out
+    assert game.route_line("hunt", hunt) == []
+
+
+def test_team_rows_say_who_can_join_what():
+    teams = [{"id": 4, "name": "Owls", "max_members": 8, "size": 3, "members": [{"name": "robin"}]},
+             {"id": 5, "name": "Coquís", "max_members": 2, "size": 2}, {"id": "x", "name": "junk"}]
+    rows = game.team_rows(teams, None)
+    assert [(r["id"], r["can_join"]) for r in rows] == [(4, True), (5, False)]
+    assert rows[1]["text"].endswith("(full)") and "3/8 members" in rows[0]["text"]
+    assert not any(r["can_join"] for r in game.team_rows(teams, 4))   # already in a team: leave first
+    assert "Owls (3/8)" in game.my_team_text(teams[0]) and "robin" in game.my_team_text(teams[0])
+    assert "not in a team" in game.my_team_text(None)
 
 
 def test_game_client_paths_and_the_quiz_controller(fake_server):

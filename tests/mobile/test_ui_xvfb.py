@@ -49,7 +49,7 @@ def test_walk_through_every_screen(display, tmp_path, size):
     report = json.loads(lines[-1])
     assert report["problems"] == []
     names = ["login", "setup", "record", "mark", "identify", "queue", "map", "soundscape", "game", "quiz", "hunt", "timetravel",
-             "learn"]
+             "learn", "teams"]
     assert report["shots"] == [f"{w}x{h}_{n}.png" for n in names]
     for shot in report["shots"]:
         assert (ARTIFACTS / shot).stat().st_size > 5000

@@ -229,10 +229,23 @@ def step_learn():
     app.root.go("learn")
 
 
+TEAMS = [{"id": 4, "name": "El Yunque Owls", "max_members": 8, "size": 3,
+          "members": [{"player": 1, "name": "robin"}, {"player": 9, "name": "coqui_fan"},
+                      {"player": 3, "name": "maria.birds"}]},
+         {"id": 5, "name": "Coquí Chorus of the Eastern Karst Hills and Valleys", "max_members": 6, "size": 6},
+         {"id": 6, "name": "Dawn Patrol", "max_members": 8, "size": 2}]
+
+
+def step_teams():
+    scr = app.root.ids.sm.get_screen("teams")
+    app.root.go("teams")
+    Clock.schedule_once(lambda _dt: scr.show(PROFILE, TEAMS), 0.2)  # after on_enter's (offline) refresh
+
+
 STEPS = [("login", step_login), ("setup", step_setup), ("record", step_record), ("mark", step_mark),
          ("identify", step_identify), ("queue", step_queue), ("map", step_map), ("soundscape", step_soundscape),
          ("game", step_game), ("quiz", step_quiz), ("hunt", step_hunt), ("timetravel", step_timetravel),
-         ("learn", step_learn)]
+         ("learn", step_learn), ("teams", step_teams)]
 state = {"i": 0}
 
 
