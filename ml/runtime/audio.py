@@ -1,7 +1,8 @@
 """Decode and probe untrusted audio bytes into mono float32 numpy arrays.
 
 Every failure raises :class:`AudioError` with a stable ``code``; callers map it to an API error.
-Decoding uses libsndfile through ``soundfile`` (WAV, FLAC, Ogg Vorbis/Opus, MP3).
+Decoding uses libsndfile through ``soundfile`` (WAV, FLAC, Ogg Vorbis/Opus, MP3); phone-style
+Ogg/Opus goes straight through libopus at the wanted rate when it can (:mod:`ml.runtime.opus`).
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
+
+from .opus import decode_ogg_opus
 
 MAX_BYTES = 25 * 1024 * 1024
 MAX_SECONDS = 300.0
@@ -104,14 +107,18 @@ def decode(data: bytes, *, sample_rate: int | None = None,
            max_bytes: int = MAX_BYTES, max_seconds: float = MAX_SECONDS) -> tuple[np.ndarray, int]:
     """Decode ``data`` to mono float32 in [-1, 1], resampled to ``sample_rate`` when given."""
     info = probe(data, max_bytes=max_bytes, max_seconds=max_seconds)
-    sf = _soundfile()
-    try:
-        samples, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-    except Exception as exc:
-        raise AudioError("audio_corrupt", f"The audio file cannot be decoded: {exc}") from None
+    samples = decode_ogg_opus(data, sample_rate, max_seconds) if info.format == "ogg" and sample_rate else None
+    if samples is not None:   # Opus straight at the wanted rate (ml.runtime.opus)
+        sr = sample_rate
+    else:
+        sf = _soundfile()
+        try:
+            samples, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        except Exception as exc:
+            raise AudioError("audio_corrupt", f"The audio file cannot be decoded: {exc}") from None
     if samples.shape[0] == 0:
         raise AudioError("audio_empty", "The audio holds no samples.")
-    if samples.shape[0] > max_seconds * info.sample_rate + info.sample_rate:
+    if samples.shape[0] > max_seconds * sr + sr:
         raise AudioError("audio_too_long", f"The audio is longer than {max_seconds:.0f} s.")
     mono = samples.mean(axis=1, dtype=np.float32)
     if not np.all(np.isfinite(mono)):
