@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.gis.geos import Point
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework import status
 
 from ml.runtime.audio import AudioError, AudioInfo, probe
 from server.common.errors import ApiError
+from server.species.lookup import identifiable_species
 from server.species.models import Species
 
 from . import session_token, storage
@@ -58,31 +61,52 @@ def probe_audio(data: bytes) -> AudioInfo:
 def resolve_species(label: str) -> Species | None:
     if label.strip().lower() == UNKNOWN_LABEL:
         return None
-    species = Species.objects.filter(label=label.strip(), identifiable=True).first()
+    species = identifiable_species(label.strip())
     if species is None:
         raise ApiError("unknown_species", f"{label!r} is not in the species catalogue.",
                        fields={"identification.label": "unknown species"})
     return species
 
 
-def existing_for_key(owner, key: str, sha: str | None) -> Recording | None:
-    """A previous submission with this key; the same key with other audio is a conflict."""
-    original = Recording.objects.filter(owner=owner, idempotency_key=key).first()
+def check_replay(original: Recording | None, sha: str | None) -> Recording | None:
     if original is not None and sha is not None and original.audio_sha256 != sha:
         raise ApiError("idempotency_key_reused", "This idempotency key was used for a different recording.",
                        status.HTTP_409_CONFLICT)
     return original
 
 
+def prior_submissions(owner, key: str, nonce: str | None) -> tuple[Recording | None, bool]:
+    """(the owner's submission with this key, whether another recording used this session token),
+    in one query: both are checked on every upload."""
+    match = Q(owner=owner, idempotency_key=key)
+    if nonce is not None:
+        match |= Q(session_nonce=nonce)
+    rows = list(Recording.objects.filter(match).only("id", "owner_id", "idempotency_key", "audio_sha256",
+                                                     "status", "session_nonce")[:2])
+    original = next((r for r in rows if r.owner_id == owner.pk and r.idempotency_key == key), None)
+    return original, any(r is not original for r in rows)
+
+
 def ingest(owner, upload, meta: dict) -> IngestResult:
-    """Validate and store one submission. Repeating a key returns the original recording."""
+    """Validate and store one submission. Repeating a key returns the original recording.
+
+    The upload is one INSERT in autocommit (no explicit transaction: it is a single statement), and
+    analysis is queued once it is committed. Lookups cost one query: the idempotency key (replays
+    return the original even after their session token expired) together with the token's nonce.
+    """
     data = read_upload(upload)
     sha = storage.sha256_hex(data)
-    original = existing_for_key(owner, meta["idempotency_key"], sha)
-    if original is not None:
+    key = meta["idempotency_key"]
+    try:
+        nonce, token_error = session_token.verify(meta.get("session_token"), owner.pk, meta["recorded_at"]), None
+    except ApiError as exc:
+        nonce, token_error = None, exc
+    original, nonce_used = prior_submissions(owner, key, nonce)
+    if check_replay(original, sha) is not None:
         return IngestResult(original, created=False)
-    nonce = session_token.verify(meta.get("session_token"), owner.pk, meta["recorded_at"])
-    if Recording.objects.filter(session_nonce=nonce).exists():
+    if token_error is not None:
+        raise token_error
+    if nonce_used:
         raise session_token.reused()
     info = probe_audio(data)
     segment = meta["segment"]
@@ -95,9 +119,10 @@ def ingest(owner, upload, meta: dict) -> IngestResult:
     _, rel = storage.store_blob(data, info.format)
     loc = meta["location"]
     try:
-        with transaction.atomic():
+        # a single INSERT needs no transaction; a savepoint only when the caller already holds one
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
             recording = Recording.objects.create(
-                owner=owner, idempotency_key=meta["idempotency_key"], audio_sha256=sha, audio_path=rel,
+                owner=owner, idempotency_key=key, audio_sha256=sha, audio_path=rel,
                 audio_format=info.format, audio_bytes=len(data), sample_rate=info.sample_rate,
                 channels=info.channels, duration_s=info.duration, recorded_at=meta["recorded_at"],
                 location=Point(loc["lng"], loc["lat"], srid=4326), accuracy_m=loc["accuracy_m"],
@@ -105,15 +130,15 @@ def ingest(owner, upload, meta: dict) -> IngestResult:
                 claimed_species=species, device_confidence=ident.get("confidence"),
                 device_model_version=ident.get("model_version", ""), device_info=meta.get("device", {}),
                 session_nonce=nonce, enqueued_at=timezone.now())
-            transaction.on_commit(lambda: enqueue_analysis(recording.pk))
     except IntegrityError:
-        # a concurrent request with the same key won the race
-        original = existing_for_key(owner, meta["idempotency_key"], sha)
-        if original is None:
-            if Recording.objects.filter(session_nonce=nonce).exists():
-                raise session_token.reused() from None
-            raise
-        return IngestResult(original, created=False)
+        # a concurrent request with the same key (or the same session token) won the race
+        original, nonce_used = prior_submissions(owner, key, nonce)
+        if check_replay(original, sha) is not None:
+            return IngestResult(original, created=False)
+        if nonce_used:
+            raise session_token.reused() from None
+        raise
+    transaction.on_commit(lambda: enqueue_analysis(recording.pk))   # at once in autocommit
     return IngestResult(recording, created=True)
 
 

@@ -220,3 +220,37 @@ def test_unknown_recording_id_is_404_json(api):
     response = api.get("/api/v1/recordings/not-a-uuid/")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_replay_after_the_session_token_expired_still_returns_the_original(api, catalogue, bird_clips, settings):
+    from .conftest import session_token
+
+    meta = metadata(session_token=session_token(api))
+    first = submit(api, bird_clips[0].data, meta)
+    assert first.status_code == 201
+    settings.RECORDING_TOKEN_UPLOAD_TTL_S = 0          # the phone retries long after: its token has expired
+    replay = submit(api, bird_clips[0].data, meta)
+    assert replay.status_code == 200 and replay.json()["id"] == first.json()["id"]
+    fresh = submit(api, bird_clips[1].data, metadata(session_token=meta["session_token"]))
+    assert fresh.status_code == 403 and fresh.json()["error"]["code"] == "recording_token_expired"
+
+
+def test_an_upload_costs_few_queries(api, catalogue, bird_clips, django_assert_max_num_queries):
+    submit(api, bird_clips[0].data, metadata(identification={"label": bird_clips[1].label}))   # warm caches
+    meta = metadata(identification={"label": bird_clips[1].label})
+    from .conftest import session_token
+    meta["session_token"] = session_token(api)
+    # token auth, one lookup of key + session token, the INSERT (+ its savepoint inside the test's transaction)
+    with django_assert_max_num_queries(5):
+        assert submit(api, bird_clips[1].data, meta).status_code == 201
+
+
+def test_a_species_withdrawn_from_claims_is_refused_at_once(api, catalogue, bird_clips):
+    from server.species.models import Species
+
+    label = bird_clips[0].label
+    assert submit(api, bird_clips[0].data, metadata(identification={"label": label})).status_code == 201
+    Species.objects.filter(label=label).update(identifiable=False)   # queryset update: no signal
+    Species.objects.get(label=label).save()                          # an admin save: clears the cache
+    response = submit(api, bird_clips[1].data, metadata(identification={"label": label}))
+    assert response.status_code == 400 and response.json()["error"]["code"] == "unknown_species"

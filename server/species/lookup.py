@@ -1,0 +1,35 @@
+"""Identifiable species by label for the upload hot path, cached in-process for ``TTL_S``.
+
+Only species that exist are cached (so hostile labels cannot grow the cache beyond the
+catalogue); a save or delete in this process clears it, and other processes see a change within
+``TTL_S``.
+"""
+from __future__ import annotations
+
+import time
+
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from .models import Species
+
+TTL_S = 30.0
+_cache: dict[str, tuple[float, Species]] = {}
+
+
+def identifiable_species(label: str) -> Species | None:
+    now = time.monotonic()
+    hit = _cache.get(label)
+    if hit is not None and now - hit[0] < TTL_S:
+        return hit[1]
+    species = Species.objects.filter(label=label, identifiable=True).first()
+    if species is not None:
+        _cache[label] = (now, species)
+    else:
+        _cache.pop(label, None)
+    return species
+
+
+@receiver([post_save, post_delete], sender=Species, dispatch_uid="species.lookup.clear")
+def clear(**_kwargs) -> None:
+    _cache.clear()
