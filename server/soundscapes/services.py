@@ -117,11 +117,10 @@ def mark_stale(observation: Observation) -> None:
     p = observation.public_location
     cell = cell_of(p.y, p.x)
     day = observation.observed_at.astimezone(dt_timezone.utc).date().isoformat()
-    for window in (LIVE, day):
-        updated = CellSpec.objects.filter(window=window, cell=cell).update(stale=True)
-        if not updated:
-            CellSpec.objects.get_or_create(window=window, cell=cell,
-                                           defaults={"spec": empty_spec(cell, window), "stale": True})
+    # one INSERT … ON CONFLICT DO UPDATE for both windows (this runs inside every acceptance)
+    CellSpec.objects.bulk_create(
+        [CellSpec(window=window, cell=cell, spec=empty_spec(cell, window), stale=True) for window in (LIVE, day)],
+        update_conflicts=True, unique_fields=["window", "cell"], update_fields=["stale"])
 
 
 def earliest_day() -> date | None:
