@@ -10,9 +10,13 @@ sums of the observations' *public* Web-Mercator coordinates (so a cluster's cent
   the finished cluster: count, number of species, top species label and the top-five ``mix`` JSON — the
   unfiltered map reads one tile's cells by equality and joins nothing.
 
-Kept exact by PostgreSQL statement-level triggers on ``observations_observation`` (insert, update,
-delete, truncate) that run inside the writing transaction, whatever writes: the ORM, the analysis
-task, the demo import, bulk SQL. ``manage.py rebuild_map_summary`` recomputes it from scratch.
+Kept exact from a journal (:mod:`~server.maps.journal`): statement-level triggers on
+``observations_observation`` (insert, update, delete, truncate), whatever writes — the ORM, the
+analysis task, the demo import, bulk SQL — append each row's signed contribution to
+``maps_tilecell_pending`` inside the writing transaction, and a refresh (a Celery task, seconds later)
+folds pending rows into the three tables. Tiles add the pending rows to what they read, so they are
+exact at every moment. ``manage.py rebuild_map_summary`` recomputes everything from scratch.
+(Migrations 0002–0003 applied the contributions inside the writing transaction: :func:`inline_trigger_sql`.)
 
 Which path a cluster tile takes (:func:`summary_supports`):
 
@@ -37,6 +41,8 @@ from .tilemath import CELL_LEVEL_SHIFT, MERCATOR_HALF_WORLD, POINT_ZOOM
 TABLE = "maps_tilecell"                 # every filterable dimension (species, day, grade, type)
 SPECIES_TABLE = "maps_tilecell_species"  # (cell, species) only: species filters
 CELL_TABLE = "maps_tilecell_mix"         # one finished cluster per cell: the unfiltered map
+PENDING_TABLE = "maps_tilecell_pending"  # the journal: contributions not yet folded in (journal.py)
+REFRESH_LOCK = 0x6D617073                # advisory lock key ("maps"): one refresh or rebuild at a time
 MIX_SIZE = 5                             # species in a cluster's ``mix``
 MIN_LEVEL = CELL_LEVEL_SHIFT                      # zoom 0
 MAX_LEVEL = POINT_ZOOM - 1 + CELL_LEVEL_SHIFT     # the last cluster zoom
@@ -71,18 +77,20 @@ DROP_CELL_TABLE_SQL = f"DROP TABLE IF EXISTS {CELL_TABLE}"
 SHIFT = MIN_LEVEL  # a cell's tile: (cx >> SHIFT, cy >> SHIFT) at zoom level - SHIFT
 
 
-def cells_select_sql(where: str) -> str:
-    """Finished clusters (the ``maps_tilecell_mix`` columns) from the (cell, species) table's rows matching
-    ``where`` (on alias ``s``): count, species count, top label and top-five mix, as the raw tile computes them."""
+def cells_select_sql(where: str, source: str = SPECIES_TABLE) -> str:
+    """Finished clusters (the ``maps_tilecell_mix`` columns) from (cell, species) rows matching ``where``
+    (on alias ``s``) of ``source`` (the table, or a CTE or parenthesised query with its columns level, cx,
+    cy, species_id, n, sx, sy): count, species count, top label and top-five mix, as the raw tile computes them."""
     return f"""
-SELECT c.level, c.cx >> {SHIFT}, c.cy >> {SHIFT}, c.cx, c.cy, c.n, c.sx, c.sy, c.species_count, c.labels[1],
+SELECT c.level, c.cx >> {SHIFT} AS tx, c.cy >> {SHIFT} AS ty, c.cx, c.cy, c.n, c.sx, c.sy, c.species_count,
+       c.labels[1] AS species,
        (SELECT json_agg(json_build_array(t.label, t.n) ORDER BY t.ord)::text
-          FROM unnest(c.labels, c.top_n) WITH ORDINALITY AS t(label, n, ord))
+          FROM unnest(c.labels, c.top_n) WITH ORDINALITY AS t(label, n, ord)) AS mix
 FROM (
   SELECT s.level, s.cx, s.cy, sum(s.n)::int AS n, sum(s.sx) AS sx, sum(s.sy) AS sy, count(*)::int AS species_count,
          (array_agg(sp.label ORDER BY s.n DESC, s.species_id))[1:{MIX_SIZE}] AS labels,
          (array_agg(s.n ORDER BY s.n DESC, s.species_id))[1:{MIX_SIZE}] AS top_n
-  FROM {SPECIES_TABLE} s JOIN species_species sp ON sp.id = s.species_id WHERE {where} GROUP BY s.level, s.cx, s.cy
+  FROM {source} s JOIN species_species sp ON sp.id = s.species_id WHERE {where} GROUP BY s.level, s.cx, s.cy
 ) c"""
 
 
@@ -94,8 +102,9 @@ def mercator_sql(col: str) -> tuple[str, str]:
     return px, py
 
 
-def _delta_select(src: str, sign: int, where: str = "TRUE") -> str:
-    """Rows of a (transition) table as signed cell contributions at the finest level."""
+def delta_select(src: str, sign: int, where: str = "TRUE") -> str:
+    """Rows of a (transition) table as signed cell contributions at the finest level: the columns
+    species_id, day, status, sound_type, px, py, cx, cy, sgn (the journal's, in its order)."""
     px, py = mercator_sql("r.public_location")
     size = 2 * MERCATOR_HALF_WORLD / (1 << MAX_LEVEL)
     top = (1 << MAX_LEVEL) - 1
@@ -108,19 +117,21 @@ def _delta_select(src: str, sign: int, where: str = "TRUE") -> str:
   FROM {src} r WHERE {where}"""
 
 
-def _apply_sql(delta: str) -> str:
-    """Add the signed contributions to every level of the two count tables, drop emptied rows, then
-    recompute the finished clusters of the touched cells (their keys are kept in plpgsql arrays)."""
-    species_key = "level, cx, cy, species_id"
-    touched = "unnest(t_level, t_cx, t_cy) AS k(level, cx, cy)"
+def touched_sql(delta: str) -> str:
+    """plpgsql: the keys of every cell (all levels) the contributions touch, into arrays t_level, t_cx, t_cy."""
     return f"""
 SELECT coalesce(array_agg(level), '{{}}'), coalesce(array_agg(cx), '{{}}'), coalesce(array_agg(cy), '{{}}')
   INTO t_level, t_cx, t_cy
 FROM (SELECT DISTINCT lv AS level, d.cx >> ({MAX_LEVEL} - lv) AS cx, d.cy >> ({MAX_LEVEL} - lv) AS cy
-      FROM ({delta}) d CROSS JOIN generate_series({MIN_LEVEL}, {MAX_LEVEL}) AS lv) touched;
-IF cardinality(t_level) = 0 THEN
-  RETURN NULL;
-END IF;
+      FROM ({delta}) d CROSS JOIN generate_series({MIN_LEVEL}, {MAX_LEVEL}) AS lv) touched;"""
+
+
+def apply_sql(delta: str) -> str:
+    """plpgsql: add the signed contributions to every level of the two count tables, drop emptied rows,
+    then recompute the finished clusters of the touched cells (:func:`touched_sql` ran first)."""
+    species_key = "level, cx, cy, species_id"
+    touched = "unnest(t_level, t_cx, t_cy) AS k(level, cx, cy)"
+    return f"""
 WITH delta AS ({delta}),
 cells AS (
   SELECT lv AS level, d.cx >> ({MAX_LEVEL} - lv) AS cx, d.cy >> ({MAX_LEVEL} - lv) AS cy, d.species_id, d.day,
@@ -151,7 +162,8 @@ _CHANGED = """r.id IN (SELECT o2.id FROM old_rows o2 JOIN new_rows n2 ON n2.id =
         (n2.species_id, n2.observed_at, n2.status, lower(n2.sound_type), ST_X(n2.public_location), ST_Y(n2.public_location)))"""
 
 
-def _function(name: str, body: str) -> str:
+def trigger_function(name: str, body: str) -> str:
+    """A statement-level trigger function (arrays t_level, t_cx, t_cy declared for :func:`touched_sql`)."""
     return f"""
 CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE t_level int[]; t_cx int[]; t_cy int[];
@@ -161,14 +173,27 @@ RETURN NULL;
 END $fn$;"""
 
 
-def trigger_sql() -> str:
-    """Functions and statement-level triggers that keep the summary in step with observations."""
-    update_delta = _delta_select("old_rows", -1, _CHANGED) + "\n  UNION ALL" + _delta_select("new_rows", 1, _CHANGED)
+UPDATE_DELTA = delta_select("old_rows", -1, _CHANGED) + "\n  UNION ALL" + delta_select("new_rows", 1, _CHANGED)
+TRIGGER_FUNCTIONS = ("maps_tilecell_on_insert", "maps_tilecell_on_delete", "maps_tilecell_on_update",
+                     "maps_tilecell_on_truncate")
+
+
+def _inline(delta: str) -> str:
+    return touched_sql(delta) + "\nIF cardinality(t_level) = 0 THEN\n  RETURN NULL;\nEND IF;" + apply_sql(delta)
+
+
+def inline_functions_sql() -> str:
+    """The trigger functions of migrations 0002–0003: apply contributions (and recompute the touched
+    cells' finished clusters) inside the writing transaction. 0004 replaced them with the journal's."""
+    bodies = [_inline(delta_select("new_rows", 1)), _inline(delta_select("old_rows", -1)), _inline(UPDATE_DELTA),
+              f"TRUNCATE {TABLE}, {SPECIES_TABLE}, {CELL_TABLE};"]
+    return "\n".join(trigger_function(name, body) for name, body in zip(TRIGGER_FUNCTIONS, bodies))
+
+
+def inline_trigger_sql() -> str:
+    """Functions and statement-level triggers of migrations 0002–0003 (0004 replaced the functions only)."""
     parts = [
-        _function("maps_tilecell_on_insert", _apply_sql(_delta_select("new_rows", 1))),
-        _function("maps_tilecell_on_delete", _apply_sql(_delta_select("old_rows", -1))),
-        _function("maps_tilecell_on_update", _apply_sql(update_delta)),
-        _function("maps_tilecell_on_truncate", f"TRUNCATE {TABLE}, {SPECIES_TABLE}, {CELL_TABLE};"),
+        inline_functions_sql(),
         """
 CREATE TRIGGER maps_tilecell_ins AFTER INSERT ON observations_observation
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION maps_tilecell_on_insert();
@@ -207,7 +232,7 @@ def rebuild_sql(with_cells: bool = True) -> str:
     finest = f"""
 INSERT INTO {TABLE} ({KEY}, n, sx, sy)
 SELECT {MAX_LEVEL}, d.cx, d.cy, {cols}, count(*), sum(d.px), sum(d.py)
-FROM ({_delta_select("observations_observation", 1)}) d
+FROM ({delta_select("observations_observation", 1)}) d
 GROUP BY d.cx, d.cy, {cols};"""
     coarser = "".join(f"""
 INSERT INTO {TABLE} ({KEY}, n, sx, sy)
@@ -222,10 +247,13 @@ SELECT level, cx, cy, species_id, sum(n), sum(sx), sum(sy) FROM {TABLE} GROUP BY
 
 
 def rebuild(using: str = "default") -> int:
-    """Rebuild in one transaction; returns the number of summary rows."""
+    """Rebuild in one transaction; returns the number of summary rows. Writers wait (share lock) and so does
+    a running refresh (advisory lock); the journal, whose rows the rebuild counts already, is emptied."""
     from django.db import connections, transaction
 
     with transaction.atomic(using=using), connections[using].cursor() as cur:
+        cur.execute(f"LOCK TABLE observations_observation IN SHARE MODE; SELECT pg_advisory_xact_lock({REFRESH_LOCK}); "
+                    f"TRUNCATE {PENDING_TABLE};")
         cur.execute(rebuild_sql())
         cur.execute(f"SELECT count(*) FROM {TABLE}")
         return int(cur.fetchone()[0])

@@ -1,4 +1,7 @@
-"""Celery task: run an export job (idempotent, acknowledged late), recording its progress."""
+"""Celery tasks of the map: run an export job (recording its progress); refresh the summary from its journal.
+
+Both are idempotent and acknowledged late: a killed worker's task runs again and repeats nothing.
+"""
 from __future__ import annotations
 
 import logging
@@ -9,6 +12,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
+from . import refresh
 from .export_query import export_queryset
 from .exports import FORMATS, write_export
 from .filters import MapFilters
@@ -48,3 +52,17 @@ def run_export(job_id: str) -> str:
     ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.DONE, done=n, total=n, file=rel,
                                                finished_at=timezone.now())
     return "done"
+
+
+REFRESH_TASK_SECONDS = 20.0  # then hand over to a fresh task (other work gets the worker in between)
+
+
+@shared_task(name="maps.refresh_summary", acks_late=True, reject_on_worker_lost=True,
+             autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=3)
+def refresh_summary() -> int:
+    """Fold the summary journal into the tables (skips if another refresh is running); rows applied."""
+    refresh.clear_request()
+    applied, more = refresh.drain(max_seconds=REFRESH_TASK_SECONDS, wait=False)
+    if more:
+        refresh.request_refresh()
+    return applied

@@ -2,7 +2,8 @@
 
 Below :data:`~server.maps.tilemath.POINT_ZOOM` a tile holds one layer ``clusters``: the
 observations' *public* positions snapped to a 32 × 32 grid aligned with the tile (read from the
-pre-aggregated :mod:`~server.maps.summary` tables when the filters allow, else from observations), each feature
+pre-aggregated :mod:`~server.maps.summary` tables plus the tile's not yet refreshed
+:mod:`~server.maps.journal` rows when the filters allow, else from observations), each feature
 carrying ``count``, ``species`` (the most frequent), ``species_count`` and ``mix`` (JSON list of
 ``[label, count]``, top five). From ``POINT_ZOOM`` on, the layer ``points`` holds one feature per
 observation (id, species, status, confidence, observed_at epoch, obscured). Researchers and an
@@ -15,9 +16,10 @@ from dataclasses import dataclass
 from django.db import connection
 
 from .filters import MapFilters, filters_sql
+from .journal import pending_rows_sql
 from .summary import CELL_TABLE, SPECIES_TABLE
 from .summary import TABLE as SUMMARY_TABLE
-from .summary import mercator_sql, species_only, summary_filters_sql, summary_supports, unfiltered
+from .summary import cells_select_sql, mercator_sql, species_only, summary_filters_sql, summary_supports, unfiltered
 from .tilemath import CLUSTER_CELLS_PER_TILE, MVT_BUFFER, MVT_EXTENT, Tile, cell_level, tile_cell_range
 
 MAX_POINTS_PER_TILE = 20_000
@@ -89,36 +91,61 @@ by_species AS (
 
 
 def cell_cluster_tile_sql(tile: Tile) -> tuple[str, list]:
-    """Clusters of the unfiltered map: the tile's finished cells from ``maps_tilecell_mix``, no joins."""
+    """Clusters of the unfiltered map: the tile's finished cells from ``maps_tilecell_mix``, no joins — except
+    for cells with pending journal rows, recomputed from their (cell, species) rows plus those."""
+    level = cell_level(tile.z)
+    pending, pending_args = pending_rows_sql(level, tile_cell_range(tile))
     sql = f"""
 WITH bounds AS (SELECT ST_TileEnvelope(%s, %s, %s) AS m),
+pending AS MATERIALIZED ({pending}),
+dirty AS MATERIALIZED (SELECT DISTINCT cx, cy FROM pending),
+merged AS (
+  SELECT {level} AS level, u.cx, u.cy, u.species_id, sum(u.n) AS n, sum(u.sx) AS sx, sum(u.sy) AS sy
+  FROM (SELECT d.cx, d.cy, s.species_id, s.n, s.sx, s.sy
+        FROM dirty d CROSS JOIN LATERAL (  -- OFFSET 0: one index probe per dirty cell, never a scan
+          SELECT s.species_id, s.n, s.sx, s.sy FROM {SPECIES_TABLE} s
+          WHERE s.level = {level} AND s.cx = d.cx AND s.cy = d.cy OFFSET 0) s
+        UNION ALL
+        SELECT cx, cy, species_id, n, sx, sy FROM pending) u
+  GROUP BY u.cx, u.cy, u.species_id HAVING sum(u.n) > 0
+),
+cells AS (
+  SELECT c.n, c.sx, c.sy, c.species_count, c.species, c.mix FROM {CELL_TABLE} c
+  WHERE c.level = %s AND c.tx = %s AND c.ty = %s AND NOT EXISTS (SELECT FROM dirty d WHERE d.cx = c.cx AND d.cy = c.cy)
+  UNION ALL
+  SELECT f.n, f.sx, f.sy, f.species_count, f.species, f.mix FROM ({cells_select_sql("TRUE", "merged")}) f
+),
 feat AS (
   SELECT c.n AS count, c.species_count, c.species, c.mix,
          ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(c.sx / c.n, c.sy / c.n), 3857), b.m, {MVT_EXTENT}, {MVT_BUFFER}, true)
            AS geom
-  FROM {CELL_TABLE} c CROSS JOIN bounds b
-  WHERE c.level = %s AND c.tx = %s AND c.ty = %s
+  FROM cells c CROSS JOIN bounds b
 )
 SELECT ST_AsMVT(feat, 'clusters', {MVT_EXTENT}, 'geom') FROM feat WHERE geom IS NOT NULL
 """
-    return sql, [tile.z, tile.x, tile.y, cell_level(tile.z), tile.x, tile.y]
+    return sql, [tile.z, tile.x, tile.y, *pending_args, level, tile.x, tile.y]
 
 
 def summary_cluster_tile_sql(tile: Tile, f: MapFilters) -> tuple[str, list]:
-    """Clusters from the pre-aggregated tables (only for filters they support)."""
+    """Clusters from the pre-aggregated tables plus pending journal rows (only for filters they support)."""
     if unfiltered(f):
         return cell_cluster_tile_sql(tile)
-    where, args = summary_filters_sql(f)
-    cx0, cx1, cy0, cy1 = tile_cell_range(tile)
+    level, cells = cell_level(tile.z), tile_cell_range(tile)
+    where, args = summary_filters_sql(f, "c")
+    pending_where, pending_filter_args = summary_filters_sql(f, "p")
+    pending, pending_args = pending_rows_sql(level, cells, pending_where)
     sql = f"""
 WITH bounds AS (SELECT ST_TileEnvelope(%s, %s, %s) AS m),
 by_species AS (
-  SELECT c.cx, c.cy, c.species_id, sum(c.n) AS n, sum(c.sx) AS sx, sum(c.sy) AS sy
-  FROM {SPECIES_TABLE if species_only(f) else SUMMARY_TABLE} c
-  WHERE c.level = %s AND c.cx BETWEEN %s AND %s AND c.cy BETWEEN %s AND %s AND {where}
-  GROUP BY 1, 2, 3
+  SELECT u.cx, u.cy, u.species_id, sum(u.n) AS n, sum(u.sx) AS sx, sum(u.sy) AS sy
+  FROM (SELECT c.cx, c.cy, c.species_id, c.n, c.sx, c.sy
+        FROM {SPECIES_TABLE if species_only(f) else SUMMARY_TABLE} c
+        WHERE c.level = %s AND c.cx BETWEEN %s AND %s AND c.cy BETWEEN %s AND %s AND {where}
+        UNION ALL
+        {pending}) u
+  GROUP BY 1, 2, 3 HAVING sum(u.n) > 0
 ),{CLUSTER_TAIL}"""
-    return sql, [tile.z, tile.x, tile.y, cell_level(tile.z), cx0, cx1, cy0, cy1, *args]
+    return sql, [tile.z, tile.x, tile.y, level, *cells, *args, *pending_args, *pending_filter_args]
 
 
 def cluster_tile_sql(tile: Tile, f: MapFilters) -> tuple[str, list]:

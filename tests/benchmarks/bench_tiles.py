@@ -5,7 +5,9 @@ minutes once the data exist): ``--repeat 1 --zooms 4,8,12,15,16 --filters ''``. 
 database (``dawn_bench_i8``, created and filled on first use: migrate, the species catalogue, the 470
 real demo observations, then ``generate_observations`` up to ``--n``) and Redis DB 13, and starts its own
 uvicorns (one with the Redis tile cache, one with ``DAWN_MAP_TILE_CACHE=0``). The summary tables
-(``maps_tilecell*``) are built by migration and kept by triggers; ``--rebuild`` recomputes them first.
+(``maps_tilecell*``) are built by migration and kept from the journal (``maps_tilecell_pending``, emptied
+before the sweeps); ``--rebuild`` recomputes them first, ``--pending N`` leaves N fresh observations in the
+journal during the sweeps (what tiles pay for rows written since the last refresh).
 For every tile of the sweep (zooms 4–16, the tiles holding the busiest demo localities) it times:
 
 * **base SQL** — ``ST_AsMVT`` straight from ``observations_observation`` (the issue's peer; the
@@ -15,7 +17,8 @@ For every tile of the sweep (zooms 4–16, the tiles holding the busiest demo lo
 * **view, cache off** — ``GET /api/v1/map/tiles/z/x/y.mvt`` on the server without a tile cache;
 * **view, cold** — the cached server after the tile generation was bumped (miss + render + store);
 * **view, warm** — the same request again (served from the Redis tile cache);
-* **304** — revalidation with ``If-None-Match``.
+* **304** — revalidation with ``If-None-Match``;
+* **floor** — ``GET /healthz`` on the cache-off server: what any request costs there (HTTP, ASGI, middleware).
 
 Every view answer is checked byte for byte against the path SQL. ``--filters`` adds a second sweep with
 a query string (default: a month of research-grade songs, the full summary table's path).
@@ -23,9 +26,11 @@ Targets (issue #8): p95 ≤ 50 ms, and ≤ 1.5× the raw SQL for the same tile. 
 zoom's table row is printed as soon as it is measured, a JSON line after each sweep, and one final JSON line.
 
 ``--insert-cost N`` (default 1000, 0 skips) first times N single-row inserts into
-``observations_observation``, each its own transaction (the ingest hot path), with the summary triggers
-and with them skipped (``session_replication_role = replica``); the rows are deleted the same way, so
-the summary stays exact.
+``observations_observation``, each its own transaction (the ingest hot path), interleaved in three modes:
+without the summary triggers (``session_replication_role = replica``), with the journal triggers (this
+design), and with migration 0003's inline triggers (installed for the pass, then replaced again); the
+rows are deleted the same way, and the journal is refreshed after each journal pass (timed: the deferred
+cost), so the summary stays exact.
 """
 from __future__ import annotations
 
@@ -76,7 +81,8 @@ def ensure_data(n: int) -> int:
         have = 470
     if have < n:
         manage("generate_observations", "--count", str(n - have), "--tag", f"bench{have}")
-    with psycopg.connect(f"{PG}/{BENCH_DB}") as conn:
+    with psycopg.connect(f"{PG}/{BENCH_DB}", autocommit=True) as conn:
+        conn.execute("SELECT maps_tilecell_refresh(NULL)")  # sweep the steady state: an empty journal
         return conn.execute("SELECT count(*) FROM observations_observation").fetchone()[0]
 
 
@@ -138,43 +144,88 @@ def progress(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-COPY_ROW_SQL = """
-INSERT INTO observations_observation
-  (species_id, location, public_location, obscured, coordinate_uncertainty_m, georeference_remarks, locality,
-   observed_at, date_precision, confidence, status, sound_type, source, source_id, source_url, recordist, license,
-   created_at)
+OBS_COLUMNS = """species_id, location, public_location, obscured, coordinate_uncertainty_m, georeference_remarks,
+   locality, observed_at, date_precision, confidence, status, sound_type, source, source_id, source_url, recordist,
+   license, created_at"""
+COPY_ROW_SQL = f"""
+INSERT INTO observations_observation ({OBS_COLUMNS})
 SELECT species_id, ST_Translate(location, %(d)s, %(d)s), ST_Translate(public_location, %(d)s, %(d)s), obscured,
        coordinate_uncertainty_m, 'insert-cost benchmark', '', observed_at + %(d)s * interval '1 day', date_precision,
        confidence, status, sound_type, 'app', '', '', recordist, license, now()
 FROM observations_observation WHERE id = %(src)s RETURNING id"""
+PENDING_SQL = f"""
+WITH src AS (SELECT array_agg(id ORDER BY id) AS ids FROM observations_observation WHERE source = 'xeno-canto'),
+picks AS (SELECT src.ids[1 + g %% cardinality(src.ids)] AS id, (random() - 0.5) * 0.05 AS dx,
+                 (random() - 0.5) * 0.05 AS dy FROM src CROSS JOIN generate_series(1, %(n)s) AS g)
+INSERT INTO observations_observation ({OBS_COLUMNS})
+SELECT o.species_id, ST_Translate(o.location, p.dx, p.dy), ST_Translate(o.public_location, p.dx, p.dy), o.obscured,
+       o.coordinate_uncertainty_m, 'pending benchmark', '', o.observed_at, o.date_precision, o.confidence, o.status,
+       o.sound_type, 'app', '', '', o.recordist, o.license, now()
+FROM picks p JOIN observations_observation o ON o.id = p.id"""
+
+
+def set_trigger_mode(conn, mode: str) -> None:
+    """``without`` skips triggers; ``journal`` and ``inline`` install that design's trigger functions."""
+    from server.maps import journal, summary
+
+    conn.execute(summary.inline_functions_sql() if mode == "inline" else journal.journal_functions_sql())
+    conn.execute(f"SET session_replication_role = {'replica' if mode == 'without' else 'origin'}")
 
 
 def insert_cost(n: int) -> dict:
-    """Milliseconds per single-row insert (own transaction) with and without the summary triggers."""
-    out = {}
+    """Milliseconds per single-row insert (own transaction) without summary triggers, with the journal
+    triggers and with the inline (0003) ones; and the journal refresh's cost per row it folds in."""
+    out: dict[str, list[float]] = {}
+    refreshed = []
     with psycopg.connect(f"{PG}/{BENCH_DB}", autocommit=True) as conn:
         sources = [r[0] for r in conn.execute(
             "SELECT id FROM observations_observation WHERE source = 'xeno-canto' ORDER BY id LIMIT 200")]
-        for mode in ("without", "with", "without", "with"):  # interleaved: load drifts on a shared machine
-            conn.execute(f"SET session_replication_role = {'replica' if mode == 'without' else 'origin'}")
-            ids, times = [], []
-            for i in range(n):
-                t0 = time.perf_counter()
-                ids.append(conn.execute(COPY_ROW_SQL, {"d": (i % 97) * 0.001, "src": sources[i % len(sources)]})
-                           .fetchone()[0])
-                times.append((time.perf_counter() - t0) * 1000)
-            conn.execute("DELETE FROM observations_observation WHERE id = ANY(%s)", [ids])
-            out.setdefault(mode, []).extend(times)
-            progress(f"  insert cost: {n} inserts {mode} triggers, p50 {pct(times, 0.5):.2f} ms")
-        conn.execute("SET session_replication_role = origin")
+        conn.execute("SELECT maps_tilecell_refresh(NULL)")
+        try:
+            for mode in ("without", "journal", "inline") * 2:  # interleaved: load drifts on a shared machine
+                set_trigger_mode(conn, mode)
+                ids, times = [], []
+                for i in range(n):
+                    t0 = time.perf_counter()
+                    ids.append(conn.execute(COPY_ROW_SQL, {"d": (i % 97) * 0.001, "src": sources[i % len(sources)]})
+                               .fetchone()[0])
+                    times.append((time.perf_counter() - t0) * 1000)
+                conn.execute("DELETE FROM observations_observation WHERE id = ANY(%s)", [ids])
+                out.setdefault(mode, []).extend(times)
+                progress(f"  insert cost: {n} inserts, {mode} triggers, p50 {pct(times, 0.5):.2f} ms")
+                if mode == "journal":
+                    ms, rows = timed(lambda: conn.execute("SELECT maps_tilecell_refresh(NULL)").fetchone()[0])
+                    refreshed.append((ms, rows))
+                    progress(f"  journal refresh: {rows} rows in {ms:.0f} ms")
+        finally:
+            set_trigger_mode(conn, "journal")
     res = {f"{m}_p50_ms": round(pct(v, 0.5), 3) for m, v in out.items()}
     res.update({f"{m}_mean_ms": round(statistics.mean(v), 3) for m, v in out.items()})
-    res["trigger_overhead_p50_ms"] = round(res["with_p50_ms"] - res["without_p50_ms"], 3)
+    res.update({f"{m}_overhead_p50_ms": round(res[f"{m}_p50_ms"] - res["without_p50_ms"], 3)
+                for m in ("journal", "inline")})
+    res["refresh_ms_per_row"] = round(sum(ms for ms, _ in refreshed) / max(sum(r for _, r in refreshed), 1), 3)
+    res["refresh_ms_per_pass"] = [round(ms, 1) for ms, _ in refreshed]
     res["inserts"] = 2 * n
-    print(f"\nSingle-row inserts ({2 * n} each way, own transaction): with triggers p50 {res['with_p50_ms']} ms "
-          f"(mean {res['with_mean_ms']}), without p50 {res['without_p50_ms']} ms (mean {res['without_mean_ms']}); "
-          f"overhead p50 {res['trigger_overhead_p50_ms']} ms", flush=True)
+    print(f"\nSingle-row inserts ({2 * n} per mode, own transaction), p50 (mean) ms: without triggers "
+          f"{res['without_p50_ms']} ({res['without_mean_ms']}), journal {res['journal_p50_ms']} "
+          f"({res['journal_mean_ms']}), inline (0003) {res['inline_p50_ms']} ({res['inline_mean_ms']}); overhead "
+          f"p50 journal {res['journal_overhead_p50_ms']}, inline {res['inline_overhead_p50_ms']}; the journal "
+          f"refresh (inserts + deletes) {res['refresh_ms_per_row']} ms per row, passes {res['refresh_ms_per_pass']} ms",
+          flush=True)
     return res
+
+
+def add_pending(n: int) -> int:
+    """Insert ``n`` observations near the demo localities in one statement, left in the journal."""
+    with psycopg.connect(f"{PG}/{BENCH_DB}", autocommit=True) as conn:
+        conn.execute(PENDING_SQL, {"n": n})
+        return conn.execute("SELECT count(*) FROM maps_tilecell_pending").fetchone()[0]
+
+
+def drop_pending() -> None:
+    with psycopg.connect(f"{PG}/{BENCH_DB}", autocommit=True) as conn:
+        conn.execute("DELETE FROM observations_observation WHERE georeference_remarks = 'pending benchmark'")
+        conn.execute("SELECT maps_tilecell_refresh(NULL)")
 
 
 def sweep(tiles, query: str, repeat: int, peer_repeat: int, http, cached: str, uncached: str, conn,
@@ -186,6 +237,7 @@ def sweep(tiles, query: str, repeat: int, peer_repeat: int, http, cached: str, u
 
     f = parse_map_filters(dict(parse_qsl(query)))
     suffix = f"?{query}" if query else ""
+    floor = uncached.split("/api/")[0] + "/healthz"
     for t in tiles:  # warm-up: PostgreSQL buffers, the view's code paths
         http.get(f"{uncached}/{t.z}/{t.x}/{t.y}.mvt{suffix}")
     results = []
@@ -194,7 +246,7 @@ def sweep(tiles, query: str, repeat: int, peer_repeat: int, http, cached: str, u
         base_sql = raw_cluster_tile_sql(t, f) if t.clustered else point_tile_sql(t, f, PUBLIC)
         path_sql = tile_sql(t, f, PUBLIC)
         row = {"z": t.z, "x": t.x, "y": t.y, "base": [], "path": [], "off": [], "cold": [], "warm": [],
-               "revalidate": []}
+               "revalidate": [], "floor": []}
         for _ in range(peer_repeat):
             row["base"].append(timed(lambda: conn.execute(*base_sql).fetchone())[0])
         url = f"{t.z}/{t.x}/{t.y}.mvt{suffix}"
@@ -214,6 +266,7 @@ def sweep(tiles, query: str, repeat: int, peer_repeat: int, http, cached: str, u
             ms, r304 = timed(lambda: http.get(f"{cached}/{url}", headers={"If-None-Match": r.headers["ETag"]}))
             row["revalidate"].append(ms)
             assert r304.status_code == 304
+            row["floor"].append(timed(lambda: http.get(floor))[0])
         row["bytes"] = len(expected)
         results.append(row)
         if on_zoom and (i + 1 == len(tiles) or tiles[i + 1].z != t.z):
@@ -221,8 +274,8 @@ def sweep(tiles, query: str, repeat: int, peer_repeat: int, http, cached: str, u
     return results
 
 
-KINDS = ["base", "path", "off", "cold", "warm", "revalidate"]
-HEADS = ["base-table SQL", "path SQL", "view cache off", "view cold", "view warm", "304"]
+KINDS = ["base", "path", "off", "cold", "warm", "revalidate", "floor"]
+HEADS = ["base-table SQL", "path SQL", "view cache off", "view cold", "view warm", "304", "GET /healthz"]
 
 
 def print_header(label: str) -> None:
@@ -273,7 +326,9 @@ def main() -> None:
     parser.add_argument("--zooms", default=",".join(map(str, ZOOMS)), help="comma-separated zooms to sweep")
     parser.add_argument("--tiles-per-zoom", type=int, default=TILES_PER_ZOOM)
     parser.add_argument("--insert-cost", type=int, default=1000,
-                        help="single-row inserts timed with and without the summary triggers (0 skips)")
+                        help="single-row inserts timed without, with journal and with inline triggers (0 skips)")
+    parser.add_argument("--pending", type=int, default=0,
+                        help="observations left in the summary journal during the sweeps (not refreshed)")
     args = parser.parse_args()
     ZOOMS[:] = sorted({int(z) for z in args.zooms.split(",") if z.strip()})
     if not ZOOMS or not all(0 <= z <= 22 for z in ZOOMS) or args.repeat < 1 or args.tiles_per_zoom < 1:
@@ -299,6 +354,9 @@ def main() -> None:
                "target_p95_ms": 50, "target_ratio": 1.5}
     if args.insert_cost > 0:
         summary["insert_cost"] = insert_cost(args.insert_cost)
+    if args.pending > 0:
+        summary["journal_rows"] = add_pending(args.pending)
+        progress(f"{summary['journal_rows']} rows wait in the journal during the sweeps")
     try:
         wait_up(http, port)
         wait_up(http, port_off)
@@ -319,6 +377,8 @@ def main() -> None:
             os.killpg(web.pid, signal.SIGTERM)
             web.wait(10)
         cache.close()
+        if args.pending > 0:
+            drop_pending()
     print()
     print(json.dumps(summary), flush=True)
 

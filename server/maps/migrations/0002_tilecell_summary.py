@@ -14,6 +14,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.RunSQL(summary.CREATE_TABLE_SQL, summary.DROP_TABLE_SQL),
         # The functions' bodies also write maps_tilecell_mix (0003); plpgsql resolves tables when it runs.
-        migrations.RunSQL(summary.trigger_sql(), summary.DROP_TRIGGERS_SQL),
+        migrations.RunSQL(summary.inline_trigger_sql(), summary.DROP_TRIGGERS_SQL),
         migrations.RunSQL(summary.rebuild_sql(with_cells=False), migrations.RunSQL.noop),
     ]

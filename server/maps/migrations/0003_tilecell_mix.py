@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.RunSQL(summary.CREATE_CELL_TABLE_SQL, summary.DROP_CELL_TABLE_SQL),
         # Going back drops the triggers (0002 with its triggers again: migrate maps 0001, then forwards).
-        migrations.RunSQL(summary.DROP_TRIGGERS_SQL + summary.trigger_sql(), summary.DROP_TRIGGERS_SQL),
+        migrations.RunSQL(summary.DROP_TRIGGERS_SQL + summary.inline_trigger_sql(), summary.DROP_TRIGGERS_SQL),
         migrations.RunSQL(summary.fill_cells_sql(), migrations.RunSQL.noop),
     ]

@@ -49,6 +49,23 @@ def make_obs(catalogue):
     return make
 
 
+@pytest.fixture
+def varied(make_obs):
+    """Observations over two islands, three days, grades, types; one obscured (sensitive or owner's wish)."""
+    def at(day: int, hour: int) -> datetime:
+        return datetime(2024, 5, day, hour, 0, tzinfo=timezone.utc)
+    spots = [(-65.78, 18.30), (-65.77, 18.31), (-66.60, 18.20), (-64.90, 18.34)]
+    made = []
+    for i in range(16):
+        lng, lat = spots[i % 4]
+        made.append(make_obs(["Bananaquit", "Puerto Rican Tody", "Bananaquit"][i % 3], lng + i * 0.0007, lat,
+                             when=at(1 + i % 3, (5 * i) % 24), confidence=0.2 + 0.03 * i,
+                             status=["needs_id", "research", "casual"][i % 3],
+                             sound_type=["song", "Call", "song"][i % 3]))
+    made.append(make_obs("Bananaquit", -65.95, 18.05, obscured=True, when=at(2, 0)))
+    return made
+
+
 def get_tile(client, z: int, x: int, y: int, query: str = "", **headers):
     url = f"/api/v1/map/tiles/{z}/{x}/{y}.mvt" + (f"?{query}" if query else "")
     return client.get(url, **headers)

@@ -1,4 +1,5 @@
-"""The pre-aggregated cluster cells: same clusters as the raw query, kept exact by triggers, public only."""
+"""The pre-aggregated cluster cells: same clusters as the raw query, whether or not the journal was
+refreshed yet; a refreshed summary equals a rebuild; public positions only."""
 from __future__ import annotations
 
 import json
@@ -8,15 +9,18 @@ from urllib.parse import parse_qsl
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from rest_framework.test import APIClient
 
-from server.maps import summary
+from server.maps import refresh, summary
 from server.maps.filters import parse_map_filters
 from server.maps.tilemath import Tile, cell_level, lnglat_to_cell, lnglat_to_tile
 from server.maps.tiles import raw_cluster_tile_sql, summary_cluster_tile_sql
 from server.observations.models import Observation
 from server.species.models import Species
 
+from .conftest import tile_layers
 from .mvt import decode, tile_to_lnglat
+from .summary_rows import assert_equals_rebuild, assert_same_rows, finished_cells, pending, snapshot, table
 
 pytestmark = pytest.mark.django_db
 
@@ -40,30 +44,6 @@ def clusters(tile: Tile, query: str, path: str) -> list[tuple]:
     return sorted(out, key=lambda c: (-c[0], c[4], c[5]))
 
 
-def table(name: str = summary.TABLE) -> dict:
-    key = "level, cx, cy, species_id" + (", day, status, sound_type" if name == summary.TABLE else "")
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT {key}, n, sx, sy FROM {name}")
-        return {r[:-3]: r[-3:] for r in cur.fetchall()}
-
-
-@pytest.fixture
-def varied(make_obs):
-    """Observations over two islands, three days, grades, types; one obscured (sensitive or owner's wish)."""
-    def at(day: int, hour: int) -> datetime:
-        return datetime(2024, 5, day, hour, 0, tzinfo=timezone.utc)
-    spots = [(-65.78, 18.30), (-65.77, 18.31), (-66.60, 18.20), (-64.90, 18.34)]
-    made = []
-    for i in range(16):
-        lng, lat = spots[i % 4]
-        made.append(make_obs(["Bananaquit", "Puerto Rican Tody", "Bananaquit"][i % 3], lng + i * 0.0007, lat,
-                             when=at(1 + i % 3, (5 * i) % 24), confidence=0.2 + 0.03 * i,
-                             status=["needs_id", "research", "casual"][i % 3],
-                             sound_type=["song", "Call", "song"][i % 3]))
-    made.append(make_obs("Bananaquit", -65.95, 18.05, obscured=True, when=at(2, 0)))
-    return made
-
-
 QUERIES = [
     "", "species=Bananaquit", "species=Puerto%20Rican%20Tody,Bananaquit", "date_from=2024-05-02",
     "date_to=2024-05-02", "date_from=2024-05-02&date_to=2024-05-03", "grade=research,casual", "type=call",
@@ -71,7 +51,25 @@ QUERIES = [
 ]
 
 
-def test_summary_and_raw_paths_give_the_same_clusters(varied):
+def change_some(varied, make_obs) -> None:
+    """Deletes, a species change that empties a (cell, species) row, a grade change, new observations."""
+    varied[0].delete()
+    varied[1].species = Species.objects.get(label="Bananaquit")  # was the only Tody in its finest cell
+    varied[1].save()
+    varied[2].status = "research"
+    varied[2].save(update_fields=["status"])
+    make_obs("Puerto Rican Tody", -65.78, 18.30)
+    make_obs("Bananaquit", -64.90, 18.34, sound_type="call")
+
+
+@pytest.mark.parametrize("journal", ["pending", "refreshed", "mixed"])
+def test_summary_and_raw_paths_give_the_same_clusters(varied, make_obs, journal):
+    """Exact whether every row still waits in the journal, all were folded in, or some of each."""
+    if journal != "pending":
+        refresh.drain()
+    if journal == "mixed":
+        change_some(varied, make_obs)
+    assert bool(pending()) is (journal != "refreshed")
     for query in QUERIES:  # one fixture for all filter combinations (keeps the suite fast)
         f = parse_map_filters(dict(parse_qsl(query)))
         assert summary.summary_supports(f)
@@ -98,7 +96,7 @@ def test_which_filters_the_summary_answers(catalogue, query, supported):
     assert summary.summary_supports(parse_map_filters(dict(parse_qsl(query)))) is supported
 
 
-def test_triggers_keep_the_summary_equal_to_a_rebuild(varied):
+def test_refresh_keeps_the_summary_equal_to_a_rebuild(varied):
     first, second, third = varied[0], varied[1], varied[2]
     first.status = "research"
     first.save(update_fields=["status"])
@@ -110,55 +108,37 @@ def test_triggers_keep_the_summary_equal_to_a_rebuild(varied):
     with connection.cursor() as cur:  # a raw statement moving many points at once
         cur.execute("UPDATE observations_observation SET public_location = ST_Translate(public_location, 0.3, 0), "
                     "location = ST_Translate(location, 0.3, 0) WHERE confidence > 0.5")
-    Observation.objects.filter(pk=varied[4].pk).update(confidence=0.99)  # no summarised field: no change
-    names = (summary.TABLE, summary.SPECIES_TABLE)
-    maintained = {name: table(name) for name in names}
-    for name in names:
-        rows = maintained[name]
-        assert rows and all(v[0] > 0 for v in rows.values())
-        assert sum(v[0] for k, v in rows.items() if k[0] == summary.MIN_LEVEL) == Observation.objects.count()
-    summary.rebuild()
-    for name in names:
-        rebuilt = table(name)
-        assert rebuilt.keys() == maintained[name].keys()
-        for key, (n, sx, sy) in rebuilt.items():
-            assert maintained[name][key][0] == n, key
-            assert maintained[name][key][1:] == pytest.approx((sx, sy), abs=1e-3), key
+    journal = len(pending())
+    Observation.objects.filter(pk=varied[4].pk).update(confidence=0.99)  # no summarised field: no journal row
+    assert len(pending()) == journal
+    assert refresh.drain() == (journal, False) and pending() == []
+    for name in (summary.TABLE, summary.SPECIES_TABLE):
+        assert sum(v[0] for k, v in table(name).items() if k[0] == summary.MIN_LEVEL) == Observation.objects.count()
+    assert_equals_rebuild()
 
 
-def finished_cells() -> dict:
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT level, tx, ty, cx, cy, n, species_count, species, mix, sx, sy FROM {summary.CELL_TABLE}")
-        return {r[:5]: r[5:] for r in cur.fetchall()}
-
-
-def assert_cells_match_rebuild() -> None:
-    maintained = finished_cells()
-    with connection.cursor() as cur:
-        cur.execute(summary.fill_cells_sql())
-    rebuilt = finished_cells()
-    assert rebuilt.keys() == maintained.keys()
-    for key, value in rebuilt.items():
-        assert key[1:3] == (key[3] >> 5, key[4] >> 5)
-        assert maintained[key][:4] == value[:4], key
-        assert maintained[key][4:] == pytest.approx(value[4:], abs=1e-3), key
-
-
-def test_triggers_keep_the_finished_clusters_exact(varied, make_obs):
-    assert_cells_match_rebuild()
+def test_refresh_keeps_the_finished_clusters_exact(varied, make_obs):
+    refresh.drain()
+    assert_equals_rebuild()
     varied[5].delete()
     varied[6].species = Species.objects.get(label="Puerto Rican Tody")  # was a Bananaquit
     varied[6].save()
     for _ in range(4):  # a new leader in one cell
         make_obs("Puerto Rican Tody", -64.90, 18.34)
-    assert_cells_match_rebuild()
+    refresh.refresh_batch(limit=3)  # in two batches
+    assert len(pending()) == 4  # of 7: one delete, a species change (−1, +1), four inserts
+    refresh.drain()
+    assert_equals_rebuild()
     top = [v for k, v in finished_cells().items() if k[0] == summary.MAX_LEVEL and v[2] == "Puerto Rican Tody"]
     assert top and json.loads(top[0][3])[0][0] == "Puerto Rican Tody"
 
 
 def test_deleting_everything_empties_the_summary(varied):
+    refresh.drain()
     Observation.objects.all().delete()
-    assert table() == {} and table(summary.SPECIES_TABLE) == {} and finished_cells() == {}
+    assert tile_layers(APIClient(), 0, 0, 0) == {}  # before the refresh: the journal's −1s cancel the tables
+    refresh.drain()
+    assert table() == {} and table(summary.SPECIES_TABLE) == {} and finished_cells() == {} and pending() == []
 
 
 def test_cells_hold_public_positions_only(make_obs):
@@ -166,17 +146,26 @@ def test_cells_hold_public_positions_only(make_obs):
     obs = make_obs("Bananaquit", true_lng, true_lat, obscured=True)
     obs.refresh_from_db()
     assert obs.obscured and obs.public_location.distance(obs.location) > 0.001
+    finest = lnglat_to_cell(obs.public_location.x, obs.public_location.y, summary.MAX_LEVEL)
+    assert [row[4:6] for row in pending()] == [finest]
+    refresh.drain()
     level = cell_level(15)
     cells = {(k[1], k[2]) for k in table() if k[0] == level}
     assert cells == {lnglat_to_cell(obs.public_location.x, obs.public_location.y, level)}
     assert lnglat_to_cell(true_lng, true_lat, level) not in cells
 
 
-def test_rebuild_command(varied, capsys):
+def test_rebuild_command_counts_and_empties_the_journal(varied, capsys):
+    refresh.refresh_batch(limit=5)
     with connection.cursor() as cur:
         cur.execute(f"DELETE FROM {summary.TABLE}; DELETE FROM {summary.SPECIES_TABLE}; DELETE FROM {summary.CELL_TABLE}")
+    assert pending()
     call_command("rebuild_map_summary")
     assert "map summary rebuilt" in capsys.readouterr().out
+    assert pending() == []  # already counted: refreshing them again would count them twice
     for name in (summary.TABLE, summary.SPECIES_TABLE):
         assert sum(v[0] for k, v in table(name).items() if k[0] == summary.MIN_LEVEL) == len(varied)
     assert sum(v[0] for k, v in finished_cells().items() if k[0] == summary.MIN_LEVEL) == len(varied)
+    rebuilt = snapshot()
+    assert refresh.drain() == (0, False)
+    assert_same_rows(snapshot(), rebuilt)

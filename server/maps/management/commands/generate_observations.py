@@ -13,7 +13,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
-from server.maps import generation
+from server.maps import generation, refresh
 from server.observations.models import Observation, Source
 
 DEFAULT_DB_NAME = "dawnchorus"
@@ -88,6 +88,7 @@ class Command(BaseCommand):
                 stop = min(done + batch, count)
                 with transaction.atomic():
                     cur.execute(INSERT_SQL, {"start": done, "stop": stop, "tag": tag, "source": Source.APP})
+                refresh.drain()  # fold the batch's journal rows into the map summary now
                 done = stop
                 self.stdout.write(f"{done}/{count} observations ({time.perf_counter() - started:.0f} s)")
             cur.execute("ANALYZE observations_observation")

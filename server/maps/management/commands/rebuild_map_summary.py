@@ -1,4 +1,4 @@
-"""Recompute the map's pre-aggregated cluster cells (``maps_tilecell``) from observations."""
+"""Recompute the map's pre-aggregated cluster cells (``maps_tilecell*``) from observations; empty the journal."""
 from __future__ import annotations
 
 import time
@@ -9,7 +9,7 @@ from server.maps import generation, summary
 
 
 class Command(BaseCommand):
-    help = "Rebuild the map's cluster summary table from observations (triggers keep it exact afterwards)."
+    help = "Rebuild the map's cluster summary tables from observations and empty their journal."
 
     def handle(self, *args, **opts):
         started = time.perf_counter()
