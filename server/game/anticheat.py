@@ -9,8 +9,9 @@ from rest_framework import status
 
 from server.common.errors import ApiError
 from server.observations.models import Observation
-from server.recordings.models import Recording
 
+from . import context
+from .context import ObservationContext
 from .geo import speed_m_s
 from .leaderboards import client
 from .models import PlayerFlag
@@ -39,33 +40,25 @@ def rate_limit(player_id: int, action: str) -> None:
                        status.HTTP_429_TOO_MANY_REQUESTS, fields={"limit": f"{limit} per {window} s"})
 
 
-def audio_seen_before(obs: Observation) -> bool:
+def audio_seen_before(obs: Observation, ctx: ObservationContext | None = None) -> bool:
     """The same audio bytes were submitted earlier (by anyone): no points for a replay."""
-    rec = obs.recording
-    if rec is None:
-        return False
-    if rec.duplicate_of_id is not None:
-        return True
-    return Recording.objects.filter(audio_sha256=rec.audio_sha256, created_at__lt=rec.created_at).exists()
+    return (ctx or context.load(obs)).replay
 
 
-def impossible_travel(obs: Observation) -> PlayerFlag | None:
+def impossible_travel(obs: Observation, ctx: ObservationContext | None = None) -> PlayerFlag | None:
     """Flag the observer when reaching this observation from their previous one needs > MAX_SPEED_M_S."""
     if obs.observer_id is None or obs.recording_id is None:
         return None
-    prev = (Observation.objects.filter(observer_id=obs.observer_id, recording__isnull=False,
-                                       observed_at__lte=obs.observed_at)
-            .exclude(pk=obs.pk).order_by("-observed_at", "-id").only("location", "observed_at",
-                                                                    "coordinate_uncertainty_m").first())
+    prev = (ctx or context.load(obs)).previous
     if prev is None:
         return None
     slack = (prev.coordinate_uncertainty_m or 0.0) + (obs.coordinate_uncertainty_m or 0.0) + MIN_HOP_M
-    speed = speed_m_s((prev.location.y, prev.location.x, prev.observed_at),
+    speed = speed_m_s((prev.lat, prev.lng, prev.observed_at),
                       (obs.location.y, obs.location.x, obs.observed_at), slack_m=slack)
     if speed <= MAX_SPEED_M_S:
         return None
     flag, _ = PlayerFlag.objects.get_or_create(
         reason="impossible_travel", observation=obs,
         defaults={"player_id": obs.observer_id, "details": {
-            "previous_observation": prev.pk, "speed_m_s": None if speed == float("inf") else round(speed, 1)}})
+            "previous_observation": prev.id, "speed_m_s": None if speed == float("inf") else round(speed, 1)}})
     return flag

@@ -31,31 +31,36 @@ def key(board: str) -> str:
     return PREFIX + board
 
 
-def apply_events(events: Iterable[PointEvent], names: dict[int, str] | None = None) -> dict[str, dict[int, float]]:
-    """Add new ledger events to their boards; returns {board: {player: new score}}."""
-    pipe = client().pipeline(transaction=True)
-    touched: list[tuple[str, int]] = []
+def apply_events(events: Iterable[PointEvent]) -> tuple[dict[str, dict[int, float]], list[int]]:
+    """Add new ledger events to their boards in one MULTI round trip (one ZINCRBY per board and player).
+
+    Returns ({board: {player: new score}}, players whose display name is not cached yet).
+    """
+    increments: dict[tuple[str, int], int] = defaultdict(int)
     for e in events:
         for board in boards.boards_for(created_at=e.created_at, cell=e.cell, species_label=e.species_label,
                                        team_id=e.team_id):
-            pipe.zincrby(key(board), e.amount, e.player_id)
-            if board.startswith("weekly-"):
-                pipe.expire(key(board), WEEKLY_TTL_S)
-            touched.append((board, e.player_id))
-    if names:
-        pipe.hset(NAMES, mapping={str(k): v for k, v in names.items()})
-    results = pipe.execute()
+            increments[(board, e.player_id)] += e.amount
+    if not increments:
+        return {}, []
+    players = sorted({p for _, p in increments})
+    pipe = client().pipeline(transaction=True)
+    pipe.hmget(NAMES, [str(p) for p in players])
+    for (board, player), amount in increments.items():
+        pipe.zincrby(key(board), amount, player)
+    for board in {b for b, _ in increments if b.startswith("weekly-")}:
+        pipe.expire(key(board), WEEKLY_TTL_S)
+    names, *scores = pipe.execute()
     out: dict[str, dict[int, float]] = defaultdict(dict)
-    scores = iter(r for r in results if isinstance(r, float))
-    for board, player in touched:
-        out[board][player] = next(scores)
-    return dict(out)
+    for (board, player), score in zip(increments, scores):
+        out[board][player] = score
+    return dict(out), [p for p, name in zip(players, names) if name is None]
 
 
-def players_without_name(player_ids: set[int]) -> list[int]:
-    """Players whose display name is not cached in Redis yet."""
-    ids = sorted(player_ids)
-    return [p for p, n in zip(ids, client().hmget(NAMES, [str(i) for i in ids]) if ids else []) if n is None]
+def cache_names(names: dict[int, str]) -> None:
+    """Store display names for board views."""
+    if names:
+        client().hset(NAMES, mapping={str(k): v for k, v in names.items()})
 
 
 # One round trip: top N, size, own rank and score, ±around, and the names of everyone returned.

@@ -39,15 +39,42 @@ _INSERT = (
 )
 
 
+@dataclass(frozen=True)
+class Award:
+    """One award to make in :func:`award_many`."""
+
+    player_id: int
+    rule: str
+    cause: str
+    amount: int | None = None
+    observation_id: int | None = None
+    species_label: str = ""
+    cell: str = ""
+    tags: tuple[str, ...] = ()
+    team_id: int | None = None
+
+
 @dataclass
 class AwardBatch:
-    """New ledger rows of one operation, for the follow-ups (badges, boards, pushes)."""
+    """New ledger rows of one operation, for the follow-ups (badges, boards), and its realtime messages."""
 
     events: list[PointEvent] = field(default_factory=list)
     teams: dict[int, int | None] = field(default_factory=dict)  # player -> team, looked up once
+    messages: list[tuple[str, dict]] = field(default_factory=list)  # (group, message), sent after commit
+    pending: list[Award] = field(default_factory=list)  # deferred (quest points): inserted with others, or by settle
 
     def players(self) -> set[int]:
         return {e.player_id for e in self.events}
+
+    def take_pending(self) -> list[Award]:
+        pending, self.pending = self.pending, []
+        return pending
+
+    def team(self, player_id: int) -> int | None:
+        """The player's team, looked up once per batch."""
+        if player_id not in self.teams:
+            self.teams[player_id] = team_of(player_id)
+        return self.teams[player_id]
 
 
 def team_of(player_id: int) -> int | None:
@@ -63,12 +90,7 @@ def award(player_id: int, rule: str, cause: str, amount: int | None = None, *, b
     """
     amount = POINTS[rule] if amount is None else int(amount)
     if team_id == -1:
-        if batch is not None and player_id in batch.teams:
-            team_id = batch.teams[player_id]
-        else:
-            team_id = team_of(player_id)
-            if batch is not None:
-                batch.teams[player_id] = team_id
+        team_id = batch.team(player_id) if batch is not None else team_of(player_id)
     at = at or timezone.now()
     tags = list(tags or [])
     with connection.cursor() as cur:
@@ -83,21 +105,6 @@ def award(player_id: int, rule: str, cause: str, amount: int | None = None, *, b
     if batch is not None:
         batch.events.append(event)
     return event
-
-
-@dataclass(frozen=True)
-class Award:
-    """One award to make in :func:`award_many`."""
-
-    player_id: int
-    rule: str
-    cause: str
-    amount: int | None = None
-    observation_id: int | None = None
-    species_label: str = ""
-    cell: str = ""
-    tags: tuple[str, ...] = ()
-    team_id: int | None = None
 
 
 def award_many(awards: list[Award], *, batch: AwardBatch | None = None, at: datetime | None = None) -> list[PointEvent]:

@@ -1,37 +1,40 @@
-"""Realtime game messages, sent after the transaction commits (never failing the caller)."""
+"""Realtime game messages, sent after the transaction commits (never failing the caller).
+
+The messages of one award are collected in its :class:`AwardBatch` and published together after
+commit (:func:`publish`): one Redis round trip finds which groups have listeners, and only their
+messages wake the publisher thread.
+"""
 from __future__ import annotations
 
 import logging
 
-from django.db import transaction
-
 from server.realtime.events import send_nowait, user_group
 
 from .boards import group_for
+from .ledger import AwardBatch
 
 log = logging.getLogger(__name__)
 
 
-def send_now(group: str, message: dict) -> None:
-    """Hand the message to the publisher loop without waiting: awarding never waits for Redis."""
-    def failed(exc: BaseException) -> None:  # the state is stored; clients can poll it
-        log.warning("realtime push %s to %s failed: %s", message.get("type"), group, exc)
+def _failed(group: str, message: dict, exc: BaseException) -> None:  # the state is stored; clients can poll it
+    log.warning("realtime push %s to %s failed: %s", message.get("type"), group, exc)
 
+
+def to_player(batch: AwardBatch, player_id: int, message: dict) -> None:
+    """Send ``message`` to the player's stream when the batch's transaction commits."""
+    batch.messages.append((user_group(player_id), message))
+
+
+def board_changed(board: str, changes: dict[int, float]) -> tuple[str, dict]:
+    """The message telling a board's subscribers which players' scores changed."""
+    return group_for(board), {"type": "leaderboard.changed", "board": board,
+                              "changes": [{"player": p, "score": int(s)} for p, s in changes.items()]}
+
+
+def publish(messages: list[tuple[str, dict]]) -> None:
+    """Hand (group, message) pairs to the publisher, only for groups with listeners; awarding never
+    waits for the sends (called after commit)."""
     try:
-        send_nowait(group, message, on_error=failed)
-    except Exception as exc:
-        failed(exc)
-
-
-def after_commit(group: str, message: dict) -> None:
-    transaction.on_commit(lambda: send_now(group, message))
-
-
-def to_player(player_id: int, message: dict) -> None:
-    after_commit(user_group(player_id), message)
-
-
-def board_changed(board: str, changes: dict[int, float]) -> None:
-    """Tell a board's subscribers which players' scores changed (called after commit)."""
-    send_now(group_for(board), {"type": "leaderboard.changed", "board": board,
-                                "changes": [{"player": p, "score": int(s)} for p, s in changes.items()]})
+        send_nowait(messages, on_error=_failed, only_live=True)
+    except Exception as exc:  # Redis down
+        log.warning("realtime pushes (%d) failed: %s", len(messages), exc)

@@ -8,6 +8,9 @@ Authenticated clients may also follow leaderboards: ``{"type": "subscribe", "boa
 player; ``team-<id>`` only to its members. Asking for someone else's stream
 (``{"type": "subscribe", "stream": "user.<other id>"}``) or a foreign team board closes the socket
 with 4403; an anonymous subscription closes it with 4401.
+
+The player's own stream reaches the socket through its channel; the groups many sockets share
+(boards, the map feed) through the process's hub (see hub.py).
 """
 from __future__ import annotations
 
@@ -17,10 +20,29 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from .events import MAP_GROUP, user_group
+from .hub import hub
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 MAX_BOARDS = 20
+# channel-layer events sent to the client as they are (server.realtime.events, server.game.push)
+RELAYED = frozenset({"recording.update", "observation.created", "observation.accepted", "points.awarded",
+                     "badge.earned", "level.up", "quest.progress", "leaderboard.changed"})
+_last_encoded: tuple[dict | None, str] = (None, "")
+
+
+def shared(group: str) -> bool:
+    """Boards and the map feed, not a player's own stream."""
+    return not group.startswith("user.")
+
+
+def encoded(message: dict) -> str:
+    """The message as JSON, encoded once for all local sockets of a group (the channel layer hands
+    every consumer of this process the same dict)."""
+    global _last_encoded
+    if _last_encoded[0] is not message:
+        _last_encoded = (message, json.dumps(message))
+    return _last_encoded[1]
 
 
 @database_sync_to_async
@@ -36,13 +58,33 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         user = self.scope.get("user")
         if user is not None and user.is_authenticated:
             self.groups_joined.append(user_group(user.pk))
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+            await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         await self.accept()
         await self.send_json({"type": "hello", "authenticated": len(self.groups_joined) > 1})
+        await hub().join(MAP_GROUP, self)  # after hello: shared groups reach the socket directly
 
     async def disconnect(self, code):
         for group in getattr(self, "groups_joined", []):
+            await self.leave(group)
+
+    async def close(self, code=None, reason=None):
+        """Closing from the server end leaves the shared groups at once (the disconnect comes later)."""
+        for group in getattr(self, "groups_joined", []):
+            if shared(group):
+                await hub().leave(group, self)
+        await super().close(code, reason)
+
+    async def join(self, group: str) -> None:
+        """Shared groups through the hub; the player's own stream through this socket's channel."""
+        if shared(group):
+            await hub().join(group, self)
+        else:
+            await self.channel_layer.group_add(group, self.channel_name)
+
+    async def leave(self, group: str) -> None:
+        if shared(group):
+            await hub().leave(group, self)
+        else:
             await self.channel_layer.group_discard(group, self.channel_name)
 
     @classmethod
@@ -99,33 +141,22 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
                 return
             if group not in self.groups_joined:
                 self.groups_joined.append(group)
-                await self.channel_layer.group_add(group, self.channel_name)
+                await self.join(group)
         elif group in self.groups_joined:
             self.groups_joined.remove(group)
-            await self.channel_layer.group_discard(group, self.channel_name)
+            await self.leave(group)
         await self.send_json({"type": f"{kind}d", "board": name})
 
-    async def recording_update(self, event):
-        await self.send_json(event)
+    async def relay(self, message: dict) -> None:
+        """Send a pushed event to the socket as it is (others are ignored)."""
+        if message.get("type") in RELAYED:
+            await self.send(text_data=encoded(message))
 
-    async def observation_created(self, event):
-        await self.send_json(event)
-
-    # game messages (server.game.push)
-    async def observation_accepted(self, event):
-        await self.send_json(event)
-
-    async def points_awarded(self, event):
-        await self.send_json(event)
-
-    async def badge_earned(self, event):
-        await self.send_json(event)
-
-    async def level_up(self, event):
-        await self.send_json(event)
-
-    async def quest_progress(self, event):
-        await self.send_json(event)
-
-    async def leaderboard_changed(self, event):
-        await self.send_json(event)
+    async def dispatch(self, message):
+        """Relay pushed events to the socket; everything else goes through channels' dispatch (which
+        hops to a worker thread before every handler to close stale database connections: relayed
+        events never touch the database)."""
+        if message.get("type") in RELAYED:
+            await self.relay(message)
+        else:
+            await super().dispatch(message)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
 
 from channels.layers import get_channel_layer
+
+from .outbox import OnError, Outbox, live_groups
 
 MAP_GROUP = "map"
 
@@ -61,14 +62,17 @@ def send(group: str, message: dict) -> None:
     future.result(timeout=SEND_TIMEOUT_S)
 
 
-def send_nowait(group: str, message: dict, on_error: Callable[[BaseException], None] | None = None) -> None:
-    """Publish without waiting for Redis (game pushes after commit); failures go to ``on_error``."""
-    layer = get_channel_layer()
-    if layer is None:
+_outbox = Outbox(_background_loop)
+
+
+def send_nowait(messages: list[tuple[str, dict]], on_error: OnError | None = None, only_live: bool = False) -> None:
+    """Publish (group, message) pairs without waiting for Redis (game pushes after commit), with one
+    wake-up of the publisher; failures go to ``on_error``. With ``only_live``, first drop messages
+    for groups nobody listens to (one Redis round trip, see outbox.live_groups)."""
+    if get_channel_layer() is None or not messages:
         return
-    future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _background_loop())
-    if on_error is not None:
-        future.add_done_callback(lambda f: f.exception() and on_error(f.exception()))
+    live = live_groups({g for g, _ in messages}) if only_live else None
+    _outbox.put([(g, m, on_error) for g, m in messages if live is None or g in live])
 
 
 def publish_recording(rec) -> None:

@@ -19,6 +19,17 @@ def media_root(settings, tmp_path):
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture(autouse=True)
+def fresh_channel_layer():
+    """A new channel layer for every test. Each test's websockets run on their own event loop, while
+    channels_redis keeps its process-local receive locks across loops (and a receive cancelled while
+    waiting for one leaves it bound to the old loop)."""
+    yield
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+
+
 @pytest.fixture
 def catalogue(db):
     load_catalogue()

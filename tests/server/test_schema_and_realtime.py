@@ -1,6 +1,8 @@
 """OpenAPI schema and docs, JSON 404s, and websocket events over the real Redis channel layer."""
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
@@ -64,5 +66,44 @@ def test_bad_token_is_anonymous(player):
         comm = await connect("?token=" + "f" * 400)
         assert (await comm.receive_json_from())["authenticated"] is False
         await comm.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_board_subscribers_of_one_process_share_one_group_member(player):
+    """Shared groups (boards, the map feed) reach a process's sockets through its hub: every
+    subscriber hears each message once, an unsubscribed socket nothing, and the process leaves the
+    group with its last subscriber."""
+    from asgiref.sync import sync_to_async
+    from channels.layers import get_channel_layer
+
+    from server.game.boards import group_for
+    from server.realtime.outbox import live_groups
+
+    token = Token.objects.create(user=player).key
+    board = f"species-test-{uuid.uuid4().hex[:8]}"  # a group no earlier run left members in
+    group = group_for(board)
+
+    async def scenario():
+        layer = get_channel_layer()
+        sockets = [await connect(f"?token={token}") for _ in range(3)]
+        for ws in sockets:
+            assert (await ws.receive_json_from())["type"] == "hello"
+            await ws.send_json_to({"type": "subscribe", "board": board})
+            assert (await ws.receive_json_from())["type"] == "subscribed"
+        assert await sync_to_async(live_groups)([group]) == {group}
+        await layer.group_send(group, {"type": "leaderboard.changed", "board": board, "changes": []})
+        for ws in sockets:
+            assert (await ws.receive_json_from(timeout=5))["type"] == "leaderboard.changed"
+            assert await ws.receive_nothing(timeout=0.1)
+        await sockets[0].send_json_to({"type": "unsubscribe", "board": board})
+        assert (await sockets[0].receive_json_from())["type"] == "unsubscribed"
+        await layer.group_send(group, {"type": "leaderboard.changed", "board": board, "changes": [1]})
+        for ws in sockets[1:]:
+            assert (await ws.receive_json_from(timeout=5))["changes"] == [1]
+        assert await sockets[0].receive_nothing(timeout=0.3)
+        for ws in sockets:
+            await ws.disconnect()
+        assert await sync_to_async(live_groups)([group]) == set()
 
     async_to_sync(scenario)()

@@ -30,11 +30,10 @@ def start(player, species, minutes: int = 60) -> Hunt:
                                ends_at=now + timedelta(minutes=minutes), min_spacing_m=SPACING_M)
 
 
-def on_observation(obs: Observation, batch: AwardBatch) -> HuntFind | None:
-    """Score the observation for the observer's running hunt of its species, if far enough from earlier finds."""
-    hunt = (Hunt.objects.select_for_update().filter(player_id=obs.observer_id, species_id=obs.species_id,
-                                                    started_at__lte=obs.observed_at, ends_at__gte=obs.observed_at)
-            .first())
+def on_observation(obs: Observation, hunt_id: int, batch: AwardBatch) -> HuntFind | None:
+    """Score the observation for the observer's running hunt of its species (``hunt_id``, found by
+    context.load), if far enough from earlier finds."""
+    hunt = Hunt.objects.select_for_update().filter(pk=hunt_id).first()
     if hunt is None:
         return None
     if hunt.finds.filter(location__distance_lte=(obs.location, D(m=hunt.min_spacing_m))).exists():

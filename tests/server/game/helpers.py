@@ -17,9 +17,10 @@ from server.species.models import Species
 
 
 def accept(player, clip, *, label: str | None = None, lat: float = 18.30, lng: float = -65.78,
-           when: datetime | None = None, confidence: float = 0.8, accuracy_m: float = 8.0) -> Observation:
+           when: datetime | None = None, confidence: float = 0.8, accuracy_m: float = 8.0,
+           signal: bool = True) -> Observation:
     """Store the clip, create an accepted Recording and its Observation, and send observation_accepted
-    inside the same transaction (as recordings.outcome.apply_outcome does)."""
+    inside the same transaction (as recordings.outcome.apply_outcome does; not with ``signal=False``)."""
     when = when or datetime.now(timezone.utc) - timedelta(minutes=5)
     info = probe(clip.data)
     _, rel = storage.store_blob(clip.data, info.format)
@@ -35,5 +36,6 @@ def accept(player, clip, *, label: str | None = None, lat: float = 18.30, lng: f
                                 observer=player, observed_at=when, confidence=confidence,
                                 coordinate_uncertainty_m=accuracy_m, status="needs_id", recordist=player.username)
         obs.save()
-        observation_accepted.send(sender=Observation, observation=obs)
+        if signal:
+            observation_accepted.send(sender=Observation, observation=obs)
     return obs
