@@ -16,6 +16,14 @@ from server.recordings.models import Recording, Status
 from server.species.models import Species
 
 
+def midday() -> datetime:
+    """The latest past 16:00 UTC (midday in Puerto Rico): neither dawn nor night, whenever the test runs,
+    so the dawn-chorus and night-owl badges stay out of tests that count every badge."""
+    now = datetime.now(timezone.utc)
+    noon = now.replace(hour=16, minute=0, second=0, microsecond=0)
+    return noon if noon < now else noon - timedelta(days=1)
+
+
 def accept(player, clip, *, label: str | None = None, lat: float = 18.30, lng: float = -65.78,
            when: datetime | None = None, confidence: float = 0.8, accuracy_m: float = 8.0,
            signal: bool = True) -> Observation:

@@ -12,7 +12,7 @@ from server.game.ledger import total_xp
 from server.game.models import PlayerBadge, PlayerFlag, PointEvent, Quest, QuestProgress, Team, TeamMembership
 
 from ..conftest import client_for, make_user
-from .helpers import accept
+from .helpers import accept, midday
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ def rules_of(player) -> list[str]:
 def test_first_recording_awards_points_badge_level_and_boards(game, player, bird_clips, django_capture_on_commit_callbacks):
     clip = next(c for c in bird_clips if c.label == "Bananaquit")
     with django_capture_on_commit_callbacks(execute=True):
-        obs = accept(player, clip)
+        obs = accept(player, clip, when=midday())
     assert rules_of(player) == ["new_cell", "new_species", "rare_species", "recording_accepted"]
     assert total_xp(player.pk) == 10 + 25 + 15 + 20
     assert set(PlayerBadge.objects.filter(player=player).values_list("badge__slug", flat=True)) == {
