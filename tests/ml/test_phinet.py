@@ -132,3 +132,20 @@ def test_with_head_and_save_round_trip(tmp_path, load_clip):
         clf.with_head({"weight": head["weight"][:-1], "bias": head["bias"]}, "bad")
     with pytest.raises(ValueError, match="NaN"):
         clf.with_head({"weight": head["weight"] * np.nan, "bias": head["bias"]}, "bad")
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("shape", [(3, 9, 14, 6), (2, 16, 29, 12)])
+def test_runtime_depthwise_conv_matches_torch(stride, shape):
+    from ml.runtime.phinet_model import conv2d
+
+    rng = np.random.default_rng(stride)
+    x = rng.normal(size=shape).astype(np.float32)
+    c = shape[-1]
+    w = rng.normal(size=(c, 1, 3, 3)).astype(np.float32)
+    b = rng.normal(size=c).astype(np.float32)
+    y = conv2d(x, w, b, (stride, stride), c)
+    ref = torch.nn.functional.conv2d(torch.from_numpy(x.transpose(0, 3, 1, 2)), torch.from_numpy(w),
+                                     torch.from_numpy(b), stride=stride, padding=1, groups=c).numpy()
+    assert y.dtype == np.float32 and y.shape == ref.transpose(0, 2, 3, 1).shape
+    assert np.abs(y - ref.transpose(0, 2, 3, 1)).max() <= 1e-5
