@@ -149,3 +149,16 @@ def test_runtime_depthwise_conv_matches_torch(stride, shape):
                                      torch.from_numpy(b), stride=stride, padding=1, groups=c).numpy()
     assert y.dtype == np.float32 and y.shape == ref.transpose(0, 2, 3, 1).shape
     assert np.abs(y - ref.transpose(0, 2, 3, 1)).max() <= 1e-5
+
+
+def test_long_inputs_run_in_window_batches_with_the_same_embeddings(tmp_path):
+    from ml.runtime.phinet_model import WINDOW_BATCH
+
+    model = _model(False)
+    _export(model, tmp_path / "m.npz", "float32")
+    clf = load_classifier(tmp_path / "m.npz")
+    x = np.random.default_rng(0).normal(0, 1, (2 * WINDOW_BATCH + 3, 64, 40, 1)).astype(np.float32)
+    emb = clf.embeddings_from_input(x)
+    with torch.no_grad():
+        ref = model.embed(torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))).numpy()
+    assert emb.shape == ref.shape and np.abs(emb - ref).max() <= 1e-4
