@@ -314,7 +314,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                       background_per_file=args.background_per_file,
                       encoding=args.encoding, seed=args.seed, version=args.model_version, workers=args.workers,
                       max_files=args.max_files, hop_length=args.hop_length, lr=args.lr, kd_alpha=args.kd_alpha,
-                      mixup=args.mixup, threads=args.threads)
+                      mixup=args.mixup, threads=args.threads, xnor_from=args.xnor_from)
     try:
         report = train(cfg)
     except (TrainError, OSError) as exc:
@@ -326,7 +326,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     summary["generations"] = [{k: g[k] for k in ("generation", "val", "test", "kept")} for g in report["generations"]]
     if "xnor" in report:
         summary["xnor"] = {k: report["xnor"][k] for k in ("model", "model_bytes", "test", "size_ratio_vs_fp32_twin")}
-    summary["report"] = str(Path(report["model"]).with_suffix(".report.json"))
+    summary["report"] = report["report"]
     _print_json(summary)
     return 0
 
@@ -368,7 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--generations", type=int, default=2, help="born-again generations")
     p.add_argument("--no-xnor", action="store_true", help="skip the XNOR binary twin")
     p.add_argument("--xnor-epochs", type=int, default=None)
-    p.add_argument("--teacher", choices=["birdnet", "none"], default="birdnet")
+    p.add_argument("--teacher", choices=["birdnet", "birdnet-probe", "none"], default="birdnet",
+                   help="birdnet: its scores for the labels it knows; birdnet-probe: a linear probe on its "
+                        "logits fitted on the training recordings (label sets BirdNET lacks, e.g. urban)")
     p.add_argument("--teacher-mode", choices=["weighted", "top1", "topk"], default="weighted")
     p.add_argument("--windows-per-file", type=int, default=8, help="most likely windows per training file")
     p.add_argument("--background-per-file", type=int, default=2,
@@ -383,6 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kd-alpha", type=float, default=0.6, help="distillation weight alpha (0: labels only)")
     p.add_argument("--mixup", type=float, default=0.2, help="mixup Beta parameter (0: off)")
     p.add_argument("--threads", type=int, default=1, choices=[1, 2], help="torch threads (1 reproduces bit for bit)")
+    p.add_argument("--xnor-from", default=None, metavar="STUDENT",
+                   help="train only the XNOR twin of this full-precision student file (same data, seed and options)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("classify", help="classify audio files; one JSON line per file")

@@ -15,7 +15,10 @@ Pipeline (one seed makes it deterministic on one thread):
    not outvote the others in a file's mean).
 4. **Teachers**: BirdNET V2.4 (cached window scores restricted to the target species, turned
    into soft targets with softmax(logit / T)), then each kept generation (born-again), combined
-   with :func:`ml.distill.combine_teachers`.
+   with :func:`ml.distill.combine_teachers`. For label sets BirdNET does not name (city sounds),
+   ``--teacher birdnet-probe`` teaches with a linear probe on BirdNET's 6,522 window logits,
+   fitted on the training recordings; the training windows get out-of-fold probe logits
+   (K folds by recording), so the targets carry the probe's held-out behaviour, not its fit.
 5. **Training**: AdamW, cosine schedule, class-balanced sampling, augmentation on the log-mel
    (pitch shift = mel-bin shift, time stretch = time-axis resampling, additive noise, mixup,
    SpecAugment masks), KD loss ``alpha T^2 KL + (1-alpha) CE``.
@@ -25,6 +28,8 @@ Pipeline (one seed makes it deterministic on one thread):
 7. **Calibration**: temperature fitted on validation files (file-level NLL), unknown threshold
    maximising right-minus-wrong answers; ECE (10 bins) and a reliability PNG.
 8. **XNOR twin** (``--xnor``): the same architecture binarised, distilled from the best student.
+   ``--xnor-from STUDENT.npz`` skips the generations and distils the twin of a student trained
+   before (same data and seed; written to STUDENT-xnor.npz beside it, report STUDENT-xnor.report.json).
 9. **Export**: the best student to ``--out`` (and ``--out`` with ``-xnor`` before the suffix),
    plus ``<out>.report.json`` with metrics per generation and per teacher.
 """
@@ -82,7 +87,7 @@ class TrainConfig:
     weight_decay: float = 1e-3
     kd_alpha: float = 0.6
     kd_temperature: float = 3.0
-    teacher: str = "birdnet"  # or "none"
+    teacher: str = "birdnet"  # "birdnet", "birdnet-probe" (linear probe on BirdNET logits) or "none"
     teacher_mode: str = "weighted"
     windows_per_file: int = 8
     background_per_file: int = 2  # least likely windows of a training file, taught a uniform target
@@ -94,6 +99,7 @@ class TrainConfig:
     max_files: int | None = None
     hop_length: int = 320  # STFT hop at 24 kHz (640: half the frames, half the compute)
     threads: int = 1  # torch threads (1: bit-for-bit reproducible)
+    xnor_from: str | None = None  # runtime student file: train only its XNOR twin
 
 
 @dataclass
@@ -271,6 +277,94 @@ def teacher_scores(items: list[Item], feats: list, labels: list[str], log: Calla
     return out, index
 
 
+PROBE_FOLDS = 5
+PROBE_STEPS = 200
+
+
+def fit_probe(x: np.ndarray, y: np.ndarray, n_labels: int, seed: int, weight_decay: float = 1e-3):
+    """Multinomial logistic regression on standardised features (full-batch Adam, class-balanced).
+
+    Returns ``predict(features) -> logits``.
+    """
+    import torch
+    from torch.nn import functional as F
+
+    mu, sd = x.mean(axis=0), x.std(axis=0) + 1e-3
+    xt = torch.from_numpy(((x - mu) / sd).astype(np.float32))
+    yt = torch.from_numpy(y.astype(np.int64))
+    w = torch.from_numpy((1.0 / np.bincount(y, minlength=n_labels)[y]).astype(np.float32))
+    torch.manual_seed(seed)
+    lin = torch.nn.Linear(x.shape[1], n_labels)
+    opt = torch.optim.Adam(lin.parameters(), lr=1e-3, weight_decay=weight_decay)
+    for _ in range(PROBE_STEPS):
+        opt.zero_grad()
+        loss = (F.cross_entropy(lin(xt), yt, reduction="none") * w).sum() / w.sum()
+        loss.backward()
+        opt.step()
+
+    def predict(z: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return lin(torch.from_numpy(((z - mu) / sd).astype(np.float32))).numpy()
+
+    return predict
+
+
+def probe_teacher(items: list[Item], feats: list, rmss: list, labels: list[str], seed: int,
+                  log: Callable[[str], None]) -> tuple[list[np.ndarray | None], dict[str, int]]:
+    """Window logits over ``labels`` of a linear probe on BirdNET's logits (see the module docstring).
+
+    Training files get out-of-fold logits (:data:`PROBE_FOLDS` folds of their recordings); the
+    others get the probe fitted on every training file.
+    """
+    from ml.teachers.birdnet import BirdNET, TeacherUnavailable, cached_file_logits, is_cached
+
+    try:
+        model = BirdNET() if not all(is_cached(it.path) for it, f in zip(items, feats) if f is not None) else None
+    except TeacherUnavailable as exc:
+        log(f"teacher: BirdNET unavailable ({exc}); training without it")
+        return [None] * len(items), {}
+    from tqdm import tqdm
+
+    lab_index = {lab: i for i, lab in enumerate(labels)}
+    z_all: list[np.ndarray | None] = []
+    for it, f in tqdm(list(zip(items, feats)), desc="birdnet", file=sys.stderr):
+        z_all.append(None if f is None else cached_file_logits(model, it.path)[: len(f)])
+    train_files = [i for i, it in enumerate(items) if it.split == "train" and z_all[i] is not None]
+
+    def windows_of(files: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        xs, ys = [], []
+        for i in files:
+            n = min(len(z_all[i]), len(rmss[i]))
+            keep = np.flatnonzero(rmss[i][:n] >= SILENCE_RMS)
+            keep = keep if keep.size else np.arange(n)
+            xs.append(z_all[i][keep])
+            ys.append(np.full(keep.size, lab_index[items[i].label]))
+        return np.concatenate(xs).astype(np.float32), np.concatenate(ys)
+
+    def logits_for(predict, i: int) -> np.ndarray:
+        z = np.full((len(feats[i]), len(labels)), np.nan, np.float32)
+        n = min(len(z_all[i]), len(feats[i]))
+        z[:n] = predict(z_all[i][:n])
+        return z
+
+    out: list[np.ndarray | None] = [None] * len(items)
+    groups = sorted({items[i].group for i in train_files})
+    random.Random(seed).shuffle(groups)
+    fold_of = {g: k % PROBE_FOLDS for k, g in enumerate(groups)}
+    for k in tqdm(range(PROBE_FOLDS), desc="probe folds", file=sys.stderr):
+        fit_files = [i for i in train_files if fold_of[items[i].group] != k]
+        predict = fit_probe(*windows_of(fit_files), len(labels), seed + k)
+        for i in train_files:
+            if fold_of[items[i].group] == k:
+                out[i] = logits_for(predict, i)
+    predict = fit_probe(*windows_of(train_files), len(labels), seed + PROBE_FOLDS)
+    for i, z in enumerate(z_all):
+        if z is not None and items[i].split != "train":
+            out[i] = logits_for(predict, i)
+    log(f"teacher: linear probe on BirdNET logits, {len(train_files)} training files, {PROBE_FOLDS} folds")
+    return out, dict(lab_index)
+
+
 # --- training ----------------------------------------------------------------------------------
 
 def augment(x, y_soft, rng: np.random.Generator, mixup: float):
@@ -416,6 +510,26 @@ def fit_threshold(p: np.ndarray, y: np.ndarray) -> float:
     return float(grid[int(np.argmax(score))])
 
 
+def load_student(path: str, labels: list[str], model_set: str, params: FeatureParams):
+    """(runtime classifier, torch PhiNet, input scale) of a full-precision student file for ``--xnor-from``."""
+    from ml.models.phinet import from_runtime
+    from ml.runtime.classifier import load_classifier
+    from ml.runtime.model_format import ModelFormatError
+
+    try:
+        clf = load_classifier(path)
+    except ModelFormatError as exc:
+        raise TrainError(f"--xnor-from: {exc}") from None
+    if clf.architecture != "phinet" or clf.header["architecture"]["config"].get("binary"):
+        raise TrainError(f"--xnor-from: {path} is not a full-precision phinet student.")
+    if list(clf.labels) != labels or clf.model_set != model_set:
+        raise TrainError(f"--xnor-from: {path} has labels/set {list(clf.labels)}/{clf.model_set}, "
+                         f"the manifest gives {labels}/{model_set}.")
+    if clf.feature_params != params:
+        raise TrainError(f"--xnor-from: {path} was trained with other feature parameters ({clf.feature_params}).")
+    return clf, from_runtime(clf), float(clf.header["architecture"]["input"]["scale"])
+
+
 def train(cfg: TrainConfig, log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)) -> dict:
     """Run the whole pipeline; return the JSON report (also written beside the model)."""
     import torch
@@ -439,6 +553,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = lambda s: print(s, file
     lab_index = {lab: i for i, lab in enumerate(labels)}
     if cfg.teacher == "birdnet":
         tlogits, t_index = teacher_scores(items, feats, labels, log)
+    elif cfg.teacher == "birdnet-probe":
+        tlogits, t_index = probe_teacher(items, feats, rmss, labels, cfg.seed, log)
     else:
         tlogits, t_index = [None] * len(items), {}
 
@@ -504,14 +620,32 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = lambda s: print(s, file
             y = np.array([lab_index[items[i].label] for i in ok])
             lg = [np.where(np.isnan(tlogits[i]), -1e9, tlogits[i]).astype(np.float64) for i in ok]
             return evaluate_files(lg, y, labels, 1.0)
-        teacher_report["birdnet"] = {"known_labels": sorted(t_index), "val_known_species": bn_eval(split_files("val")),
+        teacher_report[cfg.teacher] = {"known_labels": sorted(t_index), "val_known_species": bn_eval(split_files("val")),
                                      "test_known_species": bn_eval(split_files("test")),
                                      "train_window_agreement": round(float(
                                          (p.argmax(1) == train_split.y)[has].mean()), 4)}
     mcfg = PhiNetConfig(alpha=cfg.alpha, beta=cfg.beta, t0=cfg.t0, blocks=cfg.blocks, embed_dim=cfg.embed_dim)
     generations, kept = [], []
     best = None
-    for g in range(cfg.generations):
+    student_file = None
+    if cfg.xnor_from:
+        if not cfg.xnor:
+            raise TrainError("--xnor-from trains an XNOR twin; it cannot be combined with --no-xnor.")
+        student_file, model, input_scale = load_student(cfg.xnor_from, labels, cfg.model_set, params)
+        mcfg = model.cfg
+        vl = window_logits(model, val_x, input_scale)
+        temp = student_file.temperature
+        with torch.no_grad():
+            tl = model(torch.from_numpy(normalise(train_split.x, input_scale))[:, None]).numpy()
+        tz = tl / cfg.kd_temperature
+        tp = np.exp(tz - tz.max(axis=1, keepdims=True))
+        best = {"generation": f"file {student_file.version}", "model": model, "temperature": temp,
+                "val": evaluate_files(vl, val_y, labels, temp), "val_logits": vl,
+                "test": evaluate_files(window_logits(model, test_x, input_scale), test_y, labels, temp),
+                "test_logits": window_logits(model, test_x, input_scale),
+                "train_probs": (tp / tp.sum(1, keepdims=True)).astype(np.float32)}
+        log(f"student {cfg.xnor_from}: val {best['val']} test {best['test']}")
+    for g in range(0 if cfg.xnor_from else cfg.generations):
         gen_teachers = list(teachers) + ([kept[-1]["train_probs"]] if kept else [])
         gen_masks = list(masks) + ([np.ones(len(ys), bool)] if kept else [])
         model = train_student(mcfg, train_split, gen_teachers, gen_masks, len(labels), cfg, input_scale,
@@ -522,7 +656,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = lambda s: print(s, file
         test = evaluate_files(window_logits(model, test_x, input_scale), test_y, labels, temp)
         accept = not kept or (val["macro_f1"] > kept[-1]["val"]["macro_f1"]
                               and val["ece"] <= kept[-1]["val"]["ece"] + 0.01)
-        entry = {"generation": g, "teachers": (["birdnet"] if teachers else []) + ([f"gen {kept[-1]['generation']}"] if kept else []),
+        entry = {"generation": g, "teachers": ([cfg.teacher] if teachers else []) + ([f"gen {kept[-1]['generation']}"] if kept else []),
                  "temperature": round(temp, 4), "val": val, "test": test, "kept": accept}
         log(f"generation {g}: val {val} test {test} -> {'kept' if accept else 'dropped'}")
         generations.append(entry)
@@ -545,19 +679,23 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = lambda s: print(s, file
     model, temp = best["model"], best["temperature"]
     val_p = file_probs(best["val_logits"], temp)
     threshold = fit_threshold(val_p, val_y)
-    out = Path(cfg.out)
+    out = Path(cfg.xnor_from) if student_file is not None else Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     version = cfg.version or f"{cfg.model_set}-phinet-{time.strftime('%Y.%m')}-s{cfg.seed}"
-    test_p = file_probs(best["test_logits"], temp)
-    png = out.with_suffix(".reliability.png")
-    reliability_png(test_p.max(1), test_p.argmax(1) == test_y, png, f"{version} (test files)")
     metrics = {"test": best["test"], "val": best["val"], "parameters": count_parameters(model),
                "macs_per_window": macs_per_window(model, params.n_mels, train_split.x.shape[2])}
     training = {"manifest": str(cfg.manifest), "seed": cfg.seed, "config": {k: v for k, v in asdict(cfg).items()},
                 "generation": best["generation"], "test_files": [str(items[i].path.name) for i in split_files("test")]}
-    size = export_student(model, out, encoding=cfg.encoding, labels=labels, model_set=cfg.model_set, version=version,
-                          params=params, input_scale=input_scale, temperature=temp, unknown_threshold=threshold,
-                          metrics=metrics, training=training)
+    png = out.with_suffix(".reliability.png")
+    if student_file is None:
+        test_p = file_probs(best["test_logits"], temp)
+        reliability_png(test_p.max(1), test_p.argmax(1) == test_y, png, f"{version} (test files)")
+        size = export_student(model, out, encoding=cfg.encoding, labels=labels, model_set=cfg.model_set, version=version,
+                              params=params, input_scale=input_scale, temperature=temp, unknown_threshold=threshold,
+                              metrics=metrics, training=training)
+    else:  # the student file stays as it is; the twin takes its version and encoding
+        version, threshold, size = student_file.version, student_file.unknown_threshold, out.stat().st_size
+        cfg = replace(cfg, encoding=student_file.header["training"].get("weight_encoding", cfg.encoding))
     report = {"model": str(out), "model_version": version, "model_bytes": size, "labels": labels,
               "parameters": metrics["parameters"], "macs_per_window": metrics["macs_per_window"],
               "temperature": temp, "unknown_threshold": threshold, "generations": generations,
@@ -579,7 +717,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = lambda s: print(s, file
                                version=version + "-xnor", params=params, input_scale=input_scale, temperature=xtemp,
                                unknown_threshold=xthr, metrics={"test": xtest, "val": xval,
                                                                 "parameters": count_parameters(xmodel)},
-                               training={**training, "teachers": ["birdnet", f"gen {best['generation']}"]})
+                               training={**training, "teachers": ([cfg.teacher] if teachers else []) + [
+                                   best["generation"] if student_file is not None else f"gen {best['generation']}"]})
         fp32 = out.with_name(out.stem + "-fp32-twin.npz")
         twin_size = export_student(model, fp32, encoding="float32", labels=labels, model_set=cfg.model_set,
                                    version=version + "-fp32", params=params, input_scale=input_scale,
@@ -591,5 +730,10 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = lambda s: print(s, file
                           "size_ratio_vs_shipped_twin": round(size / xsize, 2)}
         log(f"xnor: val {xval} test {xtest}, {xsize} bytes")
     report["seconds"] = round(time.perf_counter() - t_start, 1)
-    out.with_suffix(".report.json").write_text(json.dumps(report, indent=2) + "\n")
+    report_path = out.with_suffix(".report.json")
+    if student_file is not None:  # keep the student's own report
+        report_path = out.with_name(out.stem + "-xnor.report.json")
+        report["xnor_from"] = str(cfg.xnor_from)
+    report["report"] = str(report_path)
+    report_path.write_text(json.dumps(report, indent=2) + "\n")
     return report

@@ -355,3 +355,56 @@ def export_arrays(model: PhiNet, encoding: str = "float16", packed: bool = True
     arrays["head.bias"] = _float(model.head.bias, fenc)
     layers.append({"type": "dense", "weight": "head.weight", "bias": "head.bias"})
     return layers, arrays
+
+
+def from_runtime(clf) -> PhiNet:
+    """A torch PhiNet (eval mode) holding the weights of a loaded full-precision runtime ``phinet`` file.
+
+    Batch norm is folded into the runtime convolutions, so every BN here is the identity (scale 1,
+    mean 0, variance 1 - eps) and carries the folded bias. Used to distil an XNOR twin from a
+    student that was trained and exported earlier (``python -m ml train --xnor-from``).
+    """
+    arch = clf.header["architecture"]
+    cfg = PhiNetConfig(**arch["config"])
+    if cfg.binary:
+        raise ValueError("from_runtime needs a full-precision student, not an XNOR one.")
+    model = PhiNet(cfg, len(clf.labels)).eval()
+    convs: list[Conv] = [model.stem]
+    ses: list[SE] = []
+    for block in model.blocks:
+        convs += ([block.expand] if block.expand is not None else []) + [block.dw]
+        ses += [block.se] if block.se is not None else []
+        convs.append(block.project)
+    convs.append(model.neck)
+    steps: list[dict] = []
+
+    def walk(plan: list[dict]) -> None:
+        for step in plan:
+            if step["type"] == "block":
+                walk(step["layers"])
+            elif step["type"] in ("conv", "se"):
+                steps.append(step)
+
+    walk(clf.plan)
+    conv_steps = [s for s in steps if s["type"] == "conv"]
+    se_steps = [s for s in steps if s["type"] == "se"]
+    if len(conv_steps) != len(convs) or len(se_steps) != len(ses):
+        raise ValueError("the runtime layers do not match the architecture config.")
+    with torch.no_grad():
+        for conv, step in zip(convs, conv_steps):
+            if tuple(conv.conv.weight.shape) != step["w"].shape:
+                raise ValueError(f"conv weight {step['w'].shape} does not fit {tuple(conv.conv.weight.shape)}.")
+            conv.conv.weight.copy_(torch.from_numpy(step["w"]))
+            conv.bn.weight.fill_(1.0)
+            conv.bn.bias.copy_(torch.from_numpy(step["b"]))
+            conv.bn.running_mean.zero_()
+            conv.bn.running_var.fill_(1.0 - conv.bn.eps)
+        for se, step in zip(ses, se_steps):
+            se.fc1.weight.copy_(torch.from_numpy(step["w1t"].T))
+            se.fc1.bias.copy_(torch.from_numpy(step["b1"]))
+            se.fc2.weight.copy_(torch.from_numpy(step["w2t"].T))
+            se.fc2.bias.copy_(torch.from_numpy(step["b2"]))
+        head = clf.head()
+        model.head.weight.copy_(torch.from_numpy(head["weight"].T))
+        model.head.bias.copy_(torch.from_numpy(head["bias"]))
+    return model

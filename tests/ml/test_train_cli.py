@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
+torch = pytest.importorskip("torch")
 
 from ml import train as train_mod  # noqa: E402
 from ml.cli import main  # noqa: E402
@@ -133,3 +133,92 @@ def test_training_options_reach_the_model_and_bad_values_are_refused(tmp_path, c
     with pytest.raises(SystemExit) as exc:  # argparse: at most the two cores of the shared machine
         main(["train", "--manifest", str(manifest), "--out", str(out), "--threads", "8"])
     assert exc.value.code == 2
+
+
+def test_fit_probe_learns_separable_data_and_is_seeded():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 3, (3, 40))
+    y = np.repeat(np.arange(3), 30)
+    x = (centres[y] + rng.normal(0, 1, (90, 40))).astype(np.float32)
+    predict = train_mod.fit_probe(x, y, 3, seed=5)
+    y_new = np.repeat(np.arange(3), 10)
+    x_new = (centres[y_new] + rng.normal(0, 1, (30, 40))).astype(np.float32)
+    assert (predict(x_new).argmax(axis=1) == y_new).mean() >= 0.95
+    np.testing.assert_array_equal(predict(x_new), train_mod.fit_probe(x, y, 3, seed=5)(x_new))
+
+
+def test_probe_teacher_gives_training_files_out_of_fold_logits(monkeypatch):
+    """A mislabelled training file is memorised by a probe fitted on it, not by its out-of-fold probe."""
+    from ml.teachers import birdnet
+
+    rng = np.random.default_rng(1)
+    d, per_class = 300, 10
+    centres = rng.normal(0, 1, (2, d))
+    items, logits = [], {}
+    for k in range(2 * per_class):
+        true = k % 2
+        label = ["a", "b"][1 - true] if k == 0 else ["a", "b"][true]  # file 0 carries the wrong label
+        path = Path(f"/nonexistent/f{k}.ogg")
+        items.append(train_mod.Item(path, label, f"g{k}", split="train"))
+        logits[path] = (centres[true] + 0.3 * rng.normal(0, 1, (3, d)) + rng.normal(0, 1, d)).astype(np.float32)
+    items.append(train_mod.Item(Path("/nonexistent/val.ogg"), "a", "gv", split="val"))
+    logits[items[-1].path] = centres[0][None].repeat(3, 0).astype(np.float32)
+    monkeypatch.setattr(birdnet, "is_cached", lambda path, cache_dir=None: True)
+    monkeypatch.setattr(birdnet, "cached_file_logits", lambda model, path, cache_dir=None: logits[path])
+    feats = [np.zeros((3, 4, 5), np.float16) for _ in items]
+    rmss = [np.ones(3, np.float32) for _ in items]
+    out, index = train_mod.probe_teacher(items, feats, rmss, ["a", "b"], seed=3, log=lambda s: None)
+    assert index == {"a": 0, "b": 1} and all(z.shape == (3, 2) for z in out)
+    x = np.concatenate([logits[it.path] for it in items[:-1]])
+    y = np.concatenate([[0 if it.label == "a" else 1] * 3 for it in items[:-1]])
+    in_fold = train_mod.fit_probe(x, y, 2, seed=3)(logits[items[0].path]).mean(axis=0)
+    assert in_fold.argmax() == 1  # fitted on its own windows: the wrong label "b" is memorised
+    assert out[0].mean(axis=0).argmax() == 0  # out of fold: what its sound says ("a")
+    assert out[-1].mean(axis=0).argmax() == 0  # validation file: the probe fitted on all training files
+
+
+def test_train_with_the_birdnet_probe_teacher(tmp_path, capsys):
+    rows = [(n, "warbler") for n in WARBLERS] + [(n, "city") for n in CITY]
+    manifest = _manifest(tmp_path, rows)
+    out = tmp_path / "p.npz"
+    args = [a for a in FAST if a not in ("--teacher", "none")]
+    assert main(["train", "--manifest", str(manifest), "--out", str(out), "--generations", "1", "--no-xnor",
+                 "--teacher", "birdnet-probe", *args]) == 0
+    report = json.loads(out.with_suffix(".report.json").read_text())
+    assert report["teachers"]["birdnet-probe"]["known_labels"] == ["city", "warbler"]
+    assert report["generations"][0]["teachers"] == ["birdnet-probe"]
+    assert load_classifier(out).header["training"]["config"]["teacher"] == "birdnet-probe"
+
+
+def test_xnor_twin_of_an_earlier_student(tmp_path, capsys):
+    """--xnor-from: the torch copy of a runtime student predicts what the file predicts; only the twin is trained."""
+    from ml.models.phinet import from_runtime
+
+    rows = [(n, "Adelaide's Warbler") for n in WARBLERS] + [(n, "city") for n in CITY]
+    manifest = _manifest(tmp_path, rows)
+    out = tmp_path / "s.npz"
+    assert main(["train", "--manifest", str(manifest), "--out", str(out), "--generations", "1", "--no-xnor",
+                 "--model-version", "s-1", *FAST]) == 0
+    capsys.readouterr()
+    student_bytes, student_report = out.read_bytes(), out.with_suffix(".report.json").read_text()
+    clf = load_classifier(out)
+    copy = from_runtime(clf)
+    x = clf.network_input(np.random.default_rng(0).normal(0, 0.1, 72_000).astype(np.float32))
+    with torch.no_grad():
+        torch_logits = copy(torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))).numpy()
+    head = clf.head()
+    np.testing.assert_allclose(torch_logits, clf.embeddings_from_input(x) @ head["weight"] + head["bias"], atol=1e-4)
+    assert main(["train", "--manifest", str(manifest), "--out", str(tmp_path / "ignored.npz"), "--xnor-from", str(out),
+                 *FAST]) == 0
+    summary = _json(capsys.readouterr().out)
+    assert summary["generations"] == [] and summary["xnor"]["model"] == str(tmp_path / "s-xnor.npz")
+    assert out.read_bytes() == student_bytes and out.with_suffix(".report.json").read_text() == student_report
+    twin = load_classifier(tmp_path / "s-xnor.npz")
+    assert twin.version == "s-1-xnor" and twin.header["architecture"]["config"]["binary"] is True
+    assert twin.labels == clf.labels and twin.feature_params == clf.feature_params
+    report = json.loads((tmp_path / "s-xnor.report.json").read_text())
+    assert report["xnor_from"] == str(out) and report["xnor"]["size_ratio_vs_fp32_twin"] > 1
+    assert not (tmp_path / "ignored.npz").exists()
+    assert main(["train", "--manifest", str(manifest), "--out", str(out), "--xnor-from", str(tmp_path / "s-xnor.npz"),
+                 *FAST]) == 2  # an XNOR file is no full-precision student
+    assert "not a full-precision phinet student" in capsys.readouterr().err
