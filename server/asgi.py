@@ -1,18 +1,25 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels."""
+"""ASGI entry point: websockets through Channels; HTTP through Django's WSGI handler on a small
+thread pool (server/common/wsgi_bridge.py: one thread hand-over per request)."""
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "server.settings")
-django_asgi = get_asgi_application()
+from django.core.wsgi import get_wsgi_application  # noqa: E402
+
+django_wsgi = get_wsgi_application()  # sets Django up before the imports below
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
+from server.common.middleware import FORM_OVERHEAD_BYTES, too_large_message  # noqa: E402
+from server.common.wsgi_bridge import WsgiBridge  # noqa: E402
 from server.realtime.auth import TokenAuthMiddlewareStack  # noqa: E402
 from server.realtime.routing import collect_websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter({
-    "http": django_asgi,
+    "http": WsgiBridge(django_wsgi, threads=settings.HTTP_THREADS,
+                       max_body=settings.MAX_UPLOAD_BYTES + FORM_OVERHEAD_BYTES,
+                       spool_bytes=settings.FILE_UPLOAD_MAX_MEMORY_SIZE,
+                       too_large=("request_too_large", too_large_message())),
     "websocket": AllowedHostsOriginValidator(TokenAuthMiddlewareStack(URLRouter(collect_websocket_urlpatterns()))),
 })

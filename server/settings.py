@@ -82,6 +82,9 @@ TEMPLATES = [{
     ]},
 }]
 ASGI_APPLICATION = "server.asgi.application"
+# Threads per web process that run HTTP requests (server/common/wsgi_bridge.py). Under the GIL a few
+# are enough to overlap database and disk waits; more only add contention.
+HTTP_THREADS = int(os.environ.get("DAWN_HTTP_THREADS", "4"))
 WSGI_APPLICATION = None
 
 DATABASES = {"default": dj_database_url.parse(

@@ -12,6 +12,10 @@ from .errors import json_error
 FORM_OVERHEAD_BYTES = 256 * 1024
 
 
+def too_large_message() -> str:
+    return f"The request body exceeds {settings.MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
+
+
 def refusal(request: HttpRequest) -> HttpResponse | None:
     """413 ``request_too_large`` from the Content-Length header alone, or None."""
     try:
@@ -19,8 +23,7 @@ def refusal(request: HttpRequest) -> HttpResponse | None:
     except ValueError:
         return json_error("malformed_request", "Invalid Content-Length header.", 400)
     if length > settings.MAX_UPLOAD_BYTES + FORM_OVERHEAD_BYTES:
-        return json_error("request_too_large",
-                          f"The request body exceeds {settings.MAX_UPLOAD_BYTES // (1024 * 1024)} MB.", 413)
+        return json_error("request_too_large", too_large_message(), 413)
     return None
 
 
