@@ -98,6 +98,9 @@ if os.environ.get("DAWN_TEST_DB_NAME"):
 if os.environ.get("DAWN_DB_POOL", "1") == "1":
     DATABASES["default"]["OPTIONS"] = {"pool": {
         "min_size": 1, "max_size": int(os.environ.get("DAWN_DB_POOL_MAX", "8")), "timeout": 10}}
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DAWN_CONN_MAX_AGE", "0"))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # GDAL 3.6 (Debian 12) cannot block network access in spatial refs; we never load user-supplied SRS.
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -137,7 +140,7 @@ RECORDING_TOKEN_UPLOAD_TTL_S = int(os.environ.get("DAWN_RECORDING_TOKEN_UPLOAD_T
 # --- REST API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "server.accounts.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -173,6 +176,8 @@ CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer"
 
 # --- Celery ----------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "unix://")):
+    CELERY_BROKER_TRANSPORT = "server.common.kombu_redis:Transport"  # one Redis client per channel
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -2,13 +2,10 @@
 from __future__ import annotations
 
 import logging
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.gis.geos import Point
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db import transaction
 from django.utils import timezone
 from rest_framework import status
 
@@ -20,6 +17,7 @@ from server.species.models import Species
 from . import session_token, storage
 from .metadata import UNKNOWN_LABEL
 from .models import Recording, Status
+from .submission_sql import NewRecording, Submission, insert_recording, prior_submissions
 
 log = logging.getLogger(__name__)
 SEGMENT_TOLERANCE_S = 0.05
@@ -28,7 +26,7 @@ AUDIO_ERROR_STATUS = {"audio_too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARG
 
 @dataclass(frozen=True)
 class IngestResult:
-    recording: Recording
+    recording: Submission
     created: bool
 
 
@@ -68,31 +66,20 @@ def resolve_species(label: str) -> Species | None:
     return species
 
 
-def check_replay(original: Recording | None, sha: str | None) -> Recording | None:
-    if original is not None and sha is not None and original.audio_sha256 != sha:
+def check_replay(original: Submission | None, sha: str) -> Submission | None:
+    if original is not None and original.audio_sha256 != sha:
         raise ApiError("idempotency_key_reused", "This idempotency key was used for a different recording.",
                        status.HTTP_409_CONFLICT)
     return original
 
 
-def prior_submissions(owner, key: str, nonce: str | None) -> tuple[Recording | None, bool]:
-    """(the owner's submission with this key, whether another recording used this session token),
-    in one query: both are checked on every upload."""
-    match = Q(owner=owner, idempotency_key=key)
-    if nonce is not None:
-        match |= Q(session_nonce=nonce)
-    rows = list(Recording.objects.filter(match).only("id", "owner_id", "idempotency_key", "audio_sha256",
-                                                     "status", "session_nonce")[:2])
-    original = next((r for r in rows if r.owner_id == owner.pk and r.idempotency_key == key), None)
-    return original, any(r is not original for r in rows)
-
-
 def ingest(owner, upload, meta: dict) -> IngestResult:
     """Validate and store one submission. Repeating a key returns the original recording.
 
-    The upload is one INSERT in autocommit (no explicit transaction: it is a single statement), and
-    analysis is queued once it is committed. Lookups cost one query: the idempotency key (replays
-    return the original even after their session token expired) together with the token's nonce.
+    Two statements (``submission_sql``): one lookup of the idempotency key (replays return the
+    original even after their session token expired) together with the token's nonce, then one
+    INSERT in autocommit that a concurrent twin cannot turn into an error (``ON CONFLICT DO
+    NOTHING``, then the lookup again). Analysis is queued once the row is committed.
     """
     data = read_upload(upload)
     sha = storage.sha256_hex(data)
@@ -101,7 +88,7 @@ def ingest(owner, upload, meta: dict) -> IngestResult:
         nonce, token_error = session_token.verify(meta.get("session_token"), owner.pk, meta["recorded_at"]), None
     except ApiError as exc:
         nonce, token_error = None, exc
-    original, nonce_used = prior_submissions(owner, key, nonce)
+    original, nonce_used = prior_submissions(owner.pk, key, nonce)
     if check_replay(original, sha) is not None:
         return IngestResult(original, created=False)
     if token_error is not None:
@@ -116,30 +103,26 @@ def ingest(owner, upload, meta: dict) -> IngestResult:
                        fields={"segment.end_s": "beyond the end of the audio"})
     ident = meta["identification"]
     species = resolve_species(ident["label"])
-    _, rel = storage.store_blob(data, info.format)
+    _, rel = storage.store_blob(data, info.format, sha)
     loc = meta["location"]
-    try:
-        # a single INSERT needs no transaction; a savepoint only when the caller already holds one
-        with transaction.atomic() if connection.in_atomic_block else nullcontext():
-            recording = Recording.objects.create(
-                owner=owner, idempotency_key=key, audio_sha256=sha, audio_path=rel,
-                audio_format=info.format, audio_bytes=len(data), sample_rate=info.sample_rate,
-                channels=info.channels, duration_s=info.duration, recorded_at=meta["recorded_at"],
-                location=Point(loc["lng"], loc["lat"], srid=4326), accuracy_m=loc["accuracy_m"],
-                segment_start_s=segment["start_s"], segment_end_s=min(segment["end_s"], info.duration),
-                claimed_species=species, device_confidence=ident.get("confidence"),
-                device_model_version=ident.get("model_version", ""), device_info=meta.get("device", {}),
-                session_nonce=nonce, enqueued_at=timezone.now())
-    except IntegrityError:
-        # a concurrent request with the same key (or the same session token) won the race
-        original, nonce_used = prior_submissions(owner, key, nonce)
+    created = insert_recording(NewRecording(
+        owner_id=owner.pk, idempotency_key=key, audio_sha256=sha, audio_path=rel, audio_format=info.format,
+        audio_bytes=len(data), sample_rate=info.sample_rate, channels=info.channels, duration_s=info.duration,
+        recorded_at=meta["recorded_at"], lng=loc["lng"], lat=loc["lat"], accuracy_m=loc["accuracy_m"],
+        segment_start_s=segment["start_s"], segment_end_s=min(segment["end_s"], info.duration),
+        claimed_species_id=species.pk if species else None, device_confidence=ident.get("confidence"),
+        device_model_version=ident.get("model_version", ""), device_info=meta.get("device", {}),
+        session_nonce=nonce, now=timezone.now()))
+    if created is None:  # a concurrent request with the same key (or the same session token) won the race
+        original, nonce_used = prior_submissions(owner.pk, key, nonce)
         if check_replay(original, sha) is not None:
             return IngestResult(original, created=False)
         if nonce_used:
-            raise session_token.reused() from None
-        raise
-    transaction.on_commit(lambda: enqueue_analysis(recording.pk))   # at once in autocommit
-    return IngestResult(recording, created=True)
+            raise session_token.reused()
+        raise ApiError("submission_conflict", "A concurrent submission conflicted with this one; send it again.",
+                       status.HTTP_409_CONFLICT)
+    transaction.on_commit(lambda: enqueue_analysis(created.id))   # at once in autocommit
+    return IngestResult(created, created=True)
 
 
 def enqueue_analysis(recording_id) -> bool:

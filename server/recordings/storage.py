@@ -29,9 +29,9 @@ def absolute(rel: str) -> Path:
     return path
 
 
-def store_blob(data: bytes, ext: str) -> tuple[str, str]:
-    """Store ``data``; returns (sha256, relative path)."""
-    sha = sha256_hex(data)
+def store_blob(data: bytes, ext: str, sha: str | None = None) -> tuple[str, str]:
+    """Store ``data`` (whose sha256 the caller may already know); returns (sha256, relative path)."""
+    sha = sha or sha256_hex(data)
     rel = relative_path(sha, ext)
     path = absolute(rel)
     if path.exists() and path.stat().st_size == len(data):

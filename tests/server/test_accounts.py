@@ -56,6 +56,18 @@ def test_login_and_logout(client, player):
     assert api.get("/api/v1/auth/me/").status_code == 401
 
 
+def test_token_of_a_deactivated_user_is_refused(player):
+    api = client_for(player)
+    me = api.get("/api/v1/auth/me/")
+    assert me.status_code == 200 and me.json()["username"] == "robin"
+    User.objects.filter(pk=player.pk).update(is_active=False)
+    refused = api.get("/api/v1/auth/me/")
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "authentication_failed"
+    malformed = client_for(None)
+    malformed.credentials(HTTP_AUTHORIZATION="Token two words")
+    assert malformed.get("/api/v1/auth/me/").json()["error"]["code"] == "authentication_failed"
+
+
 def test_only_admins_manage_roles(player, researcher, admin_user):
     url = f"/api/v1/users/{player.pk}/"
     for user in (player, researcher):

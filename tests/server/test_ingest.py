@@ -254,3 +254,47 @@ def test_a_species_withdrawn_from_claims_is_refused_at_once(api, catalogue, bird
     Species.objects.get(label=label).save()                          # an admin save: clears the cache
     response = submit(api, bird_clips[1].data, metadata(identification={"label": label}))
     assert response.status_code == 400 and response.json()["error"]["code"] == "unknown_species"
+
+
+def test_the_insert_writes_every_column_of_the_model():
+    from server.recordings.submission_sql import INSERT_COLUMNS
+
+    assert sorted(INSERT_COLUMNS) == sorted(f.column for f in Recording._meta.concrete_fields)
+
+
+def test_the_prior_submission_lookup_uses_its_indexes_in_a_generic_plan(db):
+    """psycopg prepares a statement after five runs, and PostgreSQL may then keep a generic plan:
+    the lookup must not fall back to scanning the whole table there."""
+    from django.db import connection
+
+    from server.recordings.submission_sql import _PRIOR
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("PREPARE prior_lookup AS " + _PRIOR.replace("%s", "$1", 1).replace("%s", "$2", 1)
+                       .replace("%s", "$3", 1), [])
+        cursor.execute("EXPLAIN EXECUTE prior_lookup(1, 'k', 'n')")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("DEALLOCATE prior_lookup")
+    assert "Seq Scan" not in plan and plan.count("Index") >= 2, plan
+
+
+def test_concurrent_twins_of_one_submission_store_one_recording(api, catalogue, bird_clips, monkeypatch):
+    """Two uploads with the same key racing past the lookup: the INSERT of the second conflicts and it
+    returns the first's recording (no error, no second row)."""
+    from server.recordings import submission_sql
+
+    meta = metadata()
+    first = submit(api, bird_clips[0].data, meta).json()
+    real_lookup = submission_sql.prior_submissions
+    calls = []
+
+    def blind_first_lookup(*args):  # the twin's first lookup ran before the first upload committed
+        calls.append(args)
+        return (None, False) if len(calls) == 1 else real_lookup(*args)
+
+    monkeypatch.setattr("server.recordings.ingest.prior_submissions", blind_first_lookup)
+    twin = submit(api, bird_clips[0].data, meta)
+    assert twin.status_code == 200 and twin.json()["id"] == first["id"] and len(calls) == 2
+    assert Recording.objects.count() == 1
