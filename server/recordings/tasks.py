@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import InterfaceError, OperationalError
 from django.db.models import Q
 from django.utils import timezone
 
@@ -14,28 +14,12 @@ from ml.runtime.audio import AudioError
 
 from . import storage
 from .analysis import AnalysisOutcome, analyse_audio
-from .models import FINAL_STATUSES, Recording, Status
+from .claim import claim
+from .models import Recording, Status
 from .outcome import apply_outcome
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
-
-
-def claim(recording_id: str) -> Recording | None:
-    """Mark the recording as processing (counting attempts); None if it is already final."""
-    with transaction.atomic():
-        # The claim is advisory (status and attempt count); losing it in a crash is harmless,
-        # so it need not wait for the WAL flush.
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        rec = (Recording.objects.select_for_update(of=("self",)).select_related("claimed_species")
-               .filter(pk=recording_id).first())
-        if rec is None or rec.status in FINAL_STATUSES:
-            return None
-        rec.status = Status.PROCESSING
-        rec.analysis_attempts += 1
-        rec.save(update_fields=["status", "analysis_attempts", "updated_at"])
-        return rec
 
 
 def reject(recording_id, code: str, reason: str) -> str:
@@ -48,21 +32,20 @@ def reject(recording_id, code: str, reason: str) -> str:
              max_retries=8)
 def analyse_recording(recording_id: str) -> str:
     """Analyse one recording exactly once; safe to run again after a crash or a duplicate message."""
-    rec = claim(recording_id)
-    if rec is None:
+    claimed = claim(recording_id)
+    if claimed is None:
         return "skipped"
-    if rec.analysis_attempts > MAX_ATTEMPTS:
-        return reject(rec.pk, "analysis_failed", f"Analysis failed {MAX_ATTEMPTS} times; kept for review.")
+    if claimed.attempts > MAX_ATTEMPTS:
+        return reject(claimed.id, "analysis_failed", f"Analysis failed {MAX_ATTEMPTS} times; kept for review.")
     try:
-        data = storage.read_blob(rec.audio_path)
+        data = storage.read_blob(claimed.audio_path)
     except OSError as exc:
-        return reject(rec.pk, "audio_missing", f"Stored audio is unreadable: {exc}")
-    band = rec.claimed_species.band if rec.claimed_species else None
+        return reject(claimed.id, "audio_missing", f"Stored audio is unreadable: {exc}")
     try:
-        outcome = analyse_audio(data, (rec.segment_start_s, rec.segment_end_s), band)
+        outcome = analyse_audio(data, claimed.segment, claimed.band)
     except AudioError as exc:
-        return reject(rec.pk, exc.code, exc.message)
-    return apply_outcome(rec.pk, outcome)
+        return reject(claimed.id, exc.code, exc.message)
+    return apply_outcome(claimed.id, outcome)
 
 
 @shared_task(name="recordings.sweep_stuck")
