@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import logging
 
-from server.realtime.events import send_nowait, user_group
+from server.realtime.events import log_failure, send_nowait, user_group
 
 from .boards import group_for
 from .ledger import AwardBatch
 
 log = logging.getLogger(__name__)
-
-
-def _failed(group: str, message: dict, exc: BaseException) -> None:  # the state is stored; clients can poll it
-    log.warning("realtime push %s to %s failed: %s", message.get("type"), group, exc)
 
 
 def to_player(batch: AwardBatch, player_id: int, message: dict) -> None:
@@ -35,6 +31,6 @@ def publish(messages: list[tuple[str, dict]]) -> None:
     """Hand (group, message) pairs to the publisher, only for groups with listeners; awarding never
     waits for the sends (called after commit)."""
     try:
-        send_nowait(messages, on_error=_failed, only_live=True)
+        send_nowait(messages, on_error=log_failure, only_live=True)
     except Exception as exc:  # Redis down
         log.warning("realtime pushes (%d) failed: %s", len(messages), exc)

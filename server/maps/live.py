@@ -6,14 +6,12 @@ message carries both positions; the consumer sends each client only what it may 
 """
 from __future__ import annotations
 
-import logging
 import math
 
 from django.db import transaction
 
 from server.realtime import events
 
-log = logging.getLogger(__name__)
 FINE_DEGREES = 1
 COARSE_DEGREES = 10
 MAX_FINE_CELLS = 64
@@ -55,16 +53,11 @@ def map_message(obs, event: str) -> dict:
 
 
 def publish(obs, event: str = "observation.created") -> None:
+    """Hand the message for the point's cell groups to the publisher (never waits for Redis)."""
     message = map_message(obs, event)
-    for group in groups_for_point(obs.public_location.x, obs.public_location.y):
-        events.send(group, message)
+    events.send_nowait([(group, message) for group in groups_for_point(obs.public_location.x, obs.public_location.y)],
+                       on_error=events.log_failure)
 
 
 def publish_after_commit(obs, event: str) -> None:
-    def push() -> None:
-        try:
-            publish(obs, event)
-        except Exception as exc:  # realtime is best effort; the data is committed
-            log.warning("live map push for %s failed: %s", obs.pk, exc)
-
-    transaction.on_commit(push)
+    transaction.on_commit(lambda: publish(obs, event))

@@ -6,12 +6,14 @@ observations with their *public* position (never the true one of a sensitive spe
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 
 from channels.layers import get_channel_layer
 
 from .outbox import OnError, Outbox, live_groups
 
+log = logging.getLogger(__name__)
 MAP_GROUP = "map"
 
 
@@ -34,7 +36,6 @@ def observation_message(obs) -> dict:
         "obscured": obs.obscured}}
 
 
-SEND_TIMEOUT_S = 5.0
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_lock = threading.Lock()
 
@@ -53,15 +54,6 @@ def _background_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
-def send(group: str, message: dict) -> None:
-    """Publish from synchronous code (tasks, views); raises if the layer fails or times out."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _background_loop())
-    future.result(timeout=SEND_TIMEOUT_S)
-
-
 _outbox = Outbox(_background_loop)
 
 
@@ -75,9 +67,14 @@ def send_nowait(messages: list[tuple[str, dict]], on_error: OnError | None = Non
     _outbox.put([(g, m, on_error) for g, m in messages if live is None or g in live])
 
 
+def log_failure(group: str, message: dict, exc: BaseException) -> None:
+    """Realtime is best effort: the state is stored and clients can poll it."""
+    log.warning("realtime %s to %s failed: %s", message.get("type"), group, exc)
+
+
 def publish_recording(rec) -> None:
-    send(user_group(rec.owner_id), recording_message(rec))
+    send_nowait([(user_group(rec.owner_id), recording_message(rec))], on_error=log_failure)
 
 
 def publish_observation(obs) -> None:
-    send(MAP_GROUP, observation_message(obs))
+    send_nowait([(MAP_GROUP, observation_message(obs))], on_error=log_failure)

@@ -1,7 +1,6 @@
 """Turn an analysis outcome into rows: duplicate check, observation, fingerprint index, events."""
 from __future__ import annotations
 
-import logging
 
 from django.db import transaction
 from django.utils import timezone
@@ -18,7 +17,6 @@ from . import fingerprint_index, storage
 from .analysis import AnalysisOutcome
 from .models import FINAL_STATUSES, Recording, Status
 
-log = logging.getLogger(__name__)
 CASUAL_CONFIDENCE = 0.2   # below this model probability for the species, the observation is casual
 CASUAL_ACCURACY_M = 1000  # GPS worse than this makes an observation casual
 MAX_CANDIDATES = 20
@@ -108,15 +106,8 @@ def apply_outcome(recording_id, outcome: AnalysisOutcome) -> str:
                 observation.save()
                 finish(rec, outcome)
                 observation_accepted.send(sender=Observation, observation=observation)
-        transaction.on_commit(lambda: best_effort(publish_recording, rec))
+        # handed to the publisher thread: the task never waits for Redis, and a failed push is only logged
+        transaction.on_commit(lambda: publish_recording(rec))
         if observation is not None:
-            transaction.on_commit(lambda: best_effort(publish_observation, observation))
+            transaction.on_commit(lambda: publish_observation(observation))
     return rec.status
-
-
-def best_effort(publish, item) -> None:
-    """Realtime pushes never fail a task: the outcome is already stored and can be polled."""
-    try:
-        publish(item)
-    except Exception as exc:
-        log.warning("realtime %s for %s failed: %s", publish.__name__, item.pk, exc)
