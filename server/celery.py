@@ -3,11 +3,14 @@ import os
 
 from celery import Celery
 
+from server.common.malloc_tuning import tune_malloc
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "server.settings")
 # One BLAS thread per process: workers scale by processes, and idle BLAS threads spinning up
 # for small matrix products cost more than they give on a busy machine.
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+tune_malloc()  # every server process imports this module (server/__init__.py): web and workers alike
 
 app = Celery("server")
 app.config_from_object("django.conf:settings", namespace="CELERY")
