@@ -6,14 +6,10 @@ messages wake the publisher thread.
 """
 from __future__ import annotations
 
-import logging
-
 from server.realtime.events import log_failure, send_nowait, user_group
 
 from .boards import group_for
 from .ledger import AwardBatch
-
-log = logging.getLogger(__name__)
 
 
 def to_player(batch: AwardBatch, player_id: int, message: dict) -> None:
@@ -30,7 +26,4 @@ def board_changed(board: str, changes: dict[int, float]) -> tuple[str, dict]:
 def publish(messages: list[tuple[str, dict]]) -> None:
     """Hand (group, message) pairs to the publisher, only for groups with listeners; awarding never
     waits for the sends (called after commit)."""
-    try:
-        send_nowait(messages, on_error=log_failure, only_live=True)
-    except Exception as exc:  # Redis down
-        log.warning("realtime pushes (%d) failed: %s", len(messages), exc)
+    send_nowait(messages, on_error=log_failure)

@@ -57,13 +57,18 @@ def _background_loop() -> asyncio.AbstractEventLoop:
 _outbox = Outbox(_background_loop)
 
 
-def send_nowait(messages: list[tuple[str, dict]], on_error: OnError | None = None, only_live: bool = False) -> None:
-    """Publish (group, message) pairs without waiting for Redis (game pushes after commit), with one
-    wake-up of the publisher; failures go to ``on_error``. With ``only_live``, first drop messages
-    for groups nobody listens to (one Redis round trip, see outbox.live_groups)."""
+def send_nowait(messages: list[tuple[str, dict]], on_error: OnError | None = None) -> None:
+    """Publish (group, message) pairs without waiting for Redis, with one wake-up of the publisher;
+    failures go to ``on_error``; never raises. Messages for groups nobody listens to are dropped first (one
+    pipelined Redis round trip from the calling thread, see outbox.live_groups): a group_send costs
+    the publisher thread, which shares the GIL with the caller, far more than that check."""
     if get_channel_layer() is None or not messages:
         return
-    live = live_groups({g for g, _ in messages}) if only_live else None
+    try:
+        live = live_groups({g for g, _ in messages})
+    except Exception as exc:  # Redis down: realtime is best effort, the state is stored
+        log.warning("realtime pushes (%d) dropped: %s", len(messages), exc)
+        return
     _outbox.put([(g, m, on_error) for g, m in messages if live is None or g in live])
 
 
@@ -72,9 +77,9 @@ def log_failure(group: str, message: dict, exc: BaseException) -> None:
     log.warning("realtime %s to %s failed: %s", message.get("type"), group, exc)
 
 
-def publish_recording(rec) -> None:
-    send_nowait([(user_group(rec.owner_id), recording_message(rec))], on_error=log_failure)
-
-
-def publish_observation(obs) -> None:
-    send_nowait([(MAP_GROUP, observation_message(obs))], on_error=log_failure)
+def publish_outcome(rec, observation=None) -> None:
+    """The owner's ``recording.update`` and, when it was accepted, the public ``observation.created``."""
+    messages = [(user_group(rec.owner_id), recording_message(rec))]
+    if observation is not None:
+        messages.append((MAP_GROUP, observation_message(observation)))
+    send_nowait(messages, on_error=log_failure)

@@ -1,7 +1,6 @@
 """Turn an analysis outcome into rows: duplicate check, observation, fingerprint index, events."""
 from __future__ import annotations
 
-
 from django.db import transaction
 from django.utils import timezone
 
@@ -10,7 +9,7 @@ from server.observations.models import Observation
 from server.observations.models import Status as ObsStatus
 from server.observations.services import build_observation
 from server.observations.signals import observation_accepted
-from server.realtime.events import publish_observation, publish_recording
+from server.realtime.events import publish_outcome
 from server.species.models import Species
 
 from . import fingerprint_index, storage
@@ -107,7 +106,5 @@ def apply_outcome(recording_id, outcome: AnalysisOutcome) -> str:
                 finish(rec, outcome)
                 observation_accepted.send(sender=Observation, observation=observation)
         # handed to the publisher thread: the task never waits for Redis, and a failed push is only logged
-        transaction.on_commit(lambda: publish_recording(rec))
-        if observation is not None:
-            transaction.on_commit(lambda: publish_observation(observation))
+        transaction.on_commit(lambda: publish_outcome(rec, observation))
     return rec.status
