@@ -2,7 +2,7 @@
 
 Every change to observations (saved, deleted, bulk-generated) bumps the counter after commit,
 so an unchanged tile is answered ``304`` or from the cache without touching PostGIS, and a
-changed data set never serves a stale tile. The counter lives in the Django cache (Redis); if
+changed data set never serves a stale tile. The counter lives in Redis (the default cache's server); if
 Redis is flushed it restarts from the clock, so old ETags can never match again.
 """
 from __future__ import annotations
@@ -12,18 +12,21 @@ import logging
 import os
 import time
 
-from django.core.cache import BaseCache, caches
+import redis
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 
 log = logging.getLogger(__name__)
 TILE_CACHE_SECONDS = 300
+KEY_PREFIX = "dawn:"
 
 
 @functools.cache
-def shared_cache() -> BaseCache:
-    """One client of the default cache per process (redis-py pools are thread-safe). Django's ``cache`` is
-    per request context under ASGI, so each tile request would open a new Redis connection (~1.5 ms)."""
-    return caches.create_connection("default")
+def client() -> redis.Redis:
+    """One Redis client per process (redis-py pools are thread-safe), on the default cache's Redis.
+    Django's cache is per request context under ASGI and builds a client object per call; tiles are
+    stored as raw bytes, not pickled."""
+    return redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
 
 
 def scope() -> str:
@@ -33,34 +36,29 @@ def scope() -> str:
 
 
 def generation_key() -> str:
-    return f"maps:generation:{scope()}"
+    return f"{KEY_PREFIX}maps:generation:{scope()}"
 
 
 def current() -> int:
     key = generation_key()
-    cache = shared_cache()
-    value = cache.get(key)
-    if value is None:
-        value = int(time.time() * 1000)
-        if not cache.add(key, value, timeout=None):
-            value = cache.get(key, value)
+    value = client().get(key)
+    if value is None:  # first use, or Redis was flushed: restart from the clock, above any old ETag
+        client().set(key, int(time.time() * 1000), nx=True)
+        value = client().get(key)
     return int(value)
 
 
 def bump() -> None:
     """Invalidate every tile and ETag (best effort: a Redis outage must not fail a write)."""
     try:
-        try:
-            shared_cache().incr(generation_key())
-        except ValueError:  # not set yet
-            current()
-            shared_cache().incr(generation_key())
+        if client().incr(generation_key()) == 1:  # the key was missing: start from the clock instead
+            client().set(generation_key(), int(time.time() * 1000))
     except Exception as exc:  # pragma: no cover - Redis down
         log.warning("map generation bump failed: %s", exc)
 
 
 def tile_key(etag: str) -> str:
-    return f"maps:tile:{scope()}:{etag}"
+    return f"{KEY_PREFIX}maps:tile:{scope()}:{etag}"
 
 
 def tile_cache_enabled() -> bool:
@@ -72,7 +70,7 @@ def get_tile(etag: str) -> bytes | None:
     if not tile_cache_enabled():
         return None
     try:
-        return shared_cache().get(tile_key(etag))
+        return client().get(tile_key(etag))
     except Exception:  # pragma: no cover - Redis down: render instead
         return None
 
@@ -81,6 +79,6 @@ def put_tile(etag: str, data: bytes) -> None:
     if not tile_cache_enabled():
         return
     try:
-        shared_cache().set(tile_key(etag), data, TILE_CACHE_SECONDS)
+        client().set(tile_key(etag), data, ex=TILE_CACHE_SECONDS)
     except Exception:  # pragma: no cover
         pass

@@ -61,13 +61,13 @@ def pending_rows(using: str = "default") -> int:
 
 
 def request_key() -> str:
-    return f"maps:refresh-requested:{generation.scope()}"
+    return f"{generation.KEY_PREFIX}maps:refresh-requested:{generation.scope()}"
 
 
 def request_refresh() -> None:
     """Enqueue ``maps.refresh_summary`` unless one is already queued (best effort: beat catches up)."""
     try:
-        if generation.shared_cache().add(request_key(), 1, timeout=REQUEST_TTL_S):
+        if generation.client().set(request_key(), 1, nx=True, ex=REQUEST_TTL_S):
             from .tasks import refresh_summary
 
             refresh_summary.apply_async(countdown=REQUEST_DELAY_S, retry=False)
@@ -78,6 +78,6 @@ def request_refresh() -> None:
 def clear_request() -> None:
     """A starting refresh task: writes committed from now on enqueue a fresh one."""
     try:
-        generation.shared_cache().delete(request_key())
+        generation.client().delete(request_key())
     except Exception:  # pragma: no cover
         pass
