@@ -61,7 +61,7 @@ def test_invalid_model_set_and_digest_are_refused(tmp_path):
         save_model(tmp_path / "m.npz", _header(model_set="insects"), _arrays())
 
 
-@pytest.mark.parametrize("name,model_set,n_labels", [("birds.npz", "birds", 22)])
+@pytest.mark.parametrize("name,model_set,n_labels", [("birds.npz", "birds", 22), ("urban.npz", "urban", 10)])
 def test_shipped_students_load_and_verify(name, model_set, n_labels):
     path = MODELS / name
     clf = load_classifier(path, expected_sha256=file_sha256(path), expected_version=load_model_file(path)[0]["model_version"])
