@@ -178,6 +178,22 @@ def cpu_seconds(pid: int) -> float:
     return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
+def children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL process on this machine (the benchmark's backends do the work)."""
+    total = 0.0
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if (proc / "comm").read_text().startswith("postgres"):
+                total += cpu_seconds(int(proc.name))
+        except OSError:  # exited meanwhile
+            pass
+    return total
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1000)
@@ -212,7 +228,13 @@ def main(argv: list[str] | None = None) -> int:
                     break
             except requests.RequestException:
                 time.sleep(0.2)
+        web_cpu0 = sum(cpu_seconds(c) for c in children(web.pid))
+        pg_cpu0, client_cpu0 = postgres_cpu_seconds(), time.process_time()
         latencies, codes, wall = post_all(port, token, bodies, args.concurrency)
+        # CPU per request (warm-up included) of the uvicorn workers, PostgreSQL and this load generator
+        cpu_ms = {"web": sum(cpu_seconds(c) for c in children(web.pid)) - web_cpu0,
+                  "postgres": postgres_cpu_seconds() - pg_cpu0, "client": time.process_time() - client_cpu0}
+        cpu_ms = {k: round(1000 * v / len(bodies), 2) for k, v in cpu_ms.items()}
         accepted = sum(c == 201 for c in codes)
         os.killpg(web.pid, signal.SIGTERM)
         web.wait(20)
@@ -256,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "ingest", "n": args.n, "concurrency": args.concurrency, "web_workers": args.web_workers,
         "clips": "shared/data (distinct)" if SHARED.exists() else "fixtures (repeated)",
         "statuses": {str(c): codes.count(c) for c in sorted(set(codes))}, "accepted": accepted, "accepted_per_s": round(accepted / wall, 1),
+        "post_cpu_ms_per_request": cpu_ms,
         "post_p50_ms": round(p(0.50), 1), "post_p95_ms": round(p(0.95), 1), "post_max_ms": round(lat_ms[-1], 1),
         "analysed": ok + rejected, "analysis_accepted": ok, "analysis_rejected": rejected,
         "worker_processes": args.worker_concurrency,
