@@ -5,10 +5,12 @@ import uuid
 
 import pytest
 from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from rest_framework.authtoken.models import Token
 
 from server.asgi import application
+from server.realtime import events
 from server.realtime.events import MAP_GROUP, user_group
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -107,3 +109,25 @@ def test_board_subscribers_of_one_process_share_one_group_member(player):
         assert await sync_to_async(live_groups)([group]) == set()
 
     async_to_sync(scenario)()
+
+
+def test_pushes_to_groups_without_listeners_never_reach_the_layer(monkeypatch):
+    sent = []
+    monkeypatch.setattr(events._outbox, "put", lambda items: sent.extend(g for g, _, _ in items))
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    listened, empty, other = (f"test.{name}.{uuid.uuid4().hex}" for name in ("listened", "empty", "other"))
+    async_to_sync(layer.group_add)(listened, channel)
+    events.send_nowait([(listened, {"type": "recording.update"}), (empty, {"type": "recording.update"}),
+                        (other, {"type": "observation.created"})])
+    assert sent == [listened]
+    async_to_sync(layer.group_discard)(listened, channel)
+
+
+def test_a_push_with_redis_down_is_dropped_without_raising(monkeypatch, caplog):
+    def down(groups):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(events, "live_groups", down)
+    events.send_nowait([("user.1", {"type": "recording.update"})])  # must not raise
+    assert "dropped" in caplog.text
