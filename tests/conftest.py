@@ -36,3 +36,27 @@ def clips() -> list[Clip]:
 @pytest.fixture(scope="session")
 def bird_clips(clips) -> list[Clip]:
     return [c for c in clips if c.kind == "bird" and c.path.suffix == ".ogg"]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, dropped cleanly at the end.
+
+    Worker threads of this process (the WSGI bridge's pool, asgiref's executors) can still hold a
+    connection checked out of psycopg's pool when the session ends, and closing the pool does not
+    close checked-out connections, so PostgreSQL would refuse the DROP ("being accessed by other
+    users") and leave the database behind. The pool is closed first (so it cannot reconnect),
+    then every session still on the test database is ended: the database belongs to this run
+    (runs side by side need their own ``DAWN_TEST_DB_NAME`` anyway, see ``scripts/test.sh``).
+    """
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        name = connection.settings_dict["NAME"]
+        connection.close()
+        if getattr(connection, "pool", None) is not None:
+            connection.close_pool()
+        with connection._nodb_cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = %s AND pid <> pg_backend_pid()", [name])
