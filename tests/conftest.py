@@ -42,7 +42,7 @@ def bird_clips(clips) -> list[Clip]:
 def django_db_setup(django_db_setup, django_db_blocker):
     """pytest-django's test database, dropped cleanly at the end.
 
-    Worker threads of this process (the WSGI bridge's pool, asgiref's executors) can still hold a
+    A worker thread of this process (a thread pool of the code under test) can still hold a
     connection checked out of psycopg's pool when the session ends, and closing the pool does not
     close checked-out connections, so PostgreSQL would refuse the DROP ("being accessed by other
     users") and leave the database behind. The pool is closed first (so it cannot reconnect),
