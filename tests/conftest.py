@@ -55,8 +55,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         name = connection.settings_dict["NAME"]
         connection.close()
-        if getattr(connection, "pool", None) is not None:
-            connection.close_pool()
+        connection.close_pool()   # a no-op without a pool
         with connection._nodb_cursor() as cur:
             cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                         "WHERE datname = %s AND pid <> pg_backend_pid()", [name])
