@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from ml.metrics import expected_calibration_error
+
 MODES = ("weighted", "top1", "topk")
 
 
@@ -67,15 +69,7 @@ def combine_teachers(teacher_probs: torch.Tensor, labels: torch.Tensor, mode: st
 
 # --- calibration (numpy) ---------------------------------------------------------------------------
 
-def ece(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 10) -> float:
-    """Expected calibration error, 10 equal bins over [0, 1]; a confidence of 1.0 falls in the last bin."""
-    conf = np.asarray(confidence, np.float64)
-    hit = np.asarray(correct, np.float64)
-    if conf.size == 0:
-        return float("nan")
-    bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
-    return float(sum(abs(hit[bins == i].mean() - conf[bins == i].mean()) * (bins == i).sum()
-                     for i in range(n_bins) if (bins == i).any()) / conf.size)
+ece = expected_calibration_error  # one definition: 10 equal bins, confidence 1.0 in the last
 
 
 def file_probs(window_logits: list[np.ndarray], temperature: float) -> np.ndarray:
