@@ -8,7 +8,8 @@ measured live (median of single-window runs on real audio, one thread).
 
 The benchmark uses, per set, the held-out *test* recordings of the students' seeded split
 (birds: 20 % of each species' recordings, split by recording with the training seed; urban:
-fold 3, the students having trained on folds 1-2), so every model sees the same files.
+fold 3, the students having trained on folds 1-2), so every model sees the same files. Each student
+gets them decoded at its own sample rate by the decoder, as in training and in the server's analysis.
 """
 from __future__ import annotations
 
@@ -161,6 +162,13 @@ def run_runtime_model(path: Path, decoded: list[tuple[np.ndarray, int] | None], 
             "labels_unknown_to_model": sorted(set(classes) - set(clf.labels))}
 
 
+def _decode_or_none(path: Path, sample_rate: int) -> tuple[np.ndarray, int] | None:
+    try:
+        return decode(path.read_bytes(), sample_rate=sample_rate)
+    except (AudioError, OSError):
+        return None
+
+
 def _table(rows: list[dict], title: str) -> str:
     cols = ["model", "n", "accuracy", "macro_f1", "ece", "ece_if_calibrated", "model_bytes", "parameters",
             "ms_per_window", "ms_per_file"]
@@ -187,17 +195,21 @@ def bench_classifier(sets: str = "both", data_root: Path = Path("../shared/data"
         if limit:
             files, y = files[:limit], y[:limit]
         classes = sorted(set(y))
-        decoded = []
-        for f in files:
-            try:
-                decoded.append(decode(f.read_bytes()))
-            except (AudioError, OSError):
-                decoded.append(None)
+        by_rate: dict[int, list] = {}
+
+        def decoded_for(path: Path) -> list[tuple[np.ndarray, int] | None]:
+            """The files decoded at the model's own rate (the decoder resamples), as training and the
+            server's analysis decode them; BirdNET's timing likewise starts from its 48 kHz samples."""
+            rate = load_classifier(path).feature_params.sample_rate
+            if rate not in by_rate:
+                by_rate[rate] = [_decode_or_none(f, rate) for f in files]
+            return by_rate[rate]
+
         rows = []
         for name in (f"{model_set}.npz", f"{model_set}-xnor.npz", "baseline.npz"):
             path = MODELS_DIR / name
             if path.exists():
-                rows.append(run_runtime_model(path, decoded, y, classes))
+                rows.append(run_runtime_model(path, decoded_for(path), y, classes))
         if not rows:
             raise BenchError(f"no shipped model for {model_set} in {MODELS_DIR}")
         entry: dict = {"n_files": len(files), "models": rows}
@@ -216,7 +228,7 @@ def bench_classifier(sets: str = "both", data_root: Path = Path("../shared/data"
             # students on the files of species BirdNET knows, for a like-for-like comparison
             for r in rows[:-1]:
                 path = MODELS_DIR / r["model"]
-                sub = run_runtime_model(path, [decoded[i] for i in known_idx], [y[i] for i in known_idx], known)
+                sub = run_runtime_model(path, [decoded_for(path)[i] for i in known_idx], [y[i] for i in known_idx], known)
                 r["known_species_files"] = {k: sub[k] for k in ("n", "accuracy", "macro_f1", "ece")}
             best = max(rows[:-1], key=lambda r: r["accuracy"] if r["model"].startswith("birds") else -1)
             fp = next((r for r in rows if r["model"] == "birds.npz"), None)

@@ -48,14 +48,16 @@ def _load(model: str | None):
     return load_classifier(model)
 
 
-def _read_audio(path: Path) -> tuple:
+def _read_audio(path: Path, sample_rate: int | None = None) -> tuple:
+    """``(samples, rate)`` of a file, decoded at ``sample_rate`` (the model's: the decoder resamples, as in
+    training and in the server's analysis) or at its own rate."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         raise AudioError("file_not_found", f"No such file: {path}") from None
     except OSError as exc:
         raise AudioError("file_unreadable", f"Cannot read {path}: {exc.strerror or exc}") from None
-    return decode(data)
+    return decode(data, sample_rate=sample_rate)
 
 
 # --- classify ----------------------------------------------------------------------------------
@@ -72,7 +74,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     for name in args.files:
         path = Path(name)
         try:
-            samples, sr = _read_audio(path)
+            samples, sr = _read_audio(path, clf.feature_params.sample_rate)
             if weights is None:
                 pred = clf.classify(samples, sr, top_k=args.top_k, allowed=allowed)
             else:
@@ -196,7 +198,7 @@ def evaluate(manifest: Path, label_column: str | None = None, model: str | None 
             path = manifest.parent / row["file"]
             t0 = time.perf_counter()
             try:
-                samples, sr = _read_audio(path)
+                samples, sr = _read_audio(path, clf.feature_params.sample_rate)
             except AudioError as exc:
                 errors.append({"file": row["file"], "code": exc.code, "message": exc.message})
                 continue

@@ -194,3 +194,20 @@ def test_fetch_xc_is_delegated_and_needs_a_key(monkeypatch, tmp_path, capsys):
     assert cli_main(["fetch-xc", "--species", "Setophaga adelaidae", "--out", str(tmp_path)]) == 2
     assert "API key" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_classify_decodes_at_the_models_rate_as_training_and_the_server_do(capsys):
+    """The CLI (and so evaluate and bench-classifier) classifies what the server's analysis classifies: the file
+    decoded at the model's sample rate, not decoded natively and resampled by the classifier."""
+    from ml.runtime.audio import decode
+    from ml.runtime.classifier import load_classifier
+
+    birds = ROOT / "fixtures" / "models" / "birds.npz"
+    clf = load_classifier(birds)
+    data = WARBLER.read_bytes()
+    server_path = clf.classify(*decode(data, sample_rate=clf.feature_params.sample_rate), top_k=5).to_dict()
+    native_path = clf.classify(*decode(data), top_k=5).to_dict()
+    assert server_path["ranked"] != native_path["ranked"]  # the two resamplers differ in the last digits
+    assert main(["classify", "--model", str(birds), "--top-k", "5", str(WARBLER)]) == 0
+    (line,) = _lines(capsys.readouterr().out)
+    assert line["ranked"] == server_path["ranked"]
