@@ -48,9 +48,9 @@ def _load(model: str | None):
     return load_classifier(model)
 
 
-def _read_audio(path: Path, sample_rate: int | None = None) -> tuple:
-    """``(samples, rate)`` of a file, decoded at ``sample_rate`` (the model's: the decoder resamples, as in
-    training and in the server's analysis) or at its own rate."""
+def _read_audio(path: Path, sample_rate: int) -> tuple:
+    """``(samples, sample_rate)`` of a file decoded at the model's rate (the decoder resamples, as in training
+    and in the server's analysis)."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
