@@ -375,7 +375,7 @@ def train_baseline(data_root: Path = DEFAULT_DATA_ROOT, out: Path | None = DEFAU
         "metrics": {**results, "definitions": (
             "file-level: mean of the window probabilities over the file's sounding windows (as at inference); "
             "accuracy/top3/macro_f1 score the arg-max label whether or not it is below unknown_threshold; "
-            "macro_f1 over the data set's own labels; ece with 15 equal-width bins on the top probability; "
+            "macro_f1 over the data set's own labels; ece with 10 equal-width bins on the top probability; "
             "unknown_rate = share below unknown_threshold; accuracy_when_known = accuracy on the rest")},
         "training": {
             "trained_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -69,9 +69,6 @@ def combine_teachers(teacher_probs: torch.Tensor, labels: torch.Tensor, mode: st
 
 # --- calibration (numpy) ---------------------------------------------------------------------------
 
-ece = expected_calibration_error  # one definition: 10 equal bins, confidence 1.0 in the last
-
-
 def file_probs(window_logits: list[np.ndarray], temperature: float) -> np.ndarray:
     """(n_files, C): each file's mean of softmax(window logits / T) -- as at inference."""
     out = []
@@ -104,7 +101,7 @@ def reliability_png(confidence: np.ndarray, correct: np.ndarray, path, title: st
     ax.plot([0, 1], [0, 1], "r--", label="perfect")
     ax.set_xlabel("confidence")
     ax.set_ylabel("accuracy")
-    ax.set_title(f"{title}\nECE = {ece(conf, hit, n_bins):.3f}, n = {conf.size}", fontsize=9)
+    ax.set_title(f"{title}\nECE = {expected_calibration_error(conf, hit, n_bins):.3f}, n = {conf.size}", fontsize=9)
     ax.legend(loc="upper left")
     fig.tight_layout()
     fig.savefig(path)

@@ -491,7 +491,7 @@ def window_logits(model, mels: list[np.ndarray], input_scale: float) -> list[np.
 
 def evaluate_files(logits: list[np.ndarray], y: np.ndarray, labels: list[str], temperature: float) -> dict:
     from ml import metrics
-    from ml.distill import ece, file_probs
+    from ml.distill import file_probs
 
     p = file_probs(logits, temperature)
     pred = p.argmax(axis=1)
@@ -499,7 +499,7 @@ def evaluate_files(logits: list[np.ndarray], y: np.ndarray, labels: list[str], t
     correct = pred == y
     return {"n": int(len(y)), "accuracy": round(float(correct.mean()), 4),
             "macro_f1": round(metrics.macro_f1([labels[i] for i in y], [labels[i] for i in pred], labels), 4),
-            "ece": round(ece(conf, correct), 4)}
+            "ece": round(metrics.expected_calibration_error(conf, correct), 4)}
 
 
 def fit_threshold(p: np.ndarray, y: np.ndarray) -> float:

@@ -8,9 +8,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from ml.distill import (combine_teachers, distillation_loss, ece, file_probs, fit_temperature,  # noqa: E402
+from ml.distill import (combine_teachers, distillation_loss, file_probs, fit_temperature,  # noqa: E402
                         reliability_png)
 from torch.nn import functional as F  # noqa: E402
+
+from ml.metrics import expected_calibration_error as ece  # noqa: E402
 
 
 def test_distillation_loss_is_the_weighted_sum_of_kl_and_ce():

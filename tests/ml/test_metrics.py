@@ -15,13 +15,6 @@ def test_summarise_reports_the_ten_bin_ece():
     assert metrics.expected_calibration_error([0.62, 0.68], [True, False], n_bins=15) == pytest.approx(0.53)
 
 
-def test_training_and_benchmark_use_the_same_ece():
-    pytest.importorskip("torch")
-    from ml.distill import ece
-
-    assert ece is metrics.expected_calibration_error
-
-
 def test_calibrated_spread_is_zero_for_certain_models_and_large_for_few_unsure_files():
     assert metrics.calibrated_ece_spread([1.0] * 39)["mean"] == 0.0
     unsure = metrics.calibrated_ece_spread(np.full(39, 0.53), draws=500, seed=3)
