@@ -95,9 +95,12 @@ if os.environ.get("DAWN_TEST_DB_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["DAWN_TEST_DB_NAME"]}
 # Under ASGI every request runs in its own thread, so without a pool each request would open a
 # new PostgreSQL connection (~30 ms). psycopg's pool hands out open connections instead.
+# Django's own cursors inline their parameters and never prepare; a prepare threshold lets the few
+# queries run on a server-binding cursor (vector tiles: server/maps/tiles.py) be prepared per connection.
+DATABASES["default"]["OPTIONS"] = {"prepare_threshold": 5}
+DB_POOL_MAX = int(os.environ.get("DAWN_DB_POOL_MAX", "8"))  # per process: Django's pool, and the public tiles' own
 if os.environ.get("DAWN_DB_POOL", "1") == "1":
-    DATABASES["default"]["OPTIONS"] = {"pool": {
-        "min_size": 1, "max_size": int(os.environ.get("DAWN_DB_POOL_MAX", "8")), "timeout": 10}}
+    DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": 1, "max_size": DB_POOL_MAX, "timeout": 10}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DAWN_CONN_MAX_AGE", "0"))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
