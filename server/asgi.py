@@ -1,5 +1,6 @@
-"""ASGI entry point: websockets through Channels; HTTP through Django's WSGI handler on a small
-thread pool (server/common/wsgi_bridge.py: one thread hand-over per request)."""
+"""ASGI entry point: websockets through Channels; public vector tiles on the event loop
+(server/maps/public_tiles.py); the rest of HTTP through Django's WSGI handler on a small thread pool
+(server/common/wsgi_bridge.py: one thread hand-over per request)."""
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "server.settings")
@@ -13,13 +14,15 @@ from django.conf import settings  # noqa: E402
 
 from server.common.middleware import FORM_OVERHEAD_BYTES, too_large_message  # noqa: E402
 from server.common.wsgi_bridge import WsgiBridge  # noqa: E402
+from server.maps.public_tiles import PublicTileRouter  # noqa: E402
 from server.realtime.auth import TokenAuthMiddlewareStack  # noqa: E402
 from server.realtime.routing import collect_websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter({
-    "http": WsgiBridge(django_wsgi, threads=settings.HTTP_THREADS,
-                       max_body=settings.MAX_UPLOAD_BYTES + FORM_OVERHEAD_BYTES,
-                       spool_bytes=settings.FILE_UPLOAD_MAX_MEMORY_SIZE,
-                       too_large=("request_too_large", too_large_message())),
+    "http": PublicTileRouter(WsgiBridge(django_wsgi, threads=settings.HTTP_THREADS,
+                                        max_body=settings.MAX_UPLOAD_BYTES + FORM_OVERHEAD_BYTES,
+                                        spool_bytes=settings.FILE_UPLOAD_MAX_MEMORY_SIZE,
+                                        too_large=("request_too_large", too_large_message())),
+                             pool_size=settings.DB_POOL_MAX),
     "websocket": AllowedHostsOriginValidator(TokenAuthMiddlewareStack(URLRouter(collect_websocket_urlpatterns()))),
 })

@@ -82,3 +82,32 @@ def put_tile(etag: str, data: bytes) -> None:
         client().set(tile_key(etag), data, ex=TILE_CACHE_SECONDS)
     except Exception:  # pragma: no cover
         pass
+
+
+# The same reads and writes on an asyncio Redis client, for the public tile path (server/maps/public_tiles.py).
+
+async def current_async(aclient) -> int:
+    key = generation_key()
+    value = await aclient.get(key)
+    if value is None:
+        await aclient.set(key, int(time.time() * 1000), nx=True)
+        value = await aclient.get(key)
+    return int(value)
+
+
+async def get_tile_async(aclient, etag: str) -> bytes | None:
+    if not tile_cache_enabled():
+        return None
+    try:
+        return await aclient.get(tile_key(etag))
+    except Exception:  # pragma: no cover - Redis down: render instead
+        return None
+
+
+async def put_tile_async(aclient, etag: str, data: bytes) -> None:
+    if not tile_cache_enabled():
+        return
+    try:
+        await aclient.set(tile_key(etag), data, ex=TILE_CACHE_SECONDS)
+    except Exception:  # pragma: no cover
+        pass

@@ -1,8 +1,6 @@
 """``GET /api/v1/map/tiles/{z}/{x}/{y}.mvt``: cached, ETagged vector tiles."""
 from __future__ import annotations
 
-import hashlib
-
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -15,9 +13,9 @@ from . import generation
 from .filters import parse_map_filters
 from .negotiation import AlwaysJson
 from .tilemath import TileError, parse_tile
+from .tile_response import MVT_TYPE, etag_matches, tile_etag, tile_headers
 from .tiles import PUBLIC, audience_for, render_tile
 
-MVT_TYPE = "application/vnd.mapbox-vector-tile"
 MAP_FILTER_PARAMS = [
     OpenApiParameter("species", OpenApiTypes.STR, description="comma-separated labels, scientific names or ids"),
     OpenApiParameter("date_from", OpenApiTypes.STR, description="ISO date or date-time (UTC)"),
@@ -29,11 +27,6 @@ MAP_FILTER_PARAMS = [
     OpenApiParameter("type", OpenApiTypes.STR, description="recording types, e.g. song,call"),
     OpenApiParameter("source", OpenApiTypes.STR, description="app, xeno-canto"),
 ]
-
-
-def tile_etag(z: int, x: int, y: int, filters_digest: str, audience_key: str, gen: int) -> str:
-    raw = f"{generation.scope()}|{z}/{x}/{y}|{filters_digest}|{audience_key}|{gen}"
-    return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
 class TileView(APIView):
@@ -62,12 +55,9 @@ class TileView(APIView):
         filters = parse_map_filters(request.query_params)
         audience = audience_for(request.user) if not tile.clustered else PUBLIC
         etag = tile_etag(tile.z, tile.x, tile.y, filters.canonical(), audience.key, generation.current())
-        quoted = f'"{etag}"'
-        public = audience is PUBLIC
-        headers = {"ETag": quoted, "Vary": "Authorization, Cookie",
-                   "Cache-Control": f"{'public' if public else 'private'}, max-age=60"}
-        if quoted in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
-            return HttpResponse(status=304, headers=headers)
+        headers = tile_headers(etag, public=audience is PUBLIC)
+        if etag_matches(request.headers.get("If-None-Match", ""), etag):
+            return HttpResponse(status=304, content_type=MVT_TYPE, headers=headers)
         data = generation.get_tile(etag)
         if data is None:
             data = render_tile(tile, filters, audience)

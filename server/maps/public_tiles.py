@@ -1,0 +1,195 @@
+"""Public vector tiles answered on the event loop, in front of Django.
+
+Most tile requests are anonymous, and a map view asks for a dozen at a time. Cluster tiles are the
+same for everyone, and a point tile asked without credentials shows public positions only. For
+these, Django's request cycle (the hand-over to a thread, middleware, DRF, a pooled connection per
+request) cost about as much as a zoom-16 tile's SQL. :class:`PublicTileRouter` answers them itself:
+the same address and filter parsing, SQL, ETag, Redis tile cache and headers as
+:class:`~server.maps.tile_views.TileView`, on an asyncio psycopg pool with prepared statements.
+
+Everything else goes to Django unchanged:
+
+* other paths, other methods (HEAD included) and https when HSTS is on;
+* a ``species`` filter (resolved through the ORM);
+* point tiles asked with credentials (Django decides their audience);
+* anything that fails while parsing in a way the view would answer differently.
+
+A test compares both paths' status, headers and bytes for the same requests.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Callable
+
+import psycopg
+import redis.asyncio as aredis
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.http import QueryDict
+from psycopg_pool import AsyncConnectionPool
+
+from server.common.errors import ApiError, error_body
+
+from . import generation
+from .filters import MapFilters, parse_map_filters
+from .tile_response import MVT_TYPE, etag_matches, tile_etag, tile_headers
+from .tilemath import POINT_ZOOM, Tile, TileError, parse_tile
+from .tiles import PUBLIC, tile_sql
+
+log = logging.getLogger(__name__)
+TILE_PATH = re.compile(r"^/api/v1/map/tiles/(?P<z>-?\d{1,9})/(?P<x>-?\d{1,12})/(?P<y>-?\d{1,12})\.mvt$")
+NEEDS_ORM = ("species",)
+ALLOW = "GET, HEAD, OPTIONS"  # what DRF's TileView announces
+
+
+def has_credentials(headers: list[tuple[bytes, bytes]]) -> bool:
+    """An ``Authorization`` header or a session cookie: the request may be a player's or a researcher's."""
+    session = settings.SESSION_COOKIE_NAME.encode("latin1") + b"="
+    for name, value in headers:
+        name = name.lower()
+        if name == b"authorization" or (name == b"cookie" and any(
+                part.strip().startswith(session) for part in value.split(b";"))):
+            return True
+    return False
+
+
+def middleware_headers() -> list[tuple[str, str]]:
+    """The headers Django's security and clickjacking middleware add to every answer (plain http)."""
+    out = []
+    if settings.SECURE_CONTENT_TYPE_NOSNIFF:
+        out.append(("X-Content-Type-Options", "nosniff"))
+    if settings.SECURE_REFERRER_POLICY:
+        policy = settings.SECURE_REFERRER_POLICY
+        out.append(("Referrer-Policy", policy if isinstance(policy, str) else ",".join(policy)))
+    if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
+        out.append(("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY))
+    out.append(("X-Frame-Options", getattr(settings, "X_FRAME_OPTIONS", "DENY").upper()))
+    return out
+
+
+def connect_kwargs() -> dict:
+    """psycopg connection arguments of Django's default database (read per pool: tests rename it)."""
+    params = connections[DEFAULT_DB_ALIAS].get_connection_params()
+    params.pop("cursor_factory", None)  # Django's client-side binding cursor: nothing of it could be prepared
+    params["prepare_threshold"] = params.get("prepare_threshold") or 5
+    return params
+
+
+async def render_tile_async(conn: psycopg.AsyncConnection, tile: Tile, f: MapFilters) -> bytes:
+    """:func:`server.maps.tiles.render_tile` for the public audience, on an asyncio connection."""
+    sql, args = tile_sql(tile, f, PUBLIC)
+    async with conn.cursor(binary=True) as cur:
+        await cur.execute(sql, args, prepare=True)
+        row = await cur.fetchone()
+    return bytes(row[0]) if row and row[0] is not None else b""
+
+
+class PublicTileRouter:
+    """ASGI HTTP app: public tile requests answered here, the rest passed to ``fallback``."""
+
+    def __init__(self, fallback: Callable, *, pool_size: int = 4) -> None:
+        self.fallback = fallback
+        self.pool_size = pool_size
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pool: AsyncConnectionPool | None = None
+        self._redis: aredis.Redis | None = None
+        self._extra = [(k.lower().encode("latin1"), v.encode("latin1")) for k, v in
+                       [("Allow", ALLOW), *middleware_headers()]]
+
+    def route(self, scope: dict) -> tuple[str, str, str, QueryDict] | None:
+        """(z, x, y, query) when the request is the fast path's to answer, else None."""
+        if scope.get("type") != "http" or scope.get("method") != "GET":
+            return None
+        if scope.get("scheme") == "https" and settings.SECURE_HSTS_SECONDS:
+            return None
+        match = TILE_PATH.match(scope.get("path", ""))
+        if match is None:
+            return None
+        try:
+            query = QueryDict(scope.get("query_string", b""))
+        except Exception:  # too many fields and the like: Django's answer
+            return None
+        if any(query.get(name) for name in NEEDS_ORM):
+            return None
+        z = match["z"]
+        if int(z) >= POINT_ZOOM and has_credentials(scope.get("headers", [])):
+            return None
+        return z, match["x"], match["y"], query
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        routed = self.route(scope)
+        if routed is None:
+            await self.fallback(scope, receive, send)
+            return
+        try:
+            tile = parse_tile(*routed[:3])
+            filters = parse_map_filters(routed[3])
+        except TileError as exc:
+            z, x, y = routed[:3]
+            await self._json(send, 400, error_body("invalid_tile", str(exc), {"tile": f"{z}/{x}/{y}"}))
+            return
+        except ApiError as exc:
+            await self._json(send, exc.status_code, error_body(exc.error_code, exc.message, exc.fields))
+            return
+        except Exception:  # nothing sent yet: let Django answer it as it would
+            await self.fallback(scope, receive, send)
+            return
+        try:
+            status, headers, body = await self._answer(scope, tile, filters)
+        except Exception:
+            log.exception("public tile %s/%s/%s failed", tile.z, tile.x, tile.y)
+            await self._json(send, 500, error_body("server_error", "Something went wrong on our side."))
+            return
+        await self._send(send, status, headers, body)
+
+    async def _answer(self, scope: dict, tile: Tile, filters: MapFilters) -> tuple[int, dict, bytes]:
+        pool, rds = await self._clients()
+        etag = tile_etag(tile.z, tile.x, tile.y, filters.canonical(), PUBLIC.key,
+                         await generation.current_async(rds))
+        headers = {"Content-Type": MVT_TYPE, **tile_headers(etag, public=True)}
+        if_none_match = next((v for k, v in scope.get("headers", []) if k.lower() == b"if-none-match"), b"")
+        if etag_matches(if_none_match.decode("latin1"), etag):
+            return 304, headers, b""
+        data = await generation.get_tile_async(rds, etag)
+        if data is None:
+            async with pool.connection() as conn:
+                data = await render_tile_async(conn, tile, filters)
+            await generation.put_tile_async(rds, etag, data)
+        return 200, headers, data
+
+    async def _clients(self) -> tuple[AsyncConnectionPool, aredis.Redis]:
+        """The pool and Redis client of the running loop (opened on first use)."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # a new loop (tests): the old clients belong to a finished one
+            self._loop, self._pool, self._redis = loop, None, None
+        if self._pool is None or self._redis is None:
+            # open() only starts the pool's connecting tasks: nothing here yields, so requests arriving
+            # together cannot open two pools
+            pool = AsyncConnectionPool(kwargs=connect_kwargs(), min_size=1, max_size=self.pool_size,
+                                       open=False, name="public-tiles")
+            await pool.open()
+            self._pool = pool
+            self._redis = aredis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+        return self._pool, self._redis
+
+    async def aclose(self) -> None:
+        """Close the pool and the Redis client (tests; the server's processes just exit)."""
+        pool, rds, self._pool, self._redis = self._pool, self._redis, None, None
+        if pool is not None:
+            await pool.close()
+        if rds is not None:
+            await rds.aclose()
+
+    async def _send(self, send: Callable, status: int, headers: dict[str, str], body: bytes) -> None:
+        raw = [(k.lower().encode("latin1"), v.encode("latin1")) for k, v in headers.items()]
+        raw.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": raw + self._extra})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _json(self, send: Callable, status: int, payload: dict) -> None:
+        """As DRF renders an error: compact UTF-8 JSON, varying on Accept."""
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        await self._send(send, status, {"Content-Type": "application/json", "Vary": "Accept"}, body)
