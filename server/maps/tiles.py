@@ -201,9 +201,9 @@ def render_tile(tile: Tile, f: MapFilters, audience: Audience) -> bytes:
     """The tile's MVT bytes (empty bytes for an empty tile).
 
     Run as a prepared statement with server-side parameters and a binary result, on the request's
-    pooled connection: PostgreSQL parses and plans each tile query once per connection instead of once per
-    request (Django's cursors inline parameters, so nothing of theirs can be prepared), and the bytea
-    comes back raw instead of as hex."""
+    pooled connection: PostgreSQL parses each tile query once per connection instead of once per request,
+    and may keep its plan (Django's cursors inline parameters, so nothing of theirs can be prepared); the
+    bytea comes back raw instead of as hex."""
     sql, args = tile_sql(tile, f, audience)
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cur:
