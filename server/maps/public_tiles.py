@@ -34,13 +34,13 @@ from psycopg_pool import AsyncConnectionPool
 from server.common.errors import ApiError, error_body
 
 from . import generation
-from .filters import MapFilters, parse_map_filters
-from .tile_response import MVT_TYPE, etag_matches, tile_etag, tile_headers
-from .tilemath import POINT_ZOOM, Tile, TileError, parse_tile
+from .filters import MapFilters
+from .tile_response import MVT_TYPE, TILE_ROUTE, etag_matches, parse_tile_request, tile_etag, tile_headers
+from .tilemath import POINT_ZOOM, Tile
 from .tiles import PUBLIC, tile_sql
 
 log = logging.getLogger(__name__)
-TILE_PATH = re.compile(r"^/api/v1/map/tiles/(?P<z>-?\d{1,9})/(?P<x>-?\d{1,12})/(?P<y>-?\d{1,12})\.mvt$")
+TILE_PATH = re.compile(f"^/api/v1/{TILE_ROUTE}")
 NEEDS_ORM = ("species",)
 ALLOW = "GET, HEAD, OPTIONS"  # what DRF's TileView announces
 
@@ -74,7 +74,6 @@ def connect_kwargs() -> dict:
     """psycopg connection arguments of Django's default database (read per pool: tests rename it)."""
     params = connections[DEFAULT_DB_ALIAS].get_connection_params()
     params.pop("cursor_factory", None)  # Django's client-side binding cursor: nothing of it could be prepared
-    params["prepare_threshold"] = params.get("prepare_threshold") or 5
     return params
 
 
@@ -125,12 +124,7 @@ class PublicTileRouter:
             await self.fallback(scope, receive, send)
             return
         try:
-            tile = parse_tile(*routed[:3])
-            filters = parse_map_filters(routed[3])
-        except TileError as exc:
-            z, x, y = routed[:3]
-            await self._json(send, 400, error_body("invalid_tile", str(exc), {"tile": f"{z}/{x}/{y}"}))
-            return
+            tile, filters = parse_tile_request(*routed)
         except ApiError as exc:
             await self._json(send, exc.status_code, error_body(exc.error_code, exc.message, exc.fields))
             return

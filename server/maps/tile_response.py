@@ -1,11 +1,25 @@
-"""What every tile answer carries, on both tile paths (Django's view and the public fast path)."""
+"""What both tile paths (Django's view and the public fast path) parse and answer alike."""
 from __future__ import annotations
 
 import hashlib
 
+from server.common.errors import ApiError
+
 from . import generation
+from .filters import MapFilters, parse_map_filters
+from .tilemath import Tile, TileError, parse_tile
 
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
+TILE_ROUTE = r"map/tiles/(?P<z>-?\d{1,9})/(?P<x>-?\d{1,12})/(?P<y>-?\d{1,12})\.mvt$"  # under /api/v1/ (urls.py)
+
+
+def parse_tile_request(z: str, x: str, y: str, params) -> tuple[Tile, MapFilters]:
+    """The tile address and filters of a request; ``ApiError`` ``invalid_tile`` or ``invalid_filter`` otherwise."""
+    try:
+        tile = parse_tile(z, x, y)
+    except TileError as exc:
+        raise ApiError("invalid_tile", str(exc), fields={"tile": f"{z}/{x}/{y}"}) from None
+    return tile, parse_map_filters(params)
 
 
 def tile_etag(z: int, x: int, y: int, filters_digest: str, audience_key: str, gen: int) -> str:

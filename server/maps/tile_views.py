@@ -7,13 +7,9 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
-from server.common.errors import ApiError
-
 from . import generation
-from .filters import parse_map_filters
 from .negotiation import AlwaysJson
-from .tilemath import TileError, parse_tile
-from .tile_response import MVT_TYPE, etag_matches, tile_etag, tile_headers
+from .tile_response import MVT_TYPE, etag_matches, parse_tile_request, tile_etag, tile_headers
 from .tiles import PUBLIC, audience_for, render_tile
 
 MAP_FILTER_PARAMS = [
@@ -48,11 +44,7 @@ class TileView(APIView):
                     "If-None-Match with the ETag to get 304.",
     )
     def get(self, request, z: str, x: str, y: str):
-        try:
-            tile = parse_tile(z, x, y)
-        except TileError as exc:
-            raise ApiError("invalid_tile", str(exc), fields={"tile": f"{z}/{x}/{y}"}) from None
-        filters = parse_map_filters(request.query_params)
+        tile, filters = parse_tile_request(z, x, y, request.query_params)
         audience = audience_for(request.user) if not tile.clustered else PUBLIC
         etag = tile_etag(tile.z, tile.x, tile.y, filters.canonical(), audience.key, generation.current())
         headers = tile_headers(etag, public=audience is PUBLIC)

@@ -5,12 +5,12 @@ from .config_views import MapConfigView
 from .detail_views import ObservationAudioView, ObservationDetailView, SpectrogramView
 from .export_views import ExportDownloadView, ExportJobCreateView, ExportJobView, SyncExportView
 from .species_views import AbundanceView, RouteView
+from .tile_response import TILE_ROUTE
 from .tile_views import TileView
 
 urlpatterns = [
     path("map/config/", MapConfigView.as_view(), name="map-config"),
-    re_path(r"^map/tiles/(?P<z>-?\d{1,9})/(?P<x>-?\d{1,12})/(?P<y>-?\d{1,12})\.mvt$", TileView.as_view(),
-            name="map-tile"),
+    re_path(f"^{TILE_ROUTE}", TileView.as_view(), name="map-tile"),
     path("map/observations/<int:pk>/", ObservationDetailView.as_view(), name="map-observation"),
     path("map/observations/<int:pk>/audio/", ObservationAudioView.as_view(), name="map-observation-audio"),
     path("map/observations/<int:pk>/spectrogram.png", SpectrogramView.as_view(),
