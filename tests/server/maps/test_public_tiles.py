@@ -138,6 +138,7 @@ def test_fast_path_sees_new_data_after_the_generation_bump(router, spread, make_
     ("/api/v1/map/tiles/16/20000/29000.mvt", "", [(b"authorization", b"Token abc")], "GET"),  # point tile, credentials
     ("/api/v1/map/tiles/17/40000/58000.mvt", "", [(b"cookie", b"a=1; sessionid=xyz")], "GET"),
     ("/api/v1/map/tiles/8/80/113.mvt", "species=Bananaquit", [], "GET"),  # needs the ORM
+    ("/api/v1/map/tiles/8/80/113.mvt", "&".join(f"f{i}=1" for i in range(1001)), [], "GET"),  # too many fields
     ("/api/v1/map/tiles/8/80/113.mvt", "", [], "HEAD"),
     ("/api/v1/map/tiles/8/80/113.mvt", "", [], "POST"),
     ("/api/v1/map/tiles/8/80/113", "", [], "GET"),
