@@ -5,7 +5,9 @@ same for everyone, and a point tile asked without credentials shows public posit
 these, Django's request cycle (the hand-over to a thread, middleware, DRF, a pooled connection per
 request) cost about as much as a zoom-16 tile's SQL. :class:`PublicTileRouter` answers them itself:
 the same address and filter parsing, SQL, ETag, Redis tile cache and headers as
-:class:`~server.maps.tile_views.TileView`, on an asyncio psycopg pool with prepared statements.
+:class:`~server.maps.tile_views.TileView`, on an asyncio psycopg pool with prepared statements, and
+the map generation (the ETag's input) as published on Redis pub/sub instead of read per request
+(:class:`~server.maps.generation.GenerationFollower`).
 
 Everything else goes to Django unchanged:
 
@@ -95,6 +97,7 @@ class PublicTileRouter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pool: AsyncConnectionPool | None = None
         self._redis: aredis.Redis | None = None
+        self._follower: generation.GenerationFollower | None = None
         self._extra = [(k.lower().encode("latin1"), v.encode("latin1")) for k, v in
                        [("Allow", ALLOW), *middleware_headers()]]
 
@@ -140,9 +143,8 @@ class PublicTileRouter:
         await self._send(send, status, headers, body)
 
     async def _answer(self, scope: dict, tile: Tile, filters: MapFilters) -> tuple[int, dict, bytes]:
-        pool, rds = await self._clients()
-        etag = tile_etag(tile.z, tile.x, tile.y, filters.canonical(), PUBLIC.key,
-                         await generation.current_async(rds))
+        pool, rds, follower = await self._clients()
+        etag = tile_etag(tile.z, tile.x, tile.y, filters.canonical(), PUBLIC.key, await follower.current())
         headers = {"Content-Type": MVT_TYPE, **tile_headers(etag, public=True)}
         if_none_match = next((v for k, v in scope.get("headers", []) if k.lower() == b"if-none-match"), b"")
         if etag_matches(if_none_match.decode("latin1"), etag):
@@ -154,24 +156,30 @@ class PublicTileRouter:
             await generation.put_tile_async(rds, etag, data)
         return 200, headers, data
 
-    async def _clients(self) -> tuple[AsyncConnectionPool, aredis.Redis]:
-        """The pool and Redis client of the running loop (opened on first use)."""
+    async def _clients(self) -> tuple[AsyncConnectionPool, aredis.Redis, generation.GenerationFollower]:
+        """The pool, Redis client and generation follower of the running loop (opened on first use)."""
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # a new loop (tests): the old clients belong to a finished one
-            self._loop, self._pool, self._redis = loop, None, None
-        if self._pool is None or self._redis is None:
+            self._loop, self._pool, self._redis, self._follower = loop, None, None, None
+        if self._pool is None or self._redis is None or self._follower is None:
             # open() only starts the pool's connecting tasks: nothing here yields, so requests arriving
             # together cannot open two pools
             pool = AsyncConnectionPool(kwargs=connect_kwargs(), min_size=1, max_size=self.pool_size,
                                        open=False, name="public-tiles")
             await pool.open()
             self._pool = pool
-            self._redis = aredis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
-        return self._pool, self._redis
+            self._redis = aredis.Redis.from_url(settings.CACHES["default"]["LOCATION"],
+                                                client_name="dawn-public-tiles")
+            self._follower = generation.GenerationFollower(self._redis)
+            self._follower.start()
+        return self._pool, self._redis, self._follower
 
     async def aclose(self) -> None:
-        """Close the pool and the Redis client (tests; the server's processes just exit)."""
-        pool, rds, self._pool, self._redis = self._pool, self._redis, None, None
+        """Stop the follower, close the pool and the Redis client (tests; the server's processes just exit)."""
+        pool, rds, follower = self._pool, self._redis, self._follower
+        self._pool = self._redis = self._follower = None
+        if follower is not None:
+            await follower.stop()
         if pool is not None:
             await pool.close()
         if rds is not None:

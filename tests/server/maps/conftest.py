@@ -1,6 +1,8 @@
 """Map test helpers: observations placed by hand (real catalogue species), tile fetch + decode."""
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -75,3 +77,11 @@ def tile_layers(client, z: int, x: int, y: int, query: str = "") -> dict:
     response = get_tile(client, z, x, y, query)
     assert response.status_code == 200, response.content[:300]
     return decode(response.content)
+
+
+async def until(predicate, seconds: float = 3.0) -> None:
+    """Wait on the running loop until ``predicate()`` holds (fails the test after ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.005)

@@ -12,6 +12,7 @@ from server.asgi import application
 from server.maps.public_tiles import PublicTileRouter, has_credentials
 from server.maps.tilemath import POINT_ZOOM, lnglat_to_tile
 
+from .conftest import until
 from .mvt import decode
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -132,6 +133,28 @@ def test_fast_path_sees_new_data_after_the_generation_bump(router, spread, make_
     assert count() == len(spread)
     make_obs("Bananaquit", -65.7791, 18.3011)
     assert count() == len(spread) + 1
+
+
+def test_a_running_fast_path_sees_new_data_as_soon_as_it_hears_the_bump(router, spread, make_obs):
+    t = lnglat_to_tile(-65.779, 18.301, 9)
+    path = f"/api/v1/map/tiles/{t.z}/{t.x}/{t.y}.mvt"
+
+    async def count() -> int:
+        return sum(f["properties"]["count"] for f in decode((await asgi_get(router, path))[2])["clusters"])
+
+    async def go() -> tuple[int, int]:
+        try:
+            before = await count()  # starts the follower
+            follower = router._follower
+            await until(lambda: follower.live)
+            heard = follower.value
+            await asyncio.to_thread(make_obs, "Bananaquit", -65.7791, 18.3011)  # commits, then bumps
+            await until(lambda: follower.value > heard)
+            return before, await count()
+        finally:
+            await router.aclose()
+
+    assert asyncio.run(go()) == (len(spread), len(spread) + 1)
 
 
 @pytest.mark.parametrize("path, query, headers, method", [
