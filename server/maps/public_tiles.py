@@ -39,7 +39,7 @@ from . import generation
 from .filters import MapFilters
 from .tile_response import MVT_TYPE, TILE_ROUTE, etag_matches, parse_tile_request, tile_etag, tile_headers
 from .tilemath import POINT_ZOOM, Tile
-from .tiles import PUBLIC, tile_sql
+from .tiles import PUBLIC, mvt_bytes, tile_sql
 
 log = logging.getLogger(__name__)
 TILE_PATH = re.compile(f"^/api/v1/{TILE_ROUTE}")
@@ -86,8 +86,7 @@ async def render_tile_async(conn: psycopg.AsyncConnection, tile: Tile, f: MapFil
     sql, args = tile_sql(tile, f, PUBLIC)
     async with conn.cursor(binary=True) as cur:
         await cur.execute(sql, args, prepare=True)
-        row = await cur.fetchone()
-    return bytes(row[0]) if row and row[0] is not None else b""
+        return mvt_bytes(await cur.fetchone())
 
 
 class PublicTileRouter:
@@ -163,7 +162,7 @@ class PublicTileRouter:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # a new loop (tests): the old clients belong to a finished one
             self._loop, self._pool, self._redis, self._follower = loop, None, None, None
-        if self._pool is None or self._redis is None or self._follower is None:
+        if self._pool is None:  # the three are opened and closed together
             # open() only starts the pool's connecting tasks: nothing here yields, so requests arriving
             # together cannot open two pools
             pool = AsyncConnectionPool(kwargs=connect_kwargs(), min_size=1, max_size=self.pool_size,

@@ -197,6 +197,11 @@ def tile_sql(tile: Tile, f: MapFilters, audience: Audience) -> tuple[str, list]:
     return cluster_tile_sql(tile, f) if tile.clustered else point_tile_sql(tile, f, audience)
 
 
+def mvt_bytes(row: tuple | None) -> bytes:
+    """The bytes of a tile query's one row (``ST_AsMVT`` is NULL for an empty tile: empty bytes)."""
+    return bytes(row[0]) if row and row[0] is not None else b""
+
+
 def render_tile(tile: Tile, f: MapFilters, audience: Audience) -> bytes:
     """The tile's MVT bytes (empty bytes for an empty tile).
 
@@ -208,5 +213,4 @@ def render_tile(tile: Tile, f: MapFilters, audience: Audience) -> bytes:
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cur:
         cur.execute(sql, args, prepare=True, binary=True)
-        row = cur.fetchone()
-    return bytes(row[0]) if row and row[0] is not None else b""
+        return mvt_bytes(cur.fetchone())

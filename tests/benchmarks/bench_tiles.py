@@ -300,10 +300,11 @@ def sweep(tiles, query: str, repeat: int, peer_repeat: int, client: Http, cached
                "revalidate": [], "floor": []}
         for _ in range(peer_repeat):
             row["base"].append(timed(lambda: run_sql(conn, base_sql))[0])
-        # a peer as fast as the view (point tiles) is timed in every round too, next to the view: on a shared
-        # machine, load drifts between a block of peer timings and a block of view timings
+        # a peer as fast as the view (point tiles) is timed in the rounds instead, next to the view: load drifts
+        # between a block of peer timings and a block of view timings on a shared machine, and the block above
+        # ran first on the tile's pages
         cheap_peer = min(row["base"]) < CHEAP_PEER_MS
-        if cheap_peer:  # only the interleaved timings count: the block above ran first on the tile's pages
+        if cheap_peer:
             row["base"] = []
         url = f"{t.z}/{t.x}/{t.y}.mvt{suffix}"
         for n in range(repeat):
