@@ -189,7 +189,11 @@ class GenerationFollower:
                         self._heard(await current_async(self.client))
                         self.live = True
                     elif message["type"] == "message":
-                        self._heard(int(message["data"]))
+                        try:
+                            self._heard(int(message["data"]))
+                        except (TypeError, ValueError):  # not a bump's value: someone else on the channel
+                            log.warning("ignored a map generation message that is not a number: %r",
+                                        message["data"][:40])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -121,6 +121,20 @@ def test_the_follower_resubscribes_after_its_connection_is_killed():
     run_with_follower(go, retry_seconds=0.05)
 
 
+def test_the_follower_ignores_what_is_not_a_generation_on_its_channel():
+    async def go(follower, counting):
+        follower.start()
+        await until(lambda: follower.live)
+        heard, reads = follower.value, counting.gets
+        for junk in (b"not a number", b"", b"1e999", b"\xff\xfe"):
+            await counting.client.publish(generation.generation_channel(), junk)
+        await asyncio.to_thread(generation.bump)  # a real bump after the junk is still heard, in order
+        await until(lambda: follower.value == heard + 1)
+        assert follower.live and await follower.current() == generation.current()
+        assert counting.gets == reads  # it never lost its subscription (a resubscription reads the counter)
+    run_with_follower(go, max_age=60)
+
+
 def test_the_follower_never_goes_back():
     follower = GenerationFollower(None)
     assert follower._heard(10) == 10 and follower._heard(7) == 10 and follower._heard(12) == 12
