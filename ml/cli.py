@@ -316,7 +316,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                       background_per_file=args.background_per_file,
                       encoding=args.encoding, seed=args.seed, version=args.model_version, workers=args.workers,
                       max_files=args.max_files, hop_length=args.hop_length, lr=args.lr, kd_alpha=args.kd_alpha,
-                      mixup=args.mixup, threads=args.threads, xnor_from=args.xnor_from)
+                      mixup=args.mixup, threads=args.threads, xnor_from=args.xnor_from,
+                      xnor_init=args.xnor_init, xnor_depthwise=args.xnor_depthwise)
     try:
         report = train(cfg)
     except (TrainError, OSError) as exc:
@@ -370,6 +371,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--generations", type=int, default=2, help="born-again generations")
     p.add_argument("--no-xnor", action="store_true", help="skip the XNOR binary twin")
     p.add_argument("--xnor-epochs", type=int, default=None)
+    p.add_argument("--xnor-init", choices=["student", "random"], default="student",
+                   help="the XNOR twin's latent weights start as the best student's (default) or random")
+    p.add_argument("--xnor-depthwise", choices=["float", "binary"], default="float",
+                   help="the XNOR twin's 3x3 depthwise convs: full precision (default) or binary")
     p.add_argument("--teacher", choices=["birdnet", "birdnet-probe", "none"], default="birdnet",
                    help="birdnet: its scores for the labels it knows; birdnet-probe: a linear probe on its "
                         "logits fitted on the training recordings (label sets BirdNET lacks, e.g. urban)")

@@ -100,6 +100,8 @@ class TrainConfig:
     hop_length: int = 320  # STFT hop at 24 kHz (640: half the frames, half the compute)
     threads: int = 1  # torch threads (1: bit-for-bit reproducible)
     xnor_from: str | None = None  # runtime student file: train only its XNOR twin
+    xnor_init: str = "student"  # the twin's latent weights start as the best student's ("student") or random
+    xnor_depthwise: str = "float"  # "float": the twin keeps its 3x3 depthwise convs full precision; "binary"
 
 
 @dataclass
@@ -420,8 +422,10 @@ def normalise(x: np.ndarray, scale: float) -> np.ndarray:
 
 
 def train_student(model_cfg, train: Split, teachers: list[np.ndarray], teacher_masks: list[np.ndarray],
-                  n_labels: int, cfg: TrainConfig, input_scale: float, epochs: int, seed: int, desc: str):
-    """Train one PhiNet on ``train`` with the given teachers' tempered probabilities."""
+                  n_labels: int, cfg: TrainConfig, input_scale: float, epochs: int, seed: int, desc: str,
+                  init=None):
+    """Train one PhiNet on ``train`` with the given teachers' tempered probabilities; ``init`` (a PhiNet
+    of the same shapes, e.g. the full-precision twin of an XNOR student) gives its starting weights."""
     import torch
     from tqdm import tqdm
 
@@ -431,6 +435,8 @@ def train_student(model_cfg, train: Split, teachers: list[np.ndarray], teacher_m
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = PhiNet(model_cfg, n_labels)
+    if init is not None:
+        model.load_state_dict(init.state_dict())
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     counts = np.bincount(train.y, minlength=n_labels).astype(np.float64)
     sample_w = 1.0 / counts[train.y]
@@ -702,11 +708,12 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = lambda s: print(s, file
               "ensemble": ensemble, "teachers": teacher_report, "skipped_files": errors,
               "reliability_png": str(png)}
     if cfg.xnor:
-        xcfg = replace(mcfg, binary=True)
+        xcfg = replace(mcfg, binary=True, binary_depthwise=cfg.xnor_depthwise == "binary")
         t_best = best["train_probs"]
         xmodel = train_student(xcfg, train_split, list(teachers) + [t_best],
                                list(masks) + [np.ones(len(ys), bool)], len(labels), cfg, input_scale,
-                               cfg.xnor_epochs, cfg.seed + 100, "xnor")
+                               cfg.xnor_epochs, cfg.seed + 100, "xnor",
+                               init=model if cfg.xnor_init == "student" else None)
         xl = window_logits(xmodel, val_x, input_scale)
         xtemp = fit_temperature(xl, val_y)
         xval = evaluate_files(xl, val_y, labels, xtemp)

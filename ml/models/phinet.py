@@ -16,9 +16,11 @@ BN (+ input when the shape is kept). Then a 1x1 "neck" conv + BN + relu6, global
 XNOR variant (``binary=True``, Rastegari et al. 2016): every conv inside the blocks and the
 neck uses sign-binarised weights scaled per filter by alpha = mean |W| and sign-binarised
 inputs; the straight-through estimator passes the gradient where |x| <= 1; the float latent
-weights are what the optimiser updates. The stem conv, SE gates and the dense head stay full
-precision; block activations are the identity (the sign is the non-linearity) and the
-residual path stays float.
+weights are what the optimiser updates. The SE layers are XNOR too; the stem conv and the dense
+head stay full precision; block activations are the identity (the sign is the non-linearity) and
+the residual path stays float. ``binary_depthwise=False`` keeps the 3x3 depthwise convs full
+precision (6 % of the weights; nine weights per filter lose most of what they say when binarised,
+as binary MobileNets found).
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ class PhiNetConfig:
     embed_dim: int = 96
     binary: bool = False
     se: bool = True
+    binary_depthwise: bool = True  # XNOR twin: False keeps the 3x3 depthwise convs full precision
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -143,7 +146,7 @@ class Block(nn.Module):
         super().__init__()
         act = "none" if cfg.binary else "hswish"
         self.expand = Conv(c_in, c_exp, 1, act=act, binary=cfg.binary) if c_exp != c_in else None
-        self.dw = Conv(c_exp, c_exp, 3, stride, groups=c_exp, act=act, binary=cfg.binary)
+        self.dw = Conv(c_exp, c_exp, 3, stride, groups=c_exp, act=act, binary=cfg.binary and cfg.binary_depthwise)
         self.se = SE(c_exp, cfg.binary) if cfg.se else None
         self.project = Conv(c_exp, c_out, 1, act="none", binary=cfg.binary)
         self.residual = stride == 1 and c_in == c_out

@@ -16,10 +16,11 @@ CLIPS = ("XC32051_bananaquit.ogg", "US8K_165775-7-1-0_jackhammer.ogg", "XC308530
 LABELS = [f"class {i}" for i in range(7)]
 
 
-def _model(binary: bool, seed: int = 0) -> PhiNet:
+def _model(binary: bool, seed: int = 0, binary_depthwise: bool = True) -> PhiNet:
     """A small PhiNet with non-trivial batch-norm statistics (a few training-mode passes on real input)."""
     torch.manual_seed(seed)
-    model = PhiNet(PhiNetConfig(alpha=0.5, blocks=4, embed_dim=32, binary=binary), len(LABELS))
+    model = PhiNet(PhiNetConfig(alpha=0.5, blocks=4, embed_dim=32, binary=binary, binary_depthwise=binary_depthwise),
+                   len(LABELS))
     model.train()
     with torch.no_grad():
         for _ in range(3):
@@ -41,10 +42,11 @@ def _torch_probs(model: PhiNet, clf, samples: np.ndarray) -> np.ndarray:
     return softmax(logits.astype(np.float64), axis=1)
 
 
-@pytest.mark.parametrize("binary", [False, True], ids=["full-precision", "xnor"])
+@pytest.mark.parametrize("binary,binary_depthwise", [(False, True), (True, True), (True, False)],
+                         ids=["full-precision", "xnor", "xnor-float-depthwise"])
 @pytest.mark.parametrize("packed", [True, False], ids=["packed", "per-tensor"])
-def test_numpy_runtime_matches_torch_on_real_clips(binary, packed, tmp_path, load_clip):
-    model = _model(binary)
+def test_numpy_runtime_matches_torch_on_real_clips(binary, binary_depthwise, packed, tmp_path, load_clip):
+    model = _model(binary, binary_depthwise=binary_depthwise)
     path = tmp_path / "m.npz"
     _export(model, path, "float32", packed)
     clf = load_classifier(path)
@@ -91,6 +93,19 @@ def test_xnor_layers_are_bit_packed_and_much_smaller(tmp_path):
     assert (tmp_path / "fp32.npz").stat().st_size >= 4 * (tmp_path / "xnor.npz").stat().st_size
     assert {layer["type"] for layer in clf.header["architecture"]["layers"]} == {"conv", "block", "pool", "dense"}
     assert clf.header["architecture"]["layers"][0]["binarize_input"] is False  # the stem stays full precision
+
+
+def test_xnor_twin_can_keep_its_depthwise_convs_full_precision(tmp_path):
+    twin = _model(True, binary_depthwise=False)
+    _export(twin, tmp_path / "twin.npz", "float16")
+    blocks = [layer for layer in load_classifier(tmp_path / "twin.npz").header["architecture"]["layers"]
+              if layer["type"] == "block"]
+    for block in blocks:
+        convs = [layer for layer in block["layers"] if layer["type"] == "conv"]
+        depthwise = [c for c in convs if c["groups"] > 1]
+        assert len(depthwise) == 1 and depthwise[0]["weight"]["encoding"] == "float16"
+        assert depthwise[0]["binarize_input"] is False
+        assert all(c["weight"]["encoding"] == "binary" and c["binarize_input"] for c in convs if c["groups"] == 1)
 
 
 def test_xnor_straight_through_estimator():

@@ -222,3 +222,26 @@ def test_xnor_twin_of_an_earlier_student(tmp_path, capsys):
     assert main(["train", "--manifest", str(manifest), "--out", str(out), "--xnor-from", str(tmp_path / "s-xnor.npz"),
                  *FAST]) == 2  # an XNOR file is no full-precision student
     assert "not a full-precision phinet student" in capsys.readouterr().err
+
+
+def test_an_xnor_twin_starts_from_its_student_when_given_one():
+    from dataclasses import replace
+
+    from ml.models.phinet import PhiNet, PhiNetConfig
+
+    cfg = PhiNetConfig(alpha=0.25, blocks=3, embed_dim=16)
+    torch.manual_seed(1)
+    student = PhiNet(cfg, 2)
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1] * 4)
+    split = train_mod.Split(rng.normal(size=(8, 64, 40)).astype(np.float16), y, np.full((8, 2), np.nan, np.float32),
+                            list(range(8)), np.eye(2, dtype=np.float32)[y], np.zeros(8, bool))
+    tcfg = train_mod.TrainConfig(manifest="m.csv", out="o.npz", lr=1e-12, batch_size=4)
+    twin_cfg = replace(cfg, binary=True, binary_depthwise=False)
+    started = train_mod.train_student(twin_cfg, split, [], [], 2, tcfg, 1.0, 1, 0, "twin", init=student)
+    fresh = train_mod.train_student(twin_cfg, split, [], [], 2, tcfg, 1.0, 1, 0, "twin")
+    for name in ("stem.conv.weight", "blocks.1.project.conv.weight", "blocks.1.dw.conv.weight", "head.weight"):
+        latent = student.state_dict()[name]
+        assert torch.allclose(started.state_dict()[name], latent, atol=1e-6), name
+        assert not torch.allclose(fresh.state_dict()[name], latent, atol=1e-3), name
+    assert started.blocks[1].dw.binary is False and started.blocks[1].project.binary is True
