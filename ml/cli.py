@@ -317,7 +317,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                       encoding=args.encoding, seed=args.seed, version=args.model_version, workers=args.workers,
                       max_files=args.max_files, hop_length=args.hop_length, lr=args.lr, kd_alpha=args.kd_alpha,
                       mixup=args.mixup, threads=args.threads, xnor_from=args.xnor_from,
-                      xnor_init=args.xnor_init, xnor_depthwise=args.xnor_depthwise)
+                      xnor_init=args.xnor_init, xnor_depthwise=args.xnor_depthwise,
+                      xnor_shortcuts=not args.no_xnor_shortcuts)
     try:
         report = train(cfg)
     except (TrainError, OSError) as exc:
@@ -328,7 +329,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                                       "unknown_threshold", "seconds")}
     summary["generations"] = [{k: g[k] for k in ("generation", "val", "test", "kept")} for g in report["generations"]]
     if "xnor" in report:
-        summary["xnor"] = {k: report["xnor"][k] for k in ("model", "model_bytes", "test", "size_ratio_vs_fp32_twin")}
+        summary["xnor"] = {k: report["xnor"][k] for k in ("model", "model_bytes", "test", "size_ratio_vs_fp32_twin",
+                                                            "size_ratio_vs_fp32_weights")}
     summary["report"] = report["report"]
     _print_json(summary)
     return 0
@@ -375,6 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the XNOR twin's latent weights start as the best student's (default) or random")
     p.add_argument("--xnor-depthwise", choices=["float", "binary"], default="float",
                    help="the XNOR twin's 3x3 depthwise convs: full precision (default) or binary")
+    p.add_argument("--no-xnor-shortcuts", action="store_true",
+                   help="no real-valued shortcut around the XNOR twin's binary 1x1 convs")
     p.add_argument("--teacher", choices=["birdnet", "birdnet-probe", "none"], default="birdnet",
                    help="birdnet: its scores for the labels it knows; birdnet-probe: a linear probe on its "
                         "logits fitted on the training recordings (label sets BirdNET lacks, e.g. urban)")

@@ -15,6 +15,7 @@ def student_header(model: PhiNet, *, labels: list[str], model_set: str, version:
                    metrics: dict | None = None, training: dict | None = None, layers: list[dict]) -> dict:
     """The runtime header of a ``phinet`` student (arrays are filled in by ``save_model``)."""
     return {
+        "format_version": 2 if model.cfg.binary and model.cfg.binary_shortcuts else 1,  # see model_format
         "model_version": version,
         "model_set": model_set,
         "architecture": {"name": ARCHITECTURE, "config": model.cfg.to_dict(),

@@ -18,7 +18,10 @@ neck uses sign-binarised weights scaled per filter by alpha = mean |W| and sign-
 inputs; the straight-through estimator passes the gradient where |x| <= 1; the float latent
 weights are what the optimiser updates. The SE layers are XNOR too; the stem conv and the dense
 head stay full precision; block activations are the identity (the sign is the non-linearity) and
-the residual path stays float. ``binary_depthwise=False`` keeps the 3x3 depthwise convs full
+the residual path stays float. ``binary_shortcuts`` adds a real-valued, parameter-free shortcut
+around every binary 1x1 conv (Bi-Real Net, Liu et al. 2018: the input's channels tiled or averaged
+to the output's, added before the activation), so what a sign throws away still reaches the next
+layer. ``binary_depthwise=False`` keeps the 3x3 depthwise convs full
 precision (6 % of the weights; nine weights per filter lose most of what they say when binarised,
 as binary MobileNets found).
 """
@@ -44,6 +47,7 @@ class PhiNetConfig:
     binary: bool = False
     se: bool = True
     binary_depthwise: bool = True  # XNOR twin: False keeps the 3x3 depthwise convs full precision
+    binary_shortcuts: bool = False  # XNOR twin: a real-valued shortcut around every binary 1x1 conv (Bi-Real)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -88,15 +92,29 @@ def binarize(x: torch.Tensor) -> torch.Tensor:
     return BinarizeSTE.apply(x)
 
 
+def match_channels(x: torch.Tensor, c_out: int) -> torch.Tensor:
+    """Parameter-free map of ``x``'s channels to ``c_out``: tiled when widening; when narrowing, zero-padded to
+    k * c_out channels and averaged over the k groups of c_out (the runtime's ``match_channels``)."""
+    n, c_in, h, w = x.shape
+    if c_out > c_in:
+        return x.repeat(1, math.ceil(c_out / c_in), 1, 1)[:, :c_out]
+    if c_out < c_in:
+        k = math.ceil(c_in / c_out)
+        return F.pad(x, (0, 0, 0, 0, 0, k * c_out - c_in)).reshape(n, k, c_out, h, w).mean(dim=1)
+    return x
+
+
 class Conv(nn.Module):
-    """Conv (no bias) + BN + activation; XNOR when ``binary``."""
+    """Conv (no bias) + BN (+ a real shortcut from the input) + activation; XNOR when ``binary``."""
 
     def __init__(self, c_in: int, c_out: int, k: int, stride: int = 1, groups: int = 1,
-                 act: str = "relu6", binary: bool = False):
+                 act: str = "relu6", binary: bool = False, shortcut: bool = False):
         super().__init__()
+        if shortcut and (k != 1 or stride != 1 or groups != 1):
+            raise ValueError("a shortcut needs a 1x1 conv with stride 1")
         self.conv = nn.Conv2d(c_in, c_out, k, stride, k // 2, groups=groups, bias=False)
         self.bn = nn.BatchNorm2d(c_out)
-        self.act, self.binary, self.stride, self.groups = act, binary, stride, groups
+        self.act, self.binary, self.stride, self.groups, self.shortcut = act, binary, stride, groups, shortcut
 
     def effective_weight(self) -> torch.Tensor:
         w = self.conv.weight
@@ -106,10 +124,11 @@ class Conv(nn.Module):
         return binarize(w) * alpha
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.binary:
-            x = binarize(x)
-        y = F.conv2d(x, self.effective_weight(), None, self.conv.stride, self.conv.padding, groups=self.groups)
+        inp = binarize(x) if self.binary else x
+        y = F.conv2d(inp, self.effective_weight(), None, self.conv.stride, self.conv.padding, groups=self.groups)
         y = self.bn(y)
+        if self.shortcut:
+            y = y + match_channels(x, y.shape[1])
         if self.act == "relu6":
             return F.relu6(y)
         if self.act == "hswish":
@@ -145,10 +164,11 @@ class Block(nn.Module):
     def __init__(self, c_in: int, c_exp: int, c_out: int, stride: int, cfg: PhiNetConfig):
         super().__init__()
         act = "none" if cfg.binary else "hswish"
-        self.expand = Conv(c_in, c_exp, 1, act=act, binary=cfg.binary) if c_exp != c_in else None
+        short = cfg.binary and cfg.binary_shortcuts
+        self.expand = Conv(c_in, c_exp, 1, act=act, binary=cfg.binary, shortcut=short) if c_exp != c_in else None
         self.dw = Conv(c_exp, c_exp, 3, stride, groups=c_exp, act=act, binary=cfg.binary and cfg.binary_depthwise)
         self.se = SE(c_exp, cfg.binary) if cfg.se else None
-        self.project = Conv(c_exp, c_out, 1, act="none", binary=cfg.binary)
+        self.project = Conv(c_exp, c_out, 1, act="none", binary=cfg.binary, shortcut=short)
         self.residual = stride == 1 and c_in == c_out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -169,7 +189,8 @@ class PhiNet(nn.Module):
         stem, plan = block_plan(cfg)
         self.stem = Conv(1, stem, 3, 2, act="none" if cfg.binary else "relu6")
         self.blocks = nn.ModuleList(Block(*p, cfg=cfg) for p in plan)
-        self.neck = Conv(plan[-1][2], cfg.embed_dim, 1, act="relu6", binary=cfg.binary)
+        self.neck = Conv(plan[-1][2], cfg.embed_dim, 1, act="relu6", binary=cfg.binary,
+                         shortcut=cfg.binary and cfg.binary_shortcuts)
         self.head = nn.Linear(cfg.embed_dim, n_labels)
         self.dropout = nn.Dropout(0.2)
 
@@ -298,7 +319,7 @@ def _conv_layer(name: str, conv: Conv, encoding: str, arrays: dict, blobs: Blobs
         bias_ref = f"{name}.bias"
     return {"type": "conv", "weight": encode_tensor(f"{name}.weight", w, encoding, arrays, alpha, blobs),
             "bias": bias_ref, "stride": [conv.stride, conv.stride], "groups": conv.groups,
-            "activation": conv.act, "binarize_input": conv.binary}
+            "activation": conv.act, "binarize_input": conv.binary, "shortcut": conv.shortcut}
 
 
 def _se_layer(name: str, se: SE, fenc: str, arrays: dict, blobs: Blobs | None) -> dict:

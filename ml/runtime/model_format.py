@@ -4,7 +4,7 @@ Layout (a plain zip archive written by :func:`numpy.savez_compressed`, never pic
 
 * ``__header__`` -- uint8 array holding UTF-8 JSON (see :data:`REQUIRED_HEADER_KEYS`)::
 
-    {"format": "dawn-chorus-model", "format_version": 1,
+    {"format": "dawn-chorus-model", "format_version": 1,   # 2 where a phinet conv has a shortcut
      "model_version": "baseline-2026.11-1",
      "architecture": {"name": "logmel-stats-mlp", "layers": [...]},
      "feature_params": {...FeatureParams...}, "labels": [...],
@@ -39,7 +39,10 @@ import numpy as np
 from ml.runtime.features import FeatureParams
 
 FORMAT_NAME = "dawn-chorus-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # what a file is written as unless its contents need a later version
+# 2: a ``phinet`` conv layer may carry ``"shortcut": true`` (XNOR twins with Bi-Real shortcuts). Files that
+# use it say 2, so a runtime from before it refuses them instead of silently computing something else.
+READABLE_FORMAT_VERSIONS = (1, 2)
 HEADER_KEY = "__header__"
 AGGREGATIONS = ("mean",)
 ALLOWED_DTYPES = ("float16", "float32", "uint8", "int8", "int32")
@@ -72,8 +75,9 @@ def validate_header(header: Any) -> dict:
     version = header.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool):
         _fail(f"format_version must be an integer, got {version!r}.")
-    if version != FORMAT_VERSION:
-        _fail(f"Unsupported model format_version {version}; this build reads version {FORMAT_VERSION}.")
+    if version not in READABLE_FORMAT_VERSIONS:
+        _fail(f"Unsupported model format_version {version}; this build reads versions "
+              f"{', '.join(map(str, READABLE_FORMAT_VERSIONS))}.")
     missing = [k for k in REQUIRED_HEADER_KEYS if k not in header]
     if missing:
         _fail(f"The model header lacks {', '.join(missing)}.")

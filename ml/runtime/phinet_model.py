@@ -7,7 +7,8 @@ channels-last ``(n, n_mels, frames, 1)``. ``architecture.layers`` is a list of:
 * ``conv`` -- ``weight`` (an encoded tensor, see below) of torch shape ``(out, in/groups, kh, kw)``,
   ``bias`` ``(out,)`` (batch norm already folded in), ``stride [sh, sw]``, ``groups`` (1 or
   depthwise), zero padding ``kh//2, kw//2``, ``activation`` (``relu6``, ``hswish`` or ``none``),
-  ``binarize_input`` (XNOR layers take ``sign(x)``; a padded zero stays 0);
+  ``binarize_input`` (XNOR layers take ``sign(x)``; a padded zero stays 0), ``shortcut`` (1x1, stride 1
+  only: :func:`match_channels` of the layer's real input is added before the activation);
 * ``se`` -- squeeze-and-excitation with weights in torch layout (out, in):
   ``x * sigmoid(fc2(relu(fc1(mean(x)))))``, ``fc(z) = z @ w.T + b``; with ``binarize_input``
   each fc takes ``sign`` of its input (XNOR);
@@ -130,6 +131,19 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def match_channels(x: np.ndarray, c_out: int) -> np.ndarray:
+    """Channels-last ``x`` mapped to ``c_out`` channels without parameters: tiled when widening; when
+    narrowing, zero-padded to k * c_out channels and averaged over the k groups of c_out."""
+    c_in = x.shape[-1]
+    if c_out > c_in:
+        return np.tile(x, (1,) * (x.ndim - 1) + (-(-c_out // c_in),))[..., :c_out]
+    if c_out < c_in:
+        k = -(-c_in // c_out)
+        pad = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, k * c_out - c_in)])
+        return pad.reshape(*x.shape[:-1], k, c_out).mean(axis=-2)
+    return x
+
+
 def _shifted(xp: np.ndarray, i: int, j: int, ho: int, wo: int, sh: int, sw: int) -> np.ndarray:
     return xp[:, i: i + sh * (ho - 1) + 1: sh, j: j + sw * (wo - 1) + 1: sw, :]
 
@@ -201,7 +215,12 @@ class PhiNetClassifier(WindowedClassifier):
                 _fail(f"invalid stride {stride!r}.")
             if layer.get("activation", "none") not in ACTIVATIONS:
                 _fail(f"unknown activation {layer.get('activation')!r}.")
-            return {"type": "conv", "w": w, "b": bias, "stride": tuple(stride), "groups": int(groups),
+            shortcut = layer.get("shortcut", False)
+            if not isinstance(shortcut, bool) or (shortcut and (w.shape[2:] != (1, 1) or stride != [1, 1] or groups != 1)):
+                _fail(f"a shortcut must be true or false, and only on a 1x1 conv with stride 1, got {shortcut!r}.")
+            if shortcut and self.header["format_version"] < 2:
+                _fail("a conv layer with a shortcut needs format_version 2.")
+            return {"type": "conv", "w": w, "b": bias, "stride": tuple(stride), "groups": int(groups), "shortcut": shortcut,
                     "act": layer.get("activation", "none"), "binarize": bool(layer.get("binarize_input", False)),
                     "in": w.shape[1] * (w.shape[0] if groups != 1 else 1), "out": w.shape[0]}
         if kind == "se":
@@ -270,7 +289,10 @@ class PhiNetClassifier(WindowedClassifier):
             kind = step["type"]
             if kind == "conv":
                 inp = np.sign(x) if step["binarize"] else x
-                x = activate(conv2d(inp, step["w"], step["b"], step["stride"], step["groups"]), step["act"])
+                y = conv2d(inp, step["w"], step["b"], step["stride"], step["groups"])
+                if step["shortcut"]:
+                    y += match_channels(x, y.shape[-1])
+                x = activate(y, step["act"])
             elif kind == "se":
                 z = x.mean(axis=(1, 2))
                 sign = np.sign if step["binarize"] else (lambda v: v)

@@ -89,7 +89,7 @@ def test_shipped_baseline_is_small_self_describing_and_loads():
 
 @pytest.mark.parametrize("change, message", [
     ({"format": "something-else"}, "Not a Dawn Chorus model"),
-    ({"format_version": 2}, "format_version 2"),
+    ({"format_version": 3}, "format_version 3"),
     ({"labels": ["a", "a", "c"]}, "unique"),
     ({"labels": ["a", "unknown", "c"]}, "reserved"),
     ({"temperature": 0}, "temperature"),

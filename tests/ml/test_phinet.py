@@ -16,11 +16,11 @@ CLIPS = ("XC32051_bananaquit.ogg", "US8K_165775-7-1-0_jackhammer.ogg", "XC308530
 LABELS = [f"class {i}" for i in range(7)]
 
 
-def _model(binary: bool, seed: int = 0, binary_depthwise: bool = True) -> PhiNet:
+def _model(binary: bool, seed: int = 0, binary_depthwise: bool = True, shortcuts: bool = False) -> PhiNet:
     """A small PhiNet with non-trivial batch-norm statistics (a few training-mode passes on real input)."""
     torch.manual_seed(seed)
-    model = PhiNet(PhiNetConfig(alpha=0.5, blocks=4, embed_dim=32, binary=binary, binary_depthwise=binary_depthwise),
-                   len(LABELS))
+    model = PhiNet(PhiNetConfig(alpha=0.5, blocks=4, embed_dim=32, binary=binary, binary_depthwise=binary_depthwise,
+                                binary_shortcuts=shortcuts), len(LABELS))
     model.train()
     with torch.no_grad():
         for _ in range(3):
@@ -42,11 +42,12 @@ def _torch_probs(model: PhiNet, clf, samples: np.ndarray) -> np.ndarray:
     return softmax(logits.astype(np.float64), axis=1)
 
 
-@pytest.mark.parametrize("binary,binary_depthwise", [(False, True), (True, True), (True, False)],
-                         ids=["full-precision", "xnor", "xnor-float-depthwise"])
+@pytest.mark.parametrize("binary,binary_depthwise,shortcuts",
+                         [(False, True, False), (True, True, False), (True, False, False), (True, False, True)],
+                         ids=["full-precision", "xnor", "xnor-float-depthwise", "xnor-shortcuts"])
 @pytest.mark.parametrize("packed", [True, False], ids=["packed", "per-tensor"])
-def test_numpy_runtime_matches_torch_on_real_clips(binary, binary_depthwise, packed, tmp_path, load_clip):
-    model = _model(binary, binary_depthwise=binary_depthwise)
+def test_numpy_runtime_matches_torch_on_real_clips(binary, binary_depthwise, shortcuts, packed, tmp_path, load_clip):
+    model = _model(binary, binary_depthwise=binary_depthwise, shortcuts=shortcuts)
     path = tmp_path / "m.npz"
     _export(model, path, "float32", packed)
     clf = load_classifier(path)
@@ -147,6 +148,54 @@ def test_with_head_and_save_round_trip(tmp_path, load_clip):
         clf.with_head({"weight": head["weight"][:-1], "bias": head["bias"]}, "bad")
     with pytest.raises(ValueError, match="NaN"):
         clf.with_head({"weight": head["weight"] * np.nan, "bias": head["bias"]}, "bad")
+
+
+@pytest.mark.parametrize("c_in,c_out", [(12, 36), (24, 56), (36, 24), (108, 56), (16, 16)])
+def test_runtime_channel_shortcut_matches_torch(c_in, c_out):
+    from ml.models.phinet import match_channels as torch_match
+    from ml.runtime.phinet_model import match_channels
+
+    x = np.random.default_rng(c_in).normal(size=(2, 5, 7, c_in)).astype(np.float32)
+    ref = torch_match(torch.from_numpy(x.transpose(0, 3, 1, 2)), c_out).numpy().transpose(0, 2, 3, 1)
+    y = match_channels(x, c_out)
+    assert y.shape == (2, 5, 7, c_out) and np.abs(y - ref).max() <= 1e-6
+    if c_out > c_in:
+        assert np.array_equal(y[..., c_in], x[..., 0])  # tiled
+    elif c_out < c_in:
+        assert np.allclose(y.sum(), x.sum() / -(-c_in // c_out), atol=1e-3)  # averaged over ceil(c_in / c_out) groups
+
+
+def test_runtime_refuses_a_shortcut_on_a_strided_or_3x3_conv(tmp_path):
+    from ml.runtime.model_format import ModelFormatError
+
+    model = _model(True, binary_depthwise=False, shortcuts=True)
+    layers, arrays = export_arrays(model, "float32")
+    block = next(layer for layer in layers if layer["type"] == "block")
+    dw = next(layer for layer in block["layers"] if layer["type"] == "conv" and layer["groups"] > 1)
+    dw["shortcut"] = True
+    header = student_header(model, layers=layers, labels=LABELS, model_set="birds", version="bad",
+                            params=FeatureParams(), input_scale=2.5, temperature=1.0)
+    save_model(tmp_path / "bad.npz", header, arrays)
+    with pytest.raises(ModelFormatError, match="shortcut"):
+        load_classifier(tmp_path / "bad.npz")
+
+
+def test_a_twin_with_shortcuts_is_format_version_2_and_a_version_1_file_may_not_use_them(tmp_path):
+    from ml.runtime.model_format import ModelFormatError
+
+    _export(_model(False), tmp_path / "fp.npz", "float16")
+    _export(_model(True, binary_depthwise=False), tmp_path / "plain-twin.npz", "float16")
+    model = _model(True, binary_depthwise=False, shortcuts=True)
+    _export(model, tmp_path / "twin.npz", "float16")
+    assert load_classifier(tmp_path / "fp.npz").header["format_version"] == 1
+    assert load_classifier(tmp_path / "plain-twin.npz").header["format_version"] == 1
+    assert load_classifier(tmp_path / "twin.npz").header["format_version"] == 2
+    layers, arrays = export_arrays(model, "float16")
+    header = student_header(model, layers=layers, labels=LABELS, model_set="birds", version="old",
+                            params=FeatureParams(), input_scale=2.5, temperature=1.0)
+    save_model(tmp_path / "old.npz", {**header, "format_version": 1}, arrays)
+    with pytest.raises(ModelFormatError, match="needs format_version 2"):
+        load_classifier(tmp_path / "old.npz")
 
 
 @pytest.mark.parametrize("stride", [1, 2])

@@ -218,6 +218,10 @@ def test_xnor_twin_of_an_earlier_student(tmp_path, capsys):
     assert twin.labels == clf.labels and twin.feature_params == clf.feature_params
     report = json.loads((tmp_path / "s-xnor.report.json").read_text())
     assert report["xnor_from"] == str(out) and report["xnor"]["size_ratio_vs_fp32_twin"] > 1
+    assert report["xnor"]["size_ratio_vs_fp32_weights"] == round(
+        4 * report["parameters"] / (tmp_path / "s-xnor.npz").stat().st_size, 2)
+    assert all(layer.get("shortcut") for layer in twin.header["architecture"]["layers"][1]["layers"]
+               if layer["type"] == "conv" and layer["groups"] == 1)  # Bi-Real shortcuts by default
     assert not (tmp_path / "ignored.npz").exists()
     assert main(["train", "--manifest", str(manifest), "--out", str(out), "--xnor-from", str(tmp_path / "s-xnor.npz"),
                  *FAST]) == 2  # an XNOR file is no full-precision student
