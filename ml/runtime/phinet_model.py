@@ -139,8 +139,9 @@ def match_channels(x: np.ndarray, c_out: int) -> np.ndarray:
         return np.tile(x, (1,) * (x.ndim - 1) + (-(-c_out // c_in),))[..., :c_out]
     if c_out < c_in:
         k = -(-c_in // c_out)
-        pad = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, k * c_out - c_in)])
-        return pad.reshape(*x.shape[:-1], k, c_out).mean(axis=-2)
+        if k * c_out != c_in:
+            x = np.concatenate([x, np.zeros((*x.shape[:-1], k * c_out - c_in), x.dtype)], axis=-1)
+        return x.reshape(*x.shape[:-1], k, c_out).mean(axis=-2)
     return x
 
 

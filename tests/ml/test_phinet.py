@@ -150,7 +150,7 @@ def test_with_head_and_save_round_trip(tmp_path, load_clip):
         clf.with_head({"weight": head["weight"] * np.nan, "bias": head["bias"]}, "bad")
 
 
-@pytest.mark.parametrize("c_in,c_out", [(12, 36), (24, 56), (36, 24), (108, 56), (16, 16)])
+@pytest.mark.parametrize("c_in,c_out", [(12, 36), (24, 56), (36, 24), (72, 24), (108, 56), (16, 16)])
 def test_runtime_channel_shortcut_matches_torch(c_in, c_out):
     from ml.models.phinet import match_channels as torch_match
     from ml.runtime.phinet_model import match_channels
