@@ -27,7 +27,8 @@ Pipeline (one seed makes it deterministic on one thread):
    than 0.01. The student ensemble (mean of kept generations) is reported too.
 7. **Calibration**: temperature fitted on validation files (file-level NLL), unknown threshold
    maximising right-minus-wrong answers; ECE (10 bins) and a reliability PNG.
-8. **XNOR twin** (``--xnor``): the same architecture binarised, distilled from the best student.
+8. **XNOR twin** (``--xnor``): the same architecture binarised (depthwise convs full precision, Bi-Real
+   shortcuts), starting from the best student's weights and distilled from it.
    ``--xnor-from STUDENT.npz`` skips the generations and distils the twin of a student trained
    before (same data and seed; written to STUDENT-xnor.npz beside it, report STUDENT-xnor.report.json).
 9. **Export**: the best student to ``--out`` (and ``--out`` with ``-xnor`` before the suffix),
