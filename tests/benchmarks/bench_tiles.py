@@ -272,16 +272,16 @@ def drop_pending() -> None:
         conn.execute("SELECT maps_tilecell_refresh(NULL)")
 
 
-def run_sql(conn, sql_args: tuple[str, list]):
-    """A tile query's bytes, run as the view runs it: prepared, binary result, autocommit connection."""
-    return conn.execute(*sql_args, prepare=True, binary=True).fetchone()[0]
+def run_sql(conn, sql_args: tuple[str, list]) -> tuple | None:
+    """A tile query's row, run as the view runs it: prepared, binary result, autocommit connection."""
+    return conn.execute(*sql_args, prepare=True, binary=True).fetchone()
 
 
 def sweep(tiles, query: str, repeat: int, peer_repeat: int, client: Http, cached: str, uncached: str, conn,
           on_zoom=None) -> list[dict]:
     from server.maps import generation
     from server.maps.filters import parse_map_filters
-    from server.maps.tiles import PUBLIC, point_tile_sql, raw_cluster_tile_sql, tile_sql
+    from server.maps.tiles import PUBLIC, mvt_bytes, point_tile_sql, raw_cluster_tile_sql, tile_sql
     from urllib.parse import parse_qsl
 
     f = parse_map_filters(dict(parse_qsl(query)))
@@ -316,7 +316,7 @@ def sweep(tiles, query: str, repeat: int, peer_repeat: int, client: Http, cached
                         row["base"].append(timed(lambda: run_sql(conn, base_sql))[0])
                     ms, got = timed(lambda: run_sql(conn, path_sql))
                     row["path"].append(ms)
-                    expected = bytes(got or b"")
+                    expected = mvt_bytes(got)
                 else:
                     ms, off = timed(lambda: client.get(f"{uncached}/{url}"))
                     row["off"].append(ms)
