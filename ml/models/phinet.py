@@ -317,9 +317,12 @@ def _conv_layer(name: str, conv: Conv, encoding: str, arrays: dict, blobs: Blobs
     else:
         arrays[f"{name}.bias"] = bias
         bias_ref = f"{name}.bias"
-    return {"type": "conv", "weight": encode_tensor(f"{name}.weight", w, encoding, arrays, alpha, blobs),
-            "bias": bias_ref, "stride": [conv.stride, conv.stride], "groups": conv.groups,
-            "activation": conv.act, "binarize_input": conv.binary, "shortcut": conv.shortcut}
+    layer = {"type": "conv", "weight": encode_tensor(f"{name}.weight", w, encoding, arrays, alpha, blobs),
+             "bias": bias_ref, "stride": [conv.stride, conv.stride], "groups": conv.groups,
+             "activation": conv.act, "binarize_input": conv.binary}
+    if conv.shortcut:  # only format_version 2 files name it; version 1 files stay as they were
+        layer["shortcut"] = True
+    return layer
 
 
 def _se_layer(name: str, se: SE, fenc: str, arrays: dict, blobs: Blobs | None) -> dict:

@@ -1,6 +1,8 @@
 """PhiNet students: torch vs numpy runtime parity on real clips, encodings, contract methods."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -189,6 +191,7 @@ def test_a_twin_with_shortcuts_is_format_version_2_and_a_version_1_file_may_not_
     _export(model, tmp_path / "twin.npz", "float16")
     assert load_classifier(tmp_path / "fp.npz").header["format_version"] == 1
     assert load_classifier(tmp_path / "plain-twin.npz").header["format_version"] == 1
+    assert '"shortcut"' not in json.dumps(load_classifier(tmp_path / "plain-twin.npz").header)  # v1 as before
     assert load_classifier(tmp_path / "twin.npz").header["format_version"] == 2
     layers, arrays = export_arrays(model, "float16")
     header = student_header(model, layers=layers, labels=LABELS, model_set="birds", version="old",
