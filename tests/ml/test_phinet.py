@@ -167,18 +167,23 @@ def test_runtime_channel_shortcut_matches_torch(c_in, c_out):
         assert np.allclose(y.sum(), x.sum() / -(-c_in // c_out), atol=1e-3)  # averaged over ceil(c_in / c_out) groups
 
 
-def test_runtime_refuses_a_shortcut_on_a_strided_or_3x3_conv(tmp_path):
+@pytest.mark.parametrize("target,value", [("depthwise", True), ("stem", True), ("pointwise", "yes"),
+                                          ("pointwise", 1)])
+def test_runtime_refuses_a_bad_shortcut(target, value, tmp_path):
     from ml.runtime.model_format import ModelFormatError
 
     model = _model(True, binary_depthwise=False, shortcuts=True)
     layers, arrays = export_arrays(model, "float32")
     block = next(layer for layer in layers if layer["type"] == "block")
-    dw = next(layer for layer in block["layers"] if layer["type"] == "conv" and layer["groups"] > 1)
-    dw["shortcut"] = True
+    convs = {"stem": layers[0],  # 3x3 stride 2
+             "depthwise": next(c for c in block["layers"] if c["type"] == "conv" and c["groups"] > 1),
+             "pointwise": next(c for c in block["layers"] if c["type"] == "conv" and c["groups"] == 1)}
+    convs[target]["shortcut"] = value
     header = student_header(model, layers=layers, labels=LABELS, model_set="birds", version="bad",
                             params=FeatureParams(), input_scale=2.5, temperature=1.0)
     save_model(tmp_path / "bad.npz", header, arrays)
-    with pytest.raises(ModelFormatError, match="shortcut"):
+    assert header["format_version"] == 2
+    with pytest.raises(ModelFormatError, match="only on a 1x1 conv with stride 1"):
         load_classifier(tmp_path / "bad.npz")
 
 
