@@ -318,7 +318,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                       max_files=args.max_files, hop_length=args.hop_length, lr=args.lr, kd_alpha=args.kd_alpha,
                       mixup=args.mixup, threads=args.threads, xnor_from=args.xnor_from,
                       xnor_init=args.xnor_init, xnor_depthwise=args.xnor_depthwise,
-                      xnor_shortcuts=not args.no_xnor_shortcuts)
+                      xnor_shortcuts=not args.no_xnor_shortcuts, xnor_teacher=args.xnor_teacher)
     try:
         report = train(cfg)
     except (TrainError, OSError) as exc:
@@ -377,6 +377,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the XNOR twin's latent weights start as the best student's (default) or random")
     p.add_argument("--xnor-depthwise", choices=["float", "binary"], default="float",
                    help="the XNOR twin's 3x3 depthwise convs: full precision (default) or binary")
+    p.add_argument("--xnor-teacher", choices=["fixed", "online"], default="fixed",
+                   help="the XNOR twin's KD target: the teachers' and the student's stored window probabilities "
+                        "(fixed, default) or the frozen student run on each augmented batch (online)")
     p.add_argument("--no-xnor-shortcuts", action="store_true",
                    help="no real-valued shortcut around the XNOR twin's binary 1x1 convs")
     p.add_argument("--teacher", choices=["birdnet", "birdnet-probe", "none"], default="birdnet",

@@ -28,7 +28,9 @@ Pipeline (one seed makes it deterministic on one thread):
 7. **Calibration**: temperature fitted on validation files (file-level NLL), unknown threshold
    maximising right-minus-wrong answers; ECE (10 bins) and a reliability PNG.
 8. **XNOR twin** (``--xnor``): the same architecture binarised (depthwise convs full precision, Bi-Real
-   shortcuts), starting from the best student's weights and distilled from it.
+   shortcuts), starting from the best student's weights and distilled from it: from its stored window
+   probabilities beside the teachers', or (``--xnor-teacher online``) from the frozen student run on each
+   augmented batch.
    ``--xnor-from STUDENT.npz`` skips the generations and distils the twin of a student trained
    before (same data and seed; written to STUDENT-xnor.npz beside it, report STUDENT-xnor.report.json).
 9. **Export**: the best student to ``--out`` (and ``--out`` with ``-xnor`` before the suffix),
@@ -104,6 +106,8 @@ class TrainConfig:
     xnor_init: str = "student"  # the twin's latent weights start as the best student's ("student") or random
     xnor_depthwise: str = "float"  # "float": the twin keeps its 3x3 depthwise convs full precision; "binary"
     xnor_shortcuts: bool = True  # a real-valued shortcut around each of the twin's binary 1x1 convs (Bi-Real)
+    xnor_teacher: str = "fixed"  # the twin's KD target: "fixed" (the teachers and the student's probabilities on
+    # the unaugmented windows) or "online" (the frozen student on each augmented batch, as ReActNet distils)
 
 
 @dataclass
@@ -425,9 +429,11 @@ def normalise(x: np.ndarray, scale: float) -> np.ndarray:
 
 def train_student(model_cfg, train: Split, teachers: list[np.ndarray], teacher_masks: list[np.ndarray],
                   n_labels: int, cfg: TrainConfig, input_scale: float, epochs: int, seed: int, desc: str,
-                  init=None):
+                  init=None, online_teacher=None):
     """Train one PhiNet on ``train`` with the given teachers' tempered probabilities; ``init`` (a PhiNet
-    of the same shapes, e.g. the full-precision twin of an XNOR student) gives its starting weights."""
+    of the same shapes, e.g. the full-precision twin of an XNOR student) gives its starting weights.
+    ``online_teacher`` (a trained PhiNet, kept frozen in eval mode) replaces ``teachers``: its tempered
+    probabilities on each augmented batch, the very input the student sees, are the KD target."""
     import torch
     from tqdm import tqdm
 
@@ -450,6 +456,9 @@ def train_student(model_cfg, train: Split, teachers: list[np.ndarray], teacher_m
     x_all = normalise(train.x, input_scale)
     t_probs = [torch.from_numpy(t).float() for t in teachers]
     t_masks = [torch.from_numpy(m) for m in teacher_masks]
+    if online_teacher is not None:
+        online_teacher.eval()
+        t_probs = []
     bar = tqdm(total=total, desc=desc, file=sys.stderr, leave=False)
     model.train()
     for _ in range(epochs):
@@ -464,11 +473,18 @@ def train_student(model_cfg, train: Split, teachers: list[np.ndarray], teacher_m
                 tm = torch.stack([m[idx] for m in t_masks]) & ~torch.from_numpy(train.background[idx])[None, :]
                 targets, has, _ = combine_teachers(tp, yb, cfg.teacher_mode, mask=tm)
                 packed = torch.cat([soft, targets, has[:, None].float()], dim=1)
+            elif online_teacher is not None:  # background windows keep their uniform target, as above
+                packed = torch.cat([soft.float(), (~torch.from_numpy(train.background[idx][:, None])).float()], dim=1)
             else:
                 packed = soft
             xb, packed = augment(xb, packed, rng, cfg.mixup)
             logits = model(xb)
-            if t_probs:
+            if online_teacher is not None:
+                with torch.no_grad():
+                    targets = torch.softmax(online_teacher(xb) / cfg.kd_temperature, dim=1)
+                loss = distillation_loss(logits, yb, targets, cfg.kd_alpha, cfg.kd_temperature,
+                                         teacher_mask=packed[:, -1] > 0.5, label_targets=packed[:, :n_labels])
+            elif t_probs:
                 label_t, targets, has = packed[:, :n_labels], packed[:, n_labels:2 * n_labels], packed[:, -1]
                 targets = targets / targets.sum(dim=1, keepdim=True).clamp_min(1e-12)
                 loss = distillation_loss(logits, yb, targets, cfg.kd_alpha, cfg.kd_temperature,
@@ -716,7 +732,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = lambda s: print(s, file
         xmodel = train_student(xcfg, train_split, list(teachers) + [t_best],
                                list(masks) + [np.ones(len(ys), bool)], len(labels), cfg, input_scale,
                                cfg.xnor_epochs, cfg.seed + 100, "xnor",
-                               init=model if cfg.xnor_init == "student" else None)
+                               init=model if cfg.xnor_init == "student" else None,
+                               online_teacher=model if cfg.xnor_teacher == "online" else None)
         xl = window_logits(xmodel, val_x, input_scale)
         xtemp = fit_temperature(xl, val_y)
         xval = evaluate_files(xl, val_y, labels, xtemp)

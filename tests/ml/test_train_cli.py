@@ -209,13 +209,14 @@ def test_xnor_twin_of_an_earlier_student(tmp_path, capsys):
     head = clf.head()
     np.testing.assert_allclose(torch_logits, clf.embeddings_from_input(x) @ head["weight"] + head["bias"], atol=1e-4)
     assert main(["train", "--manifest", str(manifest), "--out", str(tmp_path / "ignored.npz"), "--xnor-from", str(out),
-                 *FAST]) == 0
+                 "--xnor-teacher", "online", *FAST]) == 0
     summary = _json(capsys.readouterr().out)
     assert summary["generations"] == [] and summary["xnor"]["model"] == str(tmp_path / "s-xnor.npz")
     assert out.read_bytes() == student_bytes and out.with_suffix(".report.json").read_text() == student_report
     twin = load_classifier(tmp_path / "s-xnor.npz")
     assert twin.version == "s-1-xnor" and twin.header["architecture"]["config"]["binary"] is True
     assert twin.labels == clf.labels and twin.feature_params == clf.feature_params
+    assert twin.header["training"]["config"]["xnor_teacher"] == "online"
     report = json.loads((tmp_path / "s-xnor.report.json").read_text())
     assert report["xnor_from"] == str(out) and report["xnor"]["size_ratio_vs_fp32_twin"] > 1
     assert report["xnor"]["size_ratio_vs_fp32_weights"] == round(
@@ -249,3 +250,55 @@ def test_an_xnor_twin_starts_from_its_student_when_given_one():
         assert torch.allclose(started.state_dict()[name], latent, atol=1e-6), name
         assert not torch.allclose(fresh.state_dict()[name], latent, atol=1e-3), name
     assert started.blocks[1].dw.binary is False and started.blocks[1].project.binary is True
+
+
+class _HalvesTeacher(torch.nn.Module):
+    """A fixed 'teacher': class 0 when the low mel bins are louder than the high ones, else class 1.
+    It records every batch it is shown."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: list[torch.Tensor] = []
+
+    def forward(self, x):
+        self.seen.append(x.clone())
+        half = x.shape[2] // 2
+        d = x[:, 0, :half].mean(dim=(1, 2)) - x[:, 0, half:].mean(dim=(1, 2))
+        return torch.stack([8 * d, -8 * d], dim=1)
+
+
+def _halves_split(n: int = 16):
+    """Windows whose louder half of the mel bins decides the teacher's class; their labels say the opposite."""
+    rng = np.random.default_rng(3)
+    louder_low = np.arange(n) % 2 == 0
+    x = rng.normal(0, 0.3, size=(n, 64, 40)).astype(np.float32)
+    x[louder_low, :32] += 2.0
+    x[~louder_low, 32:] += 2.0
+    y = np.where(louder_low, 1, 0)  # the teacher would answer 0 for louder_low
+    return train_mod.Split(x.astype(np.float16), y, np.full((n, 2), np.nan, np.float32), list(range(n)),
+                           np.eye(2, dtype=np.float32)[y], np.zeros(n, bool)), louder_low
+
+
+@pytest.mark.parametrize("kd_alpha,follows", [(1.0, "teacher"), (0.0, "labels")])
+def test_an_online_teacher_is_run_on_the_augmented_batch_the_student_sees(kd_alpha, follows):
+    from ml.models.phinet import PhiNet, PhiNetConfig
+
+    split, louder_low = _halves_split()
+    teacher = _HalvesTeacher()
+    seen_by_student: list[torch.Tensor] = []
+    cfg = train_mod.TrainConfig(manifest="m.csv", out="o.npz", batch_size=8, lr=1e-2, kd_alpha=kd_alpha, mixup=0.2)
+    handle = torch.nn.modules.module.register_module_forward_pre_hook(
+        lambda mod, args: seen_by_student.append(args[0].clone()) if isinstance(mod, PhiNet) else None)
+    try:
+        student = train_mod.train_student(PhiNetConfig(alpha=0.25, blocks=3, embed_dim=16), split, [], [], 2, cfg,
+                                          1.0, 25, 0, "online", online_teacher=teacher)
+    finally:
+        handle.remove()
+    assert len(teacher.seen) == 25 * 2 and len(seen_by_student) == 50
+    assert all(torch.equal(t, s) for t, s in zip(teacher.seen, seen_by_student))  # the same augmented input
+    raw = torch.from_numpy(train_mod.normalise(split.x, 1.0))[:, None]
+    assert not any(torch.equal(t, raw[:8]) or torch.equal(t, raw[8:]) for t in teacher.seen)  # augmented
+    with torch.no_grad():
+        answers = student(raw).argmax(dim=1).numpy()
+    expected = np.where(louder_low, 0, 1) if follows == "teacher" else split.y
+    assert (answers == expected).mean() >= 0.9, answers
