@@ -25,3 +25,19 @@ def test_run_runtime_model_scores_and_times_every_file():
     assert out["labels_unknown_to_model"] == []
     with pytest.raises(BenchError, match="decoded"):
         run_runtime_model(ROOT / "fixtures" / "models" / "baseline.npz", [None], ["Bananaquit"], classes)
+
+
+def test_xnor_targets_compare_the_twin_with_its_full_precision_student():
+    from ml.bench import xnor_targets
+
+    rows = [{"model": "urban.npz", "accuracy": 0.65, "model_bytes": 95_000, "parameters": 50_000},
+            {"model": "urban-xnor.npz", "accuracy": 0.61, "model_bytes": 24_000, "parameters": 50_000},
+            {"model": "baseline.npz", "accuracy": 0.9, "model_bytes": 1_000, "parameters": 10}]
+    out = xnor_targets(rows, "urban")
+    assert out["xnor_accuracy_gap"] == 0.04 and out["xnor_within_5_points"] is True
+    assert out["xnor_size_ratio_vs_fp32_weights"] == 8.33 and out["xnor_size_met (>= 8x)"] is True
+    assert out["xnor_size_ratio_vs_shipped"] == 3.96
+    rows[1].update(accuracy=0.59, model_bytes=26_000)
+    out = xnor_targets(rows, "urban")
+    assert out["xnor_within_5_points"] is False and out["xnor_size_met (>= 8x)"] is False
+    assert xnor_targets(rows, "birds") == {} and xnor_targets(rows[:1], "urban") == {}

@@ -70,3 +70,13 @@ def test_shipped_students_load_and_verify(name, model_set, n_labels):
     assert path.stat().st_size <= 500_000
     with pytest.raises(ModelFormatError):
         load_classifier(path, expected_sha256="f" * 64)
+
+
+@pytest.mark.parametrize("model_set", ["birds", "urban"])
+def test_shipped_xnor_twins_are_binary_twins_of_the_shipped_students(model_set):
+    student, twin = load_classifier(MODELS / f"{model_set}.npz"), load_classifier(MODELS / f"{model_set}-xnor.npz")
+    assert twin.labels == student.labels and twin.feature_params == student.feature_params
+    assert twin.version == student.version + "-xnor" and twin.header["format_version"] == 2
+    assert twin.header["architecture"]["config"]["binary"] is True
+    assert twin.header["metrics"]["parameters"] == student.header["metrics"]["parameters"]
+    assert 4 * student.header["metrics"]["parameters"] >= 8 * (MODELS / f"{model_set}-xnor.npz").stat().st_size
