@@ -71,14 +71,15 @@ def test_unknown_clip_is_404(api):
 
 
 def test_busy_cell_gets_an_artistic_mix_at_minus_16_lufs(catalogue, api):
+    when = datetime.now(timezone.utc) - timedelta(hours=1)
+    today = when.date()  # the observations' day: between 00:00 and 01:00 UTC that is yesterday
     for i, label in enumerate(MIX_SPECIES):
-        add_obs(label, LAT + 0.0006 * (i % 3), LNG + 0.0006 * (i // 3))
-    add_obs("Bananaquit", 18.2, -66.5)                               # a quiet cell: no mix
-    today = datetime.now(timezone.utc).date()
+        add_obs(label, LAT + 0.0006 * (i % 3), LNG + 0.0006 * (i // 3), when=when)
+    add_obs("Bananaquit", 18.2, -66.5, when=when)                    # a quiet cell: no mix
     assert render_day_mixes(today, min_clips=6, cfg=MixConfig(total_s=20.0, max_clip_s=5.0)) == 1
     mix = CellMix.objects.get(cell=CELL, day=today)
     assert mix.n_clips == len(MIX_SPECIES) and mix.loudness_lufs == pytest.approx(-16.0, abs=0.3)
-    resp = api.get(f"/api/v1/soundscapes/cells/{CELL}/mix/")
+    resp = api.get(f"/api/v1/soundscapes/cells/{CELL}/mix/", {"date": today.isoformat()})
     assert resp.status_code == 200 and resp["Content-Type"] == "audio/ogg"
     audio, sr = sf.read(io.BytesIO(b"".join(resp.streaming_content)), dtype="float32")
     assert sr == 48_000 and audio.shape[1] == 2 and audio.shape[0] / sr >= 20.0
@@ -89,5 +90,5 @@ def test_busy_cell_gets_an_artistic_mix_at_minus_16_lufs(catalogue, api):
     render_day_mixes(today, min_clips=6, cfg=MixConfig(total_s=20.0, max_clip_s=5.0))
     assert CellMix.objects.get(pk=mix.pk).built_at == built
     other = cell_of(18.2, -66.5)
-    missing = api.get(f"/api/v1/soundscapes/cells/{other}/mix/")
+    missing = api.get(f"/api/v1/soundscapes/cells/{other}/mix/", {"date": today.isoformat()})
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "mix_not_found"
