@@ -340,6 +340,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from ml.baseline import DEFAULT_DATA_ROOT, DEFAULT_OUT
+    from ml.train import XNOR_CHOICES
 
     parser = argparse.ArgumentParser(prog="python -m ml", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -373,11 +374,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--generations", type=int, default=2, help="born-again generations")
     p.add_argument("--no-xnor", action="store_true", help="skip the XNOR binary twin")
     p.add_argument("--xnor-epochs", type=int, default=None)
-    p.add_argument("--xnor-init", choices=["student", "random"], default="student",
+    p.add_argument("--xnor-init", choices=XNOR_CHOICES["xnor_init"], default="student",
                    help="the XNOR twin's latent weights start as the best student's (default) or random")
-    p.add_argument("--xnor-depthwise", choices=["float", "binary"], default="float",
+    p.add_argument("--xnor-depthwise", choices=XNOR_CHOICES["xnor_depthwise"], default="float",
                    help="the XNOR twin's 3x3 depthwise convs: full precision (default) or binary")
-    p.add_argument("--xnor-teacher", choices=["fixed", "online"], default="fixed",
+    p.add_argument("--xnor-teacher", choices=XNOR_CHOICES["xnor_teacher"], default="fixed",
                    help="the XNOR twin's KD target: the teachers' and the student's stored window probabilities "
                         "(fixed, default) or the frozen student run on each augmented batch (online)")
     p.add_argument("--no-xnor-shortcuts", action="store_true",

@@ -66,6 +66,10 @@ class TrainError(ValueError):
     """Bad input for training: the message is shown to the user (exit status 2)."""
 
 
+XNOR_CHOICES = {"xnor_init": ("student", "random"), "xnor_depthwise": ("float", "binary"),
+                "xnor_teacher": ("fixed", "online")}  # TrainConfig's XNOR options and the values they take
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     manifest: str
@@ -454,11 +458,11 @@ def train_student(model_cfg, train: Split, teachers: list[np.ndarray], teacher_m
     total = epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=0.15)
     x_all = normalise(train.x, input_scale)
-    t_probs = [torch.from_numpy(t).float() for t in teachers]
-    t_masks = [torch.from_numpy(m) for m in teacher_masks]
     if online_teacher is not None:
         online_teacher.eval()
-        t_probs = []
+        teachers, teacher_masks = [], []
+    t_probs = [torch.from_numpy(t).float() for t in teachers]
+    t_masks = [torch.from_numpy(m) for m in teacher_masks]
     bar = tqdm(total=total, desc=desc, file=sys.stderr, leave=False)
     model.train()
     for _ in range(epochs):
@@ -566,6 +570,9 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = lambda s: print(s, file
     t_start = time.perf_counter()
     if cfg.hop_length not in (160, 320, 480, 640):
         raise TrainError(f"hop_length must be one of 160, 320, 480, 640, got {cfg.hop_length}.")
+    for name, allowed in XNOR_CHOICES.items():
+        if getattr(cfg, name) not in allowed:
+            raise TrainError(f"{name} must be one of {', '.join(allowed)}, got {getattr(cfg, name)!r}.")
     params = FeatureParams(hop_length=cfg.hop_length)
     items, label_col = read_items(cfg)
     feats, rmss, errors = load_features(items, params, cfg.workers, log)

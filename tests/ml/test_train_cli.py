@@ -133,6 +133,15 @@ def test_training_options_reach_the_model_and_bad_values_are_refused(tmp_path, c
     with pytest.raises(SystemExit) as exc:  # argparse: at most the two cores of the shared machine
         main(["train", "--manifest", str(manifest), "--out", str(out), "--threads", "8"])
     assert exc.value.code == 2
+    for flag in ("--xnor-init", "--xnor-depthwise", "--xnor-teacher"):
+        with pytest.raises(SystemExit) as exc:
+            main(["train", "--manifest", str(manifest), "--out", str(out), flag, "bogus"])
+        assert exc.value.code == 2
+    out.unlink()
+    for name in ("xnor_init", "xnor_depthwise", "xnor_teacher"):  # the Python API refuses them too, before any work
+        with pytest.raises(train_mod.TrainError, match=f"{name} must be one of"):
+            train_mod.train(train_mod.TrainConfig(manifest=str(manifest), out=str(out), **{name: "bogus"}))
+        assert not out.exists()
 
 
 def test_fit_probe_learns_separable_data_and_is_seeded():
