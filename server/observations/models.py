@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.contrib.postgres.indexes import GistIndex
 
 
 class Status(models.TextChoices):
@@ -22,8 +23,10 @@ class Observation(models.Model):
     species = models.ForeignKey("species.Species", on_delete=models.PROTECT, related_name="observations")
     observer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                  on_delete=models.SET_NULL, related_name="observations")
-    location = models.PointField(srid=4326)
-    public_location = models.PointField(srid=4326, help_text="What the public sees (obscured if sensitive).")
+    # spatially indexed with observed_at (Meta.indexes), not alone
+    location = models.PointField(srid=4326, spatial_index=False)
+    public_location = models.PointField(srid=4326, spatial_index=False,
+                                        help_text="What the public sees (obscured if sensitive).")
     obscured = models.BooleanField(default=False)
     coordinate_uncertainty_m = models.FloatField(null=True, blank=True)
     georeference_remarks = models.CharField(max_length=200, blank=True)
@@ -42,6 +45,14 @@ class Observation(models.Model):
 
     class Meta:
         ordering = ["-observed_at", "-id"]
+        # A point tile or bbox with a date range finds its rows in one index scan on both. With a GiST
+        # index on the position alone, PostgreSQL ANDed it with a bitmap of every observation in the
+        # range, city-wide (a month: 27,793 rows at 1,000,000 observations; 3 ms for an empty tile).
+        # The position alone is still served by the leading column. Needs btree_gist (migration 0002).
+        indexes = [
+            GistIndex(fields=["public_location", "observed_at"], name="observation_public_where_when"),
+            GistIndex(fields=["location", "observed_at"], name="observation_where_when"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["source", "source_id"], condition=~models.Q(source_id=""),
                                     name="observation_unique_source_id"),

@@ -5,10 +5,14 @@ import json
 from datetime import datetime, timezone
 
 import pytest
+from django.db import connection
+from django.http import QueryDict
 from rest_framework.test import APIClient
 
 from server.maps import generation
+from server.maps.tile_response import parse_tile_request
 from server.maps.tilemath import POINT_ZOOM, lnglat_to_tile
+from server.maps.tiles import PUBLIC, Audience, point_tile_sql
 
 from .conftest import get_tile, tile_layers
 from .mvt import decode, tile_to_lnglat
@@ -136,3 +140,47 @@ def test_bad_filter_values_are_400(catalogue, query, field):
     assert response.status_code == 400
     body = response.json()["error"]
     assert body["code"] == "invalid_filter" and field in body["fields"]
+
+
+def index_scans(plan: dict) -> list[tuple[str, str]]:
+    """(index name, index condition) of every index scan in a JSON ``EXPLAIN`` tree."""
+    found = [(plan["Index Name"], plan.get("Index Cond", ""))] if "Index Name" in plan else []
+    for child in plan.get("Plans", []):
+        found += index_scans(child)
+    return found
+
+
+def spread_copies(template: int, n: int) -> None:
+    """``n`` copies of one observation spread over 2°×0.2° and ``n`` hours from 2024-01-01 (raw SQL)."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT column_name FROM information_schema.columns WHERE table_name = "
+                    "'observations_observation' AND column_name NOT IN ('id', 'recording_id')")
+        columns = [c for (c,) in cur.fetchall()]
+        moved = {"location": "ST_SetSRID(ST_MakePoint(-67 + (g %% 200) * 0.01, 18 + (g / 200) * 0.01), 4326)",
+                 "observed_at": "timestamptz '2024-01-01' + g * interval '1 hour'"}
+        moved["public_location"] = moved["location"]
+        cur.execute(f"INSERT INTO observations_observation ({', '.join(columns)}) "
+                    f"SELECT {', '.join(moved.get(c, c) for c in columns)} "
+                    "FROM observations_observation, generate_series(1, %s) g WHERE id = %s", [n, template])
+        cur.execute("ANALYZE observations_observation")
+
+
+@pytest.mark.parametrize("audience,index", [(PUBLIC, "observation_public_where_when"),
+                                            (Audience("research", researcher=True, user_id=1),
+                                             "observation_where_when")])
+def test_a_point_tile_with_a_date_range_finds_its_rows_by_position_and_time_in_one_index(
+        make_obs, audience, index):
+    """The GiST index on (position, observed_at) takes the date range into its own condition. Before it,
+    PostgreSQL ANDed the position index with a bitmap of every observation in the range, city-wide (3 ms
+    for an empty tile at 1,000,000 observations, against 0.14 ms now)."""
+    spread_copies(make_obs("Bananaquit", -65.78, 18.30).pk, 4000)  # a month holds 720, the tile a few
+    t = lnglat_to_tile(-65.78, 18.30, POINT_ZOOM)
+    tile, filters = parse_tile_request(str(t.z), str(t.x), str(t.y),
+                                       QueryDict("date_from=2024-03-01&date_to=2024-03-31"))
+    sql, args = point_tile_sql(tile, filters, audience)
+    with connection.cursor() as cur:
+        cur.execute("EXPLAIN (FORMAT JSON) " + sql, args)
+        plan = cur.fetchone()[0]
+    scans = index_scans((plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"])
+    assert [name for name, _ in scans if name.startswith("observation")] == [index]
+    assert "observed_at" in scans[0][1] and "location &&" in scans[0][1]
