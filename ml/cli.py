@@ -378,9 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the XNOR twin's latent weights start as the best student's (default) or random")
     p.add_argument("--xnor-depthwise", choices=XNOR_CHOICES["xnor_depthwise"], default="float",
                    help="the XNOR twin's 3x3 depthwise convs: full precision (default) or binary")
-    p.add_argument("--xnor-teacher", choices=XNOR_CHOICES["xnor_teacher"], default="fixed",
-                   help="the XNOR twin's KD target: the teachers' and the student's stored window probabilities "
-                        "(fixed, default) or the frozen student run on each augmented batch (online)")
+    p.add_argument("--xnor-teacher", choices=XNOR_CHOICES["xnor_teacher"], default="online",
+                   help="the XNOR twin's KD target: the frozen student run on each augmented batch (online, "
+                        "default) or the teachers' and the student's stored window probabilities (fixed)")
     p.add_argument("--no-xnor-shortcuts", action="store_true",
                    help="no real-valued shortcut around the XNOR twin's binary 1x1 convs")
     p.add_argument("--teacher", choices=["birdnet", "birdnet-probe", "none"], default="birdnet",

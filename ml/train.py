@@ -28,9 +28,9 @@ Pipeline (one seed makes it deterministic on one thread):
 7. **Calibration**: temperature fitted on validation files (file-level NLL), unknown threshold
    maximising right-minus-wrong answers; ECE (10 bins) and a reliability PNG.
 8. **XNOR twin** (``--xnor``): the same architecture binarised (depthwise convs full precision, Bi-Real
-   shortcuts), starting from the best student's weights and distilled from it: from its stored window
-   probabilities beside the teachers', or (``--xnor-teacher online``) from the frozen student run on each
-   augmented batch.
+   shortcuts), starting from the best student's weights and distilled from it: from the frozen student
+   run on each augmented batch (``--xnor-teacher online``, the default), or from its stored window
+   probabilities beside the teachers' (``fixed``).
    ``--xnor-from STUDENT.npz`` skips the generations and distils the twin of a student trained
    before (same data and seed; written to STUDENT-xnor.npz beside it, report STUDENT-xnor.report.json).
 9. **Export**: the best student to ``--out`` (and ``--out`` with ``-xnor`` before the suffix),
@@ -110,8 +110,8 @@ class TrainConfig:
     xnor_init: str = "student"  # the twin's latent weights start as the best student's ("student") or random
     xnor_depthwise: str = "float"  # "float": the twin keeps its 3x3 depthwise convs full precision; "binary"
     xnor_shortcuts: bool = True  # a real-valued shortcut around each of the twin's binary 1x1 convs (Bi-Real)
-    xnor_teacher: str = "fixed"  # the twin's KD target: "fixed" (the teachers and the student's probabilities on
-    # the unaugmented windows) or "online" (the frozen student on each augmented batch, as ReActNet distils)
+    xnor_teacher: str = "online"  # the twin's KD target: "online" (the frozen student on each augmented batch, as
+    # ReActNet distils) or "fixed" (the teachers' and the student's probabilities on the unaugmented windows)
 
 
 @dataclass

@@ -218,7 +218,7 @@ def test_xnor_twin_of_an_earlier_student(tmp_path, capsys):
     head = clf.head()
     np.testing.assert_allclose(torch_logits, clf.embeddings_from_input(x) @ head["weight"] + head["bias"], atol=1e-4)
     assert main(["train", "--manifest", str(manifest), "--out", str(tmp_path / "ignored.npz"), "--xnor-from", str(out),
-                 "--xnor-teacher", "online", *FAST]) == 0
+                 *FAST]) == 0  # --xnor-teacher online by default
     summary = _json(capsys.readouterr().out)
     assert summary["generations"] == [] and summary["xnor"]["model"] == str(tmp_path / "s-xnor.npz")
     assert out.read_bytes() == student_bytes and out.with_suffix(".report.json").read_text() == student_report
