@@ -23,6 +23,7 @@ import csv
 import json
 import sys
 import time
+from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Sequence
 
@@ -340,7 +341,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from ml.baseline import DEFAULT_DATA_ROOT, DEFAULT_OUT
-    from ml.train import XNOR_CHOICES
+    from ml.train import XNOR_CHOICES, TrainConfig
 
     parser = argparse.ArgumentParser(prog="python -m ml", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -359,50 +360,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--manifest", required=True, help="CSV with 'file' and a label column")
     p.add_argument("--out", required=True, help="model file to write (report: OUT.report.json)")
     p.add_argument("--set", choices=["birds", "urban"], default="birds", help="model set named in the header")
-    p.add_argument("--label-column", default=None)
-    p.add_argument("--split-column", default=None, help="column naming the split (e.g. fold); default: seeded split by recording")
+    p.add_argument("--label-column")
+    p.add_argument("--split-column", help="column naming the split (e.g. fold); default: seeded split by recording")
     p.add_argument("--train", default=None, help="comma-separated split-column values used for training")
     p.add_argument("--val", default=None, help="values used for validation (calibration, generation choice); "
                    "default: 15%% of the training recordings")
     p.add_argument("--test", default=None, help="values used for the reported test metrics")
-    p.add_argument("--alpha", type=float, default=0.75, help="PhiNet width multiplier")
-    p.add_argument("--beta", type=float, default=1.0, help="PhiNet shape factor")
-    p.add_argument("--t0", type=float, default=3.0, help="PhiNet base expansion")
-    p.add_argument("--blocks", type=int, default=5)
-    p.add_argument("--embed-dim", type=int, default=96)
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--generations", type=int, default=2, help="born-again generations")
+    p.add_argument("--alpha", type=float, help="PhiNet width multiplier")
+    p.add_argument("--beta", type=float, help="PhiNet shape factor")
+    p.add_argument("--t0", type=float, help="PhiNet base expansion")
+    p.add_argument("--blocks", type=int)
+    p.add_argument("--embed-dim", type=int)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--generations", type=int, help="born-again generations")
     p.add_argument("--no-xnor", action="store_true", help="skip the XNOR binary twin")
     p.add_argument("--xnor-epochs", type=int, default=None)
-    p.add_argument("--xnor-init", choices=XNOR_CHOICES["xnor_init"], default="student",
+    p.add_argument("--xnor-init", choices=XNOR_CHOICES["xnor_init"],
                    help="the XNOR twin's latent weights start as the best student's (default) or random")
-    p.add_argument("--xnor-depthwise", choices=XNOR_CHOICES["xnor_depthwise"], default="float",
+    p.add_argument("--xnor-depthwise", choices=XNOR_CHOICES["xnor_depthwise"],
                    help="the XNOR twin's 3x3 depthwise convs: full precision (default) or binary")
-    p.add_argument("--xnor-teacher", choices=XNOR_CHOICES["xnor_teacher"], default="online",
+    p.add_argument("--xnor-teacher", choices=XNOR_CHOICES["xnor_teacher"],
                    help="the XNOR twin's KD target: the frozen student run on each augmented batch (online, "
                         "default) or the teachers' and the student's stored window probabilities (fixed)")
     p.add_argument("--no-xnor-shortcuts", action="store_true",
                    help="no real-valued shortcut around the XNOR twin's binary 1x1 convs")
-    p.add_argument("--teacher", choices=["birdnet", "birdnet-probe", "none"], default="birdnet",
+    p.add_argument("--teacher", choices=["birdnet", "birdnet-probe", "none"],
                    help="birdnet: its scores for the labels it knows; birdnet-probe: a linear probe on its "
                         "logits fitted on the training recordings (label sets BirdNET lacks, e.g. urban)")
-    p.add_argument("--teacher-mode", choices=["weighted", "top1", "topk"], default="weighted")
-    p.add_argument("--windows-per-file", type=int, default=8, help="most likely windows per training file")
-    p.add_argument("--background-per-file", type=int, default=2,
+    p.add_argument("--teacher-mode", choices=["weighted", "top1", "topk"])
+    p.add_argument("--windows-per-file", type=int, help="most likely windows per training file")
+    p.add_argument("--background-per-file", type=int,
                    help="least likely windows per training file, taught a uniform target")
-    p.add_argument("--encoding", choices=["float16", "int8", "float32"], default="float16")
-    p.add_argument("--seed", type=int, default=20261121)
+    p.add_argument("--encoding", choices=["float16", "int8", "float32"])
+    p.add_argument("--seed", type=int)
     p.add_argument("--model-version", default=None)
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--max-files", type=int, default=None, help="use a seeded subset of N files (smoke runs)")
-    p.add_argument("--hop-length", type=int, default=320, help="STFT hop in samples at 24 kHz (stored in the model)")
-    p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (one-cycle)")
-    p.add_argument("--kd-alpha", type=float, default=0.6, help="distillation weight alpha (0: labels only)")
-    p.add_argument("--mixup", type=float, default=0.2, help="mixup Beta parameter (0: off)")
-    p.add_argument("--threads", type=int, default=1, choices=[1, 2], help="torch threads (1 reproduces bit for bit)")
-    p.add_argument("--xnor-from", default=None, metavar="STUDENT",
+    p.add_argument("--workers", type=int)
+    p.add_argument("--max-files", type=int, help="use a seeded subset of N files (smoke runs)")
+    p.add_argument("--hop-length", type=int, help="STFT hop in samples at 24 kHz (stored in the model)")
+    p.add_argument("--lr", type=float, help="peak learning rate (one-cycle)")
+    p.add_argument("--kd-alpha", type=float, help="distillation weight alpha (0: labels only)")
+    p.add_argument("--mixup", type=float, help="mixup Beta parameter (0: off)")
+    p.add_argument("--threads", type=int, choices=[1, 2], help="torch threads (1 reproduces bit for bit)")
+    p.add_argument("--xnor-from", metavar="STUDENT",
                    help="train only the XNOR twin of this full-precision student file (same data, seed and options)")
-    p.set_defaults(func=cmd_train)
+    # an option named after a TrainConfig field takes that field's default: one place to change it
+    dests = {a.dest for a in p._actions}
+    p.set_defaults(func=cmd_train, **{f.name: f.default for f in fields(TrainConfig)
+                                      if f.name in dests and f.default is not MISSING and f.name != "xnor_epochs"})
 
     p = sub.add_parser("classify", help="classify audio files; one JSON line per file")
     p.add_argument("--model", default=None, help="runtime model file (default: --set's student, else the shipped baseline)")
