@@ -181,6 +181,7 @@ def test_a_point_tile_with_a_date_range_finds_its_rows_by_position_and_time_in_o
     with connection.cursor() as cur:
         cur.execute("EXPLAIN (FORMAT JSON) " + sql, args)
         plan = cur.fetchone()[0]
-    scans = index_scans((plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"])
-    assert [name for name, _ in scans if name.startswith("observation")] == [index]
+    scans = [s for s in index_scans((plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"])
+             if s[0].startswith("observation")]  # the species join may add its own
+    assert [name for name, _ in scans] == [index]
     assert "observed_at" in scans[0][1] and "location &&" in scans[0][1]
