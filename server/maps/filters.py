@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, time
 
 from django.db.models import Q, QuerySet
@@ -39,9 +39,9 @@ class MapFilters:
     sources: tuple[str, ...] = ()
 
     def canonical(self) -> str:
-        """A stable digest of the filter values (for ETags and cache keys)."""
-        data = asdict(self)
-        return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        """A stable digest of the filter values (for ETags and cache keys): of :meth:`to_json`, which names every
+        field (``dataclasses.asdict`` deep-copies each value and cost 60–85 µs of a public tile's ~1 ms)."""
+        return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()[:16]
 
     def to_json(self) -> dict:
         """JSON-safe form, stored with export jobs and parsed back by :func:`from_json`."""
