@@ -76,6 +76,19 @@ DROP_TABLE_SQL = f"DROP TABLE IF EXISTS {TABLE}; DROP TABLE IF EXISTS {SPECIES_T
 DROP_CELL_TABLE_SQL = f"DROP TABLE IF EXISTS {CELL_TABLE}"
 SHIFT = MIN_LEVEL  # a cell's tile: (cx >> SHIFT, cy >> SHIFT) at zoom level - SHIFT
 
+# A tile's rows of ``maps_tilecell`` by equality, then its dates as a range (:func:`tile_rows_sql`). The primary
+# key can only bound the tile's column of cells (``cx BETWEEN``); ``cy`` and ``day`` were then checked row by row
+# over every cell and day in that strip of the world, so a month's filter read every day ever observed there.
+TILE_DAY_INDEX = f"{TABLE}_tile_day"
+CREATE_TILE_DAY_INDEX_SQL = (f"CREATE INDEX {TILE_DAY_INDEX} ON {TABLE} (level, (cx >> {SHIFT}), (cy >> {SHIFT}), day);"
+                             f" ANALYZE {TABLE}")
+DROP_TILE_DAY_INDEX_SQL = f"DROP INDEX IF EXISTS {TILE_DAY_INDEX}"
+
+
+def tile_rows_sql(alias: str = "c") -> str:
+    """``WHERE`` fragment matching a tile's cells as :data:`TILE_DAY_INDEX` indexes them; args: the tile's x, y."""
+    return f"({alias}.cx >> {SHIFT}) = %s AND ({alias}.cy >> {SHIFT}) = %s"
+
 
 def cells_select_sql(where: str, source: str = SPECIES_TABLE) -> str:
     """Finished clusters (the ``maps_tilecell_mix`` columns) from (cell, species) rows matching ``where``

@@ -85,3 +85,11 @@ async def until(predicate, seconds: float = 3.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
         await asyncio.sleep(0.005)
+
+
+def index_scans(plan: dict) -> list[tuple[str, str]]:
+    """(index name, index condition) of every index scan in a JSON ``EXPLAIN`` tree."""
+    found = [(plan["Index Name"], plan.get("Index Cond", ""))] if "Index Name" in plan else []
+    for child in plan.get("Plans", []):
+        found += index_scans(child)
+    return found

@@ -18,7 +18,7 @@ from server.maps.tiles import raw_cluster_tile_sql, summary_cluster_tile_sql
 from server.observations.models import Observation
 from server.species.models import Species
 
-from .conftest import tile_layers
+from .conftest import index_scans, tile_layers
 from .mvt import decode, tile_to_lnglat
 from .summary_rows import assert_equals_rebuild, assert_same_rows, finished_cells, pending, snapshot, table
 
@@ -169,3 +169,34 @@ def test_rebuild_command_counts_and_empties_the_journal(varied, capsys):
     rebuilt = snapshot()
     assert refresh.drain() == (0, False)
     assert_same_rows(snapshot(), rebuilt)
+
+
+def fill_summary(level: int, rows: int) -> None:
+    """``rows`` made-up rows of ``maps_tilecell`` at ``level``: 20 × 10 tiles' cells, 1,500 days (raw SQL)."""
+    with connection.cursor() as cur:
+        cur.execute(f"INSERT INTO {summary.TABLE} ({summary.KEY}, n, sx, sy) "
+                    "SELECT %s, 10000 + g %% 640, 14000 + (g / 640) %% 320, 1 + g %% 7, "
+                    "date '2020-01-01' + g %% 1500, 'research', 'song', 1, 0, 0 FROM generate_series(1, %s) g",
+                    [level, rows])
+        cur.execute(f"ANALYZE {summary.TABLE}")
+
+
+@pytest.mark.parametrize("query,index", [
+    ("date_from=2021-04-01&date_to=2021-04-30&grade=research", summary.TILE_DAY_INDEX),
+    ("grade=research&type=song", f"{summary.TABLE}_pkey"),
+])
+def test_a_dated_cluster_tile_reads_only_its_tile_and_dates(query, index):
+    """With dates, the (tile, day) index bounds both. The primary key bounded only the tile's column of cells
+    (``cx``), so a month read every day ever observed in that strip of the world (a zoom-12 tile at 1,000,000
+    observations: 7.5 ms, now 0.9–1.7 ms). Without dates the primary key's order reads the tile faster."""
+    tile = Tile(10, 10000 // 32 + 3, 14000 // 32 + 2)
+    fill_summary(cell_level(tile.z), 50_000)
+    sql, args = summary_cluster_tile_sql(tile, parse_map_filters(dict(parse_qsl(query))))
+    with connection.cursor() as cur:
+        cur.execute("EXPLAIN (FORMAT JSON) " + sql, args)
+        plan = cur.fetchone()[0]
+    scans = [s for s in index_scans((plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"])
+             if s[0] in (summary.TILE_DAY_INDEX, f"{summary.TABLE}_pkey")]
+    assert [name for name, _ in scans] == [index]
+    if index == summary.TILE_DAY_INDEX:
+        assert "cx >> 5" in scans[0][1] and "cy >> 5" in scans[0][1] and "day >=" in scans[0][1]

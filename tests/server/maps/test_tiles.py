@@ -14,7 +14,7 @@ from server.maps.tile_response import parse_tile_request
 from server.maps.tilemath import POINT_ZOOM, lnglat_to_tile
 from server.maps.tiles import PUBLIC, Audience, point_tile_sql
 
-from .conftest import get_tile, tile_layers
+from .conftest import get_tile, index_scans, tile_layers
 from .mvt import decode, tile_to_lnglat
 
 pytestmark = pytest.mark.django_db
@@ -140,14 +140,6 @@ def test_bad_filter_values_are_400(catalogue, query, field):
     assert response.status_code == 400
     body = response.json()["error"]
     assert body["code"] == "invalid_filter" and field in body["fields"]
-
-
-def index_scans(plan: dict) -> list[tuple[str, str]]:
-    """(index name, index condition) of every index scan in a JSON ``EXPLAIN`` tree."""
-    found = [(plan["Index Name"], plan.get("Index Cond", ""))] if "Index Name" in plan else []
-    for child in plan.get("Plans", []):
-        found += index_scans(child)
-    return found
 
 
 def spread_copies(template: int, n: int) -> None:
