@@ -4,7 +4,7 @@ The statement-level triggers on ``observations_observation`` no longer touch the
 writing statement appends its rows' signed contributions (finest cell, species, UTC day, grade, type,
 Web-Mercator x/y, +1 or −1) to the journal — one insert, no shared row updated, so concurrent ingest
 never waits on another transaction's summary row lock. ``maps_tilecell_refresh(limit)`` (plpgsql)
-applies the oldest pending rows to the three summary tables, recomputes the touched cells' finished
+applies the oldest pending rows to the four summary tables, recomputes the touched cells' finished
 clusters and deletes exactly those rows, all in the caller's transaction: a refresh that dies before
 commit leaves the journal as it was, one that commits never applies a row twice. Refreshes and
 :func:`~server.maps.summary.rebuild` take the same transaction-level advisory lock.
@@ -15,8 +15,9 @@ keeps the journal short. (:mod:`~server.maps.refresh` runs refreshes.)
 """
 from __future__ import annotations
 
-from .summary import (CELL_TABLE, MAX_LEVEL, PENDING_TABLE, REFRESH_LOCK, SPECIES_TABLE, TABLE, TRIGGER_FUNCTIONS,
-                      UPDATE_DELTA, apply_sql, delta_select, inline_functions_sql, touched_sql, trigger_function)
+from .summary import (CELL_TABLE, KIND_TABLE, MAX_LEVEL, PENDING_TABLE, REFRESH_LOCK, SPECIES_TABLE, TABLE,
+                      TRIGGER_FUNCTIONS, UPDATE_DELTA, apply_kinds_sql, apply_sql, delta_select, inline_functions_sql,
+                      touched_sql, trigger_function)
 
 COLUMNS = "species_id, day, status, sound_type, px, py, cx, cy, sgn"  # delta_select's, in its order
 
@@ -33,7 +34,10 @@ CREATE INDEX {PENDING_TABLE}_cell ON {PENDING_TABLE} (cx, cy);
 """
 DROP_PENDING_SQL = f"DROP TABLE IF EXISTS {PENDING_TABLE}"
 
-REFRESH_FUNCTION_SQL = f"""
+def refresh_function_sql(kinds: bool = True) -> str:
+    """``maps_tilecell_refresh``; ``kinds``: it also keeps ``maps_tilecell_kind`` (from migration 0006 on)."""
+    pending = f"SELECT {COLUMNS} FROM {PENDING_TABLE} WHERE id = ANY(p_ids)"
+    return f"""
 CREATE OR REPLACE FUNCTION maps_tilecell_refresh(p_limit integer) RETURNS integer LANGUAGE plpgsql AS $fn$
 DECLARE p_ids bigint[]; t_level int[]; t_cx int[]; t_cy int[];
 BEGIN
@@ -43,8 +47,8 @@ SELECT coalesce(array_agg(id), '{{}}') INTO p_ids
 IF cardinality(p_ids) = 0 THEN
   RETURN 0;
 END IF;
-{touched_sql(f"SELECT {COLUMNS} FROM {PENDING_TABLE} WHERE id = ANY(p_ids)")}
-{apply_sql(f"SELECT {COLUMNS} FROM {PENDING_TABLE} WHERE id = ANY(p_ids)")}
+{touched_sql(pending)}
+{apply_sql(pending)}{apply_kinds_sql(pending) if kinds else ""}
 DELETE FROM {PENDING_TABLE} WHERE id = ANY(p_ids);
 RETURN cardinality(p_ids);
 END $fn$;
@@ -58,10 +62,12 @@ def _append(delta: str) -> str:
     return f"INSERT INTO {PENDING_TABLE} ({COLUMNS}){delta};"
 
 
-def journal_functions_sql() -> str:
-    """The trigger functions (same names and triggers as 0002–0003) that only append to the journal."""
+def journal_functions_sql(kinds: bool = True) -> str:
+    """The trigger functions (same names and triggers as 0002–0003) that only append to the journal; a truncate
+    empties every summary table (``kinds``: ``maps_tilecell_kind`` too, from migration 0006 on)."""
+    tables = [TABLE, SPECIES_TABLE, *([KIND_TABLE] if kinds else []), CELL_TABLE, PENDING_TABLE]
     bodies = [_append(delta_select("new_rows", 1)), _append(delta_select("old_rows", -1)), _append(UPDATE_DELTA),
-              f"TRUNCATE {TABLE}, {SPECIES_TABLE}, {CELL_TABLE}, {PENDING_TABLE};"]
+              f"TRUNCATE {', '.join(tables)};"]
     return "\n".join(trigger_function(name, body) for name, body in zip(TRIGGER_FUNCTIONS, bodies))
 
 

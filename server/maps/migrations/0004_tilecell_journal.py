@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunSQL(journal.CREATE_PENDING_SQL, journal.DROP_PENDING_SQL),
-        migrations.RunSQL(journal.REFRESH_FUNCTION_SQL, journal.DROP_REFRESH_FUNCTION_SQL),
+        migrations.RunSQL(journal.refresh_function_sql(kinds=False), journal.DROP_REFRESH_FUNCTION_SQL),
         # Same triggers, new function bodies; going back drains the journal, then restores the inline ones.
-        migrations.RunSQL(journal.journal_functions_sql(), journal.RESTORE_INLINE_SQL),
+        migrations.RunSQL(journal.journal_functions_sql(kinds=False), journal.RESTORE_INLINE_SQL),
     ]

@@ -9,7 +9,7 @@ from server.maps import summary
 
 def table(name: str = summary.TABLE) -> dict:
     """A count table's rows: key → (n, sx, sy)."""
-    key = "level, cx, cy, species_id" + (", day, status, sound_type" if name == summary.TABLE else "")
+    key = {summary.TABLE: summary.KEY, summary.KIND_TABLE: summary.KIND_KEY}.get(name, "level, cx, cy, species_id")
     with connection.cursor() as cur:
         cur.execute(f"SELECT {key}, n, sx, sy FROM {name}")
         return {r[:-3]: r[-3:] for r in cur.fetchall()}
@@ -30,8 +30,9 @@ def pending() -> list[tuple]:
 
 
 def snapshot() -> dict:
-    """All three summary tables."""
-    return {"full": table(summary.TABLE), "species": table(summary.SPECIES_TABLE), "cells": finished_cells()}
+    """All four summary tables."""
+    return {"full": table(summary.TABLE), "species": table(summary.SPECIES_TABLE), "kinds": table(summary.KIND_TABLE),
+            "cells": finished_cells()}
 
 
 def assert_same_rows(got: dict, want: dict) -> None:
