@@ -80,6 +80,7 @@ CREATE TABLE {CELL_TABLE} (
 );
 """
 DROP_TABLE_SQL = f"DROP TABLE IF EXISTS {TABLE}; DROP TABLE IF EXISTS {SPECIES_TABLE}"
+DROP_CELL_TABLE_SQL = f"DROP TABLE IF EXISTS {CELL_TABLE}"
 CREATE_KIND_TABLE_SQL = f"""
 CREATE TABLE {KIND_TABLE} (
   level smallint NOT NULL, cx integer NOT NULL, cy integer NOT NULL,
@@ -90,32 +91,6 @@ CREATE TABLE {KIND_TABLE} (
 CREATE INDEX {KIND_TABLE}_empty ON {KIND_TABLE} (level) WHERE n <= 0;
 """
 DROP_KIND_TABLE_SQL = f"DROP TABLE IF EXISTS {KIND_TABLE}"
-
-
-def fill_kinds_sql() -> str:
-    """Recompute the (cell, species, grade, type) table from the day table, written in key order: a tile reads a
-    range of its key, which then lies on few pages (in hash order, 10,970 rows of a zoom-4 tile lay on 8,380)."""
-    return f"""TRUNCATE {KIND_TABLE};
-INSERT INTO {KIND_TABLE} ({KIND_KEY}, n, sx, sy)
-SELECT {KIND_KEY}, sum(n), sum(sx), sum(sy) FROM {TABLE} WHERE level <= {KIND_MAX_LEVEL}
-GROUP BY {KIND_KEY} ORDER BY {KIND_KEY};
-ANALYZE {KIND_TABLE};"""
-
-
-def apply_kinds_sql(delta: str) -> str:
-    """plpgsql: add the signed contributions to the levels of the (cell, species, grade, type) table and drop
-    emptied rows (after :func:`apply_sql`, from the same contributions)."""
-    return f"""
-INSERT INTO {KIND_TABLE} AS t ({KIND_KEY}, n, sx, sy)
-SELECT lv, d.cx >> ({MAX_LEVEL} - lv), d.cy >> ({MAX_LEVEL} - lv), d.species_id, d.status, d.sound_type,
-       sum(d.sgn), sum(d.sgn * d.px), sum(d.sgn * d.py)
-FROM ({delta}) d CROSS JOIN generate_series({MIN_LEVEL}, {KIND_MAX_LEVEL}) AS lv
-GROUP BY 1, 2, 3, 4, 5, 6
-HAVING sum(d.sgn) <> 0 OR sum(d.sgn * d.px) <> 0 OR sum(d.sgn * d.py) <> 0
-ORDER BY 1, 2, 3, 4, 5, 6
-ON CONFLICT ({KIND_KEY}) DO UPDATE SET n = t.n + EXCLUDED.n, sx = t.sx + EXCLUDED.sx, sy = t.sy + EXCLUDED.sy;
-DELETE FROM {KIND_TABLE} WHERE n <= 0;"""
-DROP_CELL_TABLE_SQL = f"DROP TABLE IF EXISTS {CELL_TABLE}"
 SHIFT = MIN_LEVEL  # a cell's tile: (cx >> SHIFT, cy >> SHIFT) at zoom level - SHIFT
 
 # A tile's rows of ``maps_tilecell`` by equality, then its dates as a range (:func:`tile_rows_sql`). The primary
@@ -211,6 +186,21 @@ INSERT INTO {CELL_TABLE} (level, tx, ty, cx, cy, n, sx, sy, species_count, speci
 {cells_select_sql(f"(s.level, s.cx, s.cy) IN (SELECT k.level, k.cx, k.cy FROM {touched})")};"""
 
 
+def apply_kinds_sql(delta: str) -> str:
+    """plpgsql: add the signed contributions to the levels of the (cell, species, grade, type) table and drop
+    emptied rows (after :func:`apply_sql`, from the same contributions)."""
+    return f"""
+INSERT INTO {KIND_TABLE} AS t ({KIND_KEY}, n, sx, sy)
+SELECT lv, d.cx >> ({MAX_LEVEL} - lv), d.cy >> ({MAX_LEVEL} - lv), d.species_id, d.status, d.sound_type,
+       sum(d.sgn), sum(d.sgn * d.px), sum(d.sgn * d.py)
+FROM ({delta}) d CROSS JOIN generate_series({MIN_LEVEL}, {KIND_MAX_LEVEL}) AS lv
+GROUP BY 1, 2, 3, 4, 5, 6
+HAVING sum(d.sgn) <> 0 OR sum(d.sgn * d.px) <> 0 OR sum(d.sgn * d.py) <> 0
+ORDER BY 1, 2, 3, 4, 5, 6
+ON CONFLICT ({KIND_KEY}) DO UPDATE SET n = t.n + EXCLUDED.n, sx = t.sx + EXCLUDED.sx, sy = t.sy + EXCLUDED.sy;
+DELETE FROM {KIND_TABLE} WHERE n <= 0;"""
+
+
 _CHANGED = """r.id IN (SELECT o2.id FROM old_rows o2 JOIN new_rows n2 ON n2.id = o2.id
   WHERE (o2.species_id, o2.observed_at, o2.status, lower(o2.sound_type), ST_X(o2.public_location), ST_Y(o2.public_location))
         IS DISTINCT FROM
@@ -280,6 +270,16 @@ INSERT INTO {CELL_TABLE} (level, tx, ty, cx, cy, n, sx, sy, species_count, speci
 ANALYZE {CELL_TABLE};"""
 
 
+def fill_kinds_sql() -> str:
+    """Recompute the (cell, species, grade, type) table from the day table, written in key order: a tile reads a
+    range of its key, which then lies on few pages (in hash order, 10,970 rows of a zoom-4 tile lay on 8,380)."""
+    return f"""TRUNCATE {KIND_TABLE};
+INSERT INTO {KIND_TABLE} ({KIND_KEY}, n, sx, sy)
+SELECT {KIND_KEY}, sum(n), sum(sx), sum(sy) FROM {TABLE} WHERE level <= {KIND_MAX_LEVEL}
+GROUP BY {KIND_KEY} ORDER BY {KIND_KEY};
+ANALYZE {KIND_TABLE};"""
+
+
 def rebuild_sql(with_cells: bool = True) -> str:
     """Recompute the tables: the finest level from observations, each coarser one from the level below,
     the (cell, species) table from that, and (``with_cells``) the finished clusters from that."""
@@ -329,6 +329,7 @@ def summary_supports(f: MapFilters) -> bool:
 
 
 def dated(f: MapFilters) -> bool:
+    """A date bound: only the day table answers."""
     return bool(f.date_from or f.date_to)
 
 
