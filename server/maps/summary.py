@@ -46,6 +46,7 @@ SPECIES_TABLE = "maps_tilecell_species"  # (cell, species) only: species filters
 KIND_TABLE = "maps_tilecell_kind"        # (cell, species, grade, type): grade and type filters without dates
 CELL_TABLE = "maps_tilecell_mix"         # one finished cluster per cell: the unfiltered map
 PENDING_TABLE = "maps_tilecell_pending"  # the journal: contributions not yet folded in (journal.py)
+SUMMARY_TABLES = (TABLE, SPECIES_TABLE, KIND_TABLE, CELL_TABLE, PENDING_TABLE)
 REFRESH_LOCK = 0x6D617073                # advisory lock key ("maps"): one refresh or rebuild at a time
 MIX_SIZE = 5                             # species in a cluster's ``mix``
 MIN_LEVEL = CELL_LEVEL_SHIFT                      # zoom 0

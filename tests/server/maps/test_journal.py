@@ -7,6 +7,7 @@ import time
 import psycopg
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection, transaction
 from rest_framework.test import APIClient
 
@@ -14,6 +15,7 @@ from server.celery import app as celery_app
 from server.maps import generation, refresh, summary
 from server.maps.tasks import refresh_summary
 from server.maps.tilemath import lnglat_to_cell, lnglat_to_tile
+from server.observations.models import Observation
 from server.species.models import Species
 
 from .conftest import tile_layers
@@ -156,3 +158,24 @@ def test_live_tiles_reflect_a_new_observation_after_the_refresh(make_obs, eager_
     assert len(pending()) == 3 and clusters(9)[0]["count"] == 3  # the cached tile of this generation
     assert refresh_summary.apply().get() == 3  # beat's run: folds the journal, bumps the generation
     assert clusters(9) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_generated_observations_land_in_an_exact_and_vacuumed_summary(varied):
+    """The benchmark's loader: realistic copies of the real (xeno-canto) observations, folded into the summary
+    batch by batch, then the rewritten summary rows reclaimed (this machine's PostgreSQL has no autovacuum)."""
+    def vacuums() -> dict[str, int]:
+        with connection.cursor() as cur:
+            cur.execute("SELECT relname, vacuum_count FROM pg_stat_user_tables WHERE relname = ANY(%s)",
+                        [[*summary.SUMMARY_TABLES, "observations_observation"]])
+            return dict(cur.fetchall())
+
+    Observation.objects.filter(pk__in=[o.pk for o in varied[:4]]).update(source="xeno-canto")
+    before = vacuums()
+    call_command("generate_observations", "--count", "120", "--batch", "50")
+    assert Observation.objects.filter(source="app").count() == len(varied) - 4 + 120
+    assert pending() == []
+    assert_equals_rebuild()
+    after = vacuums()
+    assert len(after) == len(summary.SUMMARY_TABLES) + 1
+    assert all(after[name] > before.get(name, 0) for name in after)
