@@ -47,6 +47,7 @@ def clusters(tile: Tile, query: str, path: str) -> list[tuple]:
 QUERIES = [
     "", "species=Bananaquit", "species=Puerto%20Rican%20Tody,Bananaquit", "date_from=2024-05-02",
     "date_to=2024-05-02", "date_from=2024-05-02&date_to=2024-05-03", "grade=research,casual", "type=call",
+    "species=Puerto%20Rican%20Tody&grade=needs_id,research&type=call",
     "species=Bananaquit&grade=needs_id&type=song&date_from=2024-05-01&date_to=2024-05-01",
 ]
 
