@@ -111,7 +111,8 @@ def tile_rows_sql(alias: str = "c") -> str:
 def cells_select_sql(where: str, source: str = SPECIES_TABLE) -> str:
     """Finished clusters (the ``maps_tilecell_mix`` columns) from (cell, species) rows matching ``where``
     (on alias ``s``) of ``source`` (the table, or a CTE or parenthesised query with its columns level, cx,
-    cy, species_id, n, sx, sy): count, species count, top label and top-five mix, as the raw tile computes them."""
+    cy, species_id, n, sx, sy): count, species count, top label and top-five mix. Every cluster tile ends with it
+    (:func:`~server.maps.tiles.cluster_tail_sql`), so the summary and raw paths finish clusters alike."""
     return f"""
 SELECT c.level, c.cx >> {SHIFT} AS tx, c.cy >> {SHIFT} AS ty, c.cx, c.cy, c.n, c.sx, c.sy, c.species_count,
        c.labels[1] AS species,
