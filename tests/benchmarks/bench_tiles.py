@@ -6,7 +6,8 @@ database (``dawn_bench_i8``, created and filled on first use: migrate, the speci
 real demo observations, then ``generate_observations`` up to ``--n``) and Redis DB 13, and starts its own
 uvicorns (one with the Redis tile cache, one with ``DAWN_MAP_TILE_CACHE=0``). The summary tables
 (``maps_tilecell*``) are built by migration and kept from the journal (``maps_tilecell_pending``, emptied
-before the sweeps, and the summary tables vacuumed: this machine's PostgreSQL has no autovacuum); ``--rebuild`` recomputes them first, ``--pending N`` leaves N fresh observations in the
+before the sweeps, and the summary tables vacuumed: this machine's PostgreSQL has no autovacuum); ``--rebuild``
+recomputes them first, ``--pending N`` leaves N fresh observations in the
 journal during the sweeps (what tiles pay for rows written since the last refresh).
 For every tile of the sweep (zooms 4–16, the tiles holding the busiest demo localities) it times:
 

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import datetime, timezone
 
 import pytest
 from django.contrib.gis.geos import Point
+from django.db import connection
 
 from server.maps import generation
 from server.observations.models import Observation
@@ -87,9 +89,16 @@ async def until(predicate, seconds: float = 3.0) -> None:
         await asyncio.sleep(0.005)
 
 
-def index_scans(plan: dict) -> list[tuple[str, str]]:
-    """(index name, index condition) of every index scan in a JSON ``EXPLAIN`` tree."""
+def index_scans(sql: str, args: list) -> list[tuple[str, str]]:
+    """(index name, index condition) of every index scan in the plan of ``sql``."""
+    with connection.cursor() as cur:
+        cur.execute("EXPLAIN (FORMAT JSON) " + sql, args)
+        plan = cur.fetchone()[0]
+    return _scans((plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"])
+
+
+def _scans(plan: dict) -> list[tuple[str, str]]:
     found = [(plan["Index Name"], plan.get("Index Cond", ""))] if "Index Name" in plan else []
     for child in plan.get("Plans", []):
-        found += index_scans(child)
+        found += _scans(child)
     return found

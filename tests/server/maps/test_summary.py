@@ -200,10 +200,7 @@ def test_a_dated_cluster_tile_reads_only_its_tile_and_dates():
     fill_summary(cell_level(tile.z), 50_000)
     f = parse_map_filters({"date_from": "2021-04-01", "date_to": "2021-04-30", "grade": "research"})
     sql, args = summary_cluster_tile_sql(tile, f)
-    with connection.cursor() as cur:
-        cur.execute("EXPLAIN (FORMAT JSON) " + sql, args)
-        plan = cur.fetchone()[0]
-    scans = [s for s in index_scans((plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"])
+    scans = [s for s in index_scans(sql, args)
              if s[0] in (summary.TILE_DAY_INDEX, f"{summary.TABLE}_pkey")]
     assert [name for name, _ in scans] == [summary.TILE_DAY_INDEX]
     assert "cx >> 5" in scans[0][1] and "cy >> 5" in scans[0][1] and "day >=" in scans[0][1]

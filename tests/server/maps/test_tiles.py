@@ -170,10 +170,7 @@ def test_a_point_tile_with_a_date_range_finds_its_rows_by_position_and_time_in_o
     tile, filters = parse_tile_request(str(t.z), str(t.x), str(t.y),
                                        QueryDict("date_from=2024-03-01&date_to=2024-03-31"))
     sql, args = point_tile_sql(tile, filters, audience)
-    with connection.cursor() as cur:
-        cur.execute("EXPLAIN (FORMAT JSON) " + sql, args)
-        plan = cur.fetchone()[0]
-    scans = [s for s in index_scans((plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"])
+    scans = [s for s in index_scans(sql, args)
              if s[0].startswith("observation")]  # the species join may add its own
     assert [name for name, _ in scans] == [index]
     assert "observed_at" in scans[0][1] and "location &&" in scans[0][1]
