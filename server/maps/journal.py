@@ -16,7 +16,7 @@ keeps the journal short. (:mod:`~server.maps.refresh` runs refreshes.)
 from __future__ import annotations
 
 from .summary import (CELL_TABLE, KIND_TABLE, MAX_LEVEL, PENDING_TABLE, REFRESH_LOCK, SPECIES_TABLE, TABLE,
-                      TRIGGER_FUNCTIONS, UPDATE_DELTA, apply_kinds_sql, apply_sql, delta_select, inline_functions_sql,
+                      TRIGGER_FUNCTIONS, UPDATE_DELTA, apply_sql, delta_select, inline_functions_sql,
                       touched_sql, trigger_function)
 
 COLUMNS = "species_id, day, status, sound_type, px, py, cx, cy, sgn"  # delta_select's, in its order
@@ -48,7 +48,7 @@ IF cardinality(p_ids) = 0 THEN
   RETURN 0;
 END IF;
 {touched_sql(pending)}
-{apply_sql(pending)}{apply_kinds_sql(pending) if kinds else ""}
+{apply_sql(pending, kinds)}
 DELETE FROM {PENDING_TABLE} WHERE id = ANY(p_ids);
 RETURN cardinality(p_ids);
 END $fn$;

@@ -158,11 +158,19 @@ FROM (SELECT DISTINCT lv AS level, d.cx >> ({MAX_LEVEL} - lv) AS cx, d.cy >> ({M
       FROM ({delta}) d CROSS JOIN generate_series({MIN_LEVEL}, {MAX_LEVEL}) AS lv) touched;"""
 
 
-def apply_sql(delta: str) -> str:
-    """plpgsql: add the signed contributions to every level of the two count tables, drop emptied rows,
-    then recompute the finished clusters of the touched cells (:func:`touched_sql` ran first)."""
+def apply_sql(delta: str, kinds: bool = False) -> str:
+    """plpgsql: add the signed contributions to every level of the count tables (``kinds``: the kind table's
+    levels too, from migration 0006 on), drop emptied rows, then recompute the finished clusters of the
+    touched cells (:func:`touched_sql` ran first)."""
     species_key = "level, cx, cy, species_id"
     touched = "unnest(t_level, t_cx, t_cy) AS k(level, cx, cy)"
+    kind_cells = f""",
+kind_cells AS (
+  INSERT INTO {KIND_TABLE} AS t ({KIND_KEY}, n, sx, sy)
+  SELECT {KIND_KEY}, sum(n), sum(sx), sum(sy) FROM cells WHERE level <= {KIND_MAX_LEVEL}
+  GROUP BY {KIND_KEY} HAVING sum(n) <> 0 OR sum(sx) <> 0 OR sum(sy) <> 0 ORDER BY {KIND_KEY}
+  ON CONFLICT ({KIND_KEY}) DO UPDATE SET n = t.n + EXCLUDED.n, sx = t.sx + EXCLUDED.sx, sy = t.sy + EXCLUDED.sy
+)""" if kinds else ""
     return f"""
 WITH delta AS ({delta}),
 cells AS (
@@ -176,31 +184,16 @@ full_cells AS (
   INSERT INTO {TABLE} AS t ({KEY}, n, sx, sy)
   SELECT {KEY}, n, sx, sy FROM cells ORDER BY {KEY}
   ON CONFLICT ({KEY}) DO UPDATE SET n = t.n + EXCLUDED.n, sx = t.sx + EXCLUDED.sx, sy = t.sy + EXCLUDED.sy
-)
+){kind_cells}
 INSERT INTO {SPECIES_TABLE} AS t ({species_key}, n, sx, sy)
 SELECT {species_key}, sum(n), sum(sx), sum(sy) FROM cells GROUP BY {species_key} ORDER BY {species_key}
 ON CONFLICT ({species_key}) DO UPDATE SET n = t.n + EXCLUDED.n, sx = t.sx + EXCLUDED.sx, sy = t.sy + EXCLUDED.sy;
 DELETE FROM {TABLE} WHERE n <= 0;
-DELETE FROM {SPECIES_TABLE} WHERE n <= 0;
+DELETE FROM {SPECIES_TABLE} WHERE n <= 0;{f"{chr(10)}DELETE FROM {KIND_TABLE} WHERE n <= 0;" if kinds else ""}
 DELETE FROM {CELL_TABLE} m USING {touched}
   WHERE m.level = k.level AND m.tx = k.cx >> {SHIFT} AND m.ty = k.cy >> {SHIFT} AND m.cx = k.cx AND m.cy = k.cy;
 INSERT INTO {CELL_TABLE} (level, tx, ty, cx, cy, n, sx, sy, species_count, species, mix)
 {cells_select_sql(f"(s.level, s.cx, s.cy) IN (SELECT k.level, k.cx, k.cy FROM {touched})")};"""
-
-
-def apply_kinds_sql(delta: str) -> str:
-    """plpgsql: add the signed contributions to the levels of the (cell, species, grade, type) table and drop
-    emptied rows (after :func:`apply_sql`, from the same contributions)."""
-    return f"""
-INSERT INTO {KIND_TABLE} AS t ({KIND_KEY}, n, sx, sy)
-SELECT lv, d.cx >> ({MAX_LEVEL} - lv), d.cy >> ({MAX_LEVEL} - lv), d.species_id, d.status, d.sound_type,
-       sum(d.sgn), sum(d.sgn * d.px), sum(d.sgn * d.py)
-FROM ({delta}) d CROSS JOIN generate_series({MIN_LEVEL}, {KIND_MAX_LEVEL}) AS lv
-GROUP BY 1, 2, 3, 4, 5, 6
-HAVING sum(d.sgn) <> 0 OR sum(d.sgn * d.px) <> 0 OR sum(d.sgn * d.py) <> 0
-ORDER BY 1, 2, 3, 4, 5, 6
-ON CONFLICT ({KIND_KEY}) DO UPDATE SET n = t.n + EXCLUDED.n, sx = t.sx + EXCLUDED.sx, sy = t.sy + EXCLUDED.sy;
-DELETE FROM {KIND_TABLE} WHERE n <= 0;"""
 
 
 _CHANGED = """r.id IN (SELECT o2.id FROM old_rows o2 JOIN new_rows n2 ON n2.id = o2.id
