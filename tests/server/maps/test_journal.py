@@ -7,7 +7,7 @@ import time
 import psycopg
 import pytest
 from django.conf import settings
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from rest_framework.test import APIClient
 
@@ -179,3 +179,16 @@ def test_generated_observations_land_in_an_exact_and_vacuumed_summary(varied):
     after = vacuums()
     assert len(after) == len(summary.SUMMARY_TABLES) + 1
     assert all(after[name] > before.get(name, 0) for name in after)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--count", "0"], "need 1 <= count"), (["--count", "5", "--batch", "0"], "need 1 <= count"),
+    (["--count", "5", "--seed", "2"], "-1 <= seed <= 1"), (["--count", "5"], "no demo observations to copy"),
+])
+def test_generate_observations_refuses_bad_arguments_and_writes_nothing(varied, args, message):
+    if message != "no demo observations to copy":
+        Observation.objects.filter(pk=varied[0].pk).update(source="xeno-canto")
+    before, journal = Observation.objects.count(), pending()
+    with pytest.raises(CommandError, match=message):
+        call_command("generate_observations", *args)
+    assert Observation.objects.count() == before and pending() == journal
