@@ -4,9 +4,11 @@
 * **research** — at least ``MIN_IDS`` identifications and strictly more than 2/3 of them name
   the same species (the *community taxon*), and no data-quality metric is voted down.
 * **needs_id** — otherwise, while the data quality holds.
-* **casual** — a data-quality metric (date, location, wild, audible) has more "no" than "yes"
-  votes; or the observation started casual (classifier evidence too weak or GPS too coarse) and
-  no other person has identified it yet.
+* **casual** — a data-quality metric (date, location, wild, audible) has at least
+  ``min_votes_against`` "no" votes and more "no" than "yes" votes (agreement, as in
+  iNaturalist's data-quality assessment: one voter alone never downgrades); or the observation
+  started casual (classifier evidence too weak or GPS too coarse) and no other person has
+  identified it yet.
 
 The classifier's confidence is *evidence*, not a vote: it never counts as an identification;
 it only decides the starting grade and the review-queue priority.
@@ -19,6 +21,7 @@ from fractions import Fraction
 
 MIN_IDS = 2
 AGREEMENT = Fraction(2, 3)
+MIN_VOTES_AGAINST = 2  # default of settings.DQA_MIN_VOTES_AGAINST
 
 
 @dataclass(frozen=True)
@@ -37,19 +40,22 @@ def community_taxon(labels: list[str]) -> tuple[str | None, int]:
     return (label if Fraction(count, len(labels)) > AGREEMENT else None), count
 
 
-def quality_fails(votes: list[tuple[str, bool]]) -> bool:
-    """True when any metric has more "no" than "yes" votes; ``votes`` holds (metric, agrees)."""
-    balance: Counter[str] = Counter()
-    for metric, agrees in votes:
-        balance[metric] += 1 if agrees else -1
-    return any(v < 0 for v in balance.values())
+def quality_fails(votes: list[tuple[str, bool]], min_votes_against: int = MIN_VOTES_AGAINST) -> bool:
+    """True when some metric has at least ``min_votes_against`` "no" votes and more "no" than "yes".
+
+    ``votes`` holds (metric, agrees), one per voter and metric, the observer's own excluded.
+    """
+    against: Counter[str] = Counter(metric for metric, agrees in votes if not agrees)
+    support: Counter[str] = Counter(metric for metric, agrees in votes if agrees)
+    return any(n >= min_votes_against and n > support[metric] for metric, n in against.items())
 
 
-def grade(labels: list[str], votes: list[tuple[str, bool]], started_casual: bool) -> GradeResult:
+def grade(labels: list[str], votes: list[tuple[str, bool]], started_casual: bool,
+          min_votes_against: int = MIN_VOTES_AGAINST) -> GradeResult:
     """The quality grade from identifications (observer's claim first), quality votes and the start."""
     taxon, count = community_taxon(labels)
     total = len(labels)
-    if quality_fails(votes):
+    if quality_fails(votes, min_votes_against):
         return GradeResult("casual", taxon, count, total)
     if taxon is not None and total >= MIN_IDS:
         return GradeResult("research", taxon, count, total)

@@ -1,6 +1,7 @@
 """Community identification and data-quality votes; regrading an observation after each."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from rest_framework import status
 
@@ -36,10 +37,10 @@ def started_casual(obs: Observation) -> bool:
 
 
 def current_grade(obs: Observation) -> grades.GradeResult:
-    """The grade from the observer's claim, every identification and every quality vote."""
+    """The grade from the observer's claim, every identification and every quality vote but the observer's."""
     labels = [obs.species.label] + list(obs.identifications.order_by("id").values_list("species__label", flat=True))
-    votes = list(obs.quality_votes.values_list("metric", "agrees"))
-    result = grades.grade(labels, votes, started_casual(obs))
+    votes = list(obs.quality_votes.exclude(voter_id=obs.observer_id).values_list("metric", "agrees"))
+    result = grades.grade(labels, votes, started_casual(obs), settings.DQA_MIN_VOTES_AGAINST)
     if result.status == "research" and result.community_taxon != obs.species.label:
         # the community disagrees with the observation's species: it needs an expert, not a grade
         return grades.GradeResult("needs_id", result.community_taxon, result.agreeing, result.total)
@@ -93,6 +94,9 @@ def vote_quality(user, observation_id, metric: str, agrees: bool, batch: AwardBa
     if not may_identify(user):
         raise ApiError("level_too_low", f"Voting needs level {IDENTIFY_LEVEL}.", status.HTTP_403_FORBIDDEN)
     obs = _locked_observation(observation_id)
+    if obs.observer_id == user.pk:
+        raise ApiError("own_observation", "You cannot vote on the quality of your own recording.",
+                       status.HTTP_403_FORBIDDEN)
     try:
         with transaction.atomic():
             QualityVote.objects.create(observation=obs, voter=user, metric=metric, agrees=agrees)

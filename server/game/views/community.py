@@ -54,8 +54,10 @@ class QualityVoteView(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(request=QualityVoteSerializer, responses={201: OpenApiTypes.OBJECT},
-                   description="Data-quality vote (date, location, wild, audible); a metric with more 'no' than "
-                               "'yes' makes the observation casual. Errors: already_voted (409).")
+                   description="Data-quality vote (date, location, wild, audible); a metric with at least "
+                               "DAWN_DQA_MIN_VOTES_AGAINST 'no' votes and more 'no' than 'yes' makes the "
+                               "observation casual. Errors: own_observation (403), already_voted (409), "
+                               "level_too_low (403).")
     def post(self, request, pk: int):
         data = body(QualityVoteSerializer, request)
         anticheat.rate_limit(request.user.pk, "identification")

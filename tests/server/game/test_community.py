@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from server.game.ledger import award
-from server.game.models import Identification, PointEvent, ReviewLabel
+from server.game.models import Identification, PointEvent, QualityVote, ReviewLabel
 from server.observations.models import Observation
 from server.species.models import Species
 
@@ -64,20 +64,52 @@ def test_identification_abuse(game, player, bird_clips):
     assert suggest["grade"]["status"] == "needs_id"
 
 
-def test_quality_votes_downgrade_and_cannot_repeat(game, player, bird_clips):
+def test_quality_votes_downgrade_only_by_agreement_and_cannot_repeat(game, player, bird_clips, settings):
+    """One "no" vote changes nothing; DQA_MIN_VOTES_AGAINST agreeing "no" votes make it casual; "yes" votes restore."""
+    settings.DQA_MIN_VOTES_AGAINST = 2
     obs = accept(player, bird_clips[0])
-    a, b = client_for(leveled("gull")), client_for(leveled("tern"))
+    a, b, c, d = (client_for(leveled(name)) for name in ("gull", "tern", "skua", "auk"))
     a.post(f"/api/v1/observations/{obs.pk}/identifications/", {"species": obs.species.label, "kind": "agree"},
            format="json")
     obs.refresh_from_db()
     assert obs.status == "research"
-    vote = b.post(f"/api/v1/observations/{obs.pk}/quality/", {"metric": "wild", "agrees": False}, format="json")
-    assert vote.status_code == 201 and vote.json()["grade"]["status"] == "casual"
-    again = b.post(f"/api/v1/observations/{obs.pk}/quality/", {"metric": "wild", "agrees": True}, format="json")
-    assert again.status_code == 409 and again.json()["error"]["code"] == "already_voted"
-    a.post(f"/api/v1/observations/{obs.pk}/quality/", {"metric": "wild", "agrees": True}, format="json")
+    url = f"/api/v1/observations/{obs.pk}/quality/"
+    vote = b.post(url, {"metric": "wild", "agrees": False}, format="json")
+    assert vote.status_code == 201 and vote.json()["grade"]["status"] == "research"
     obs.refresh_from_db()
     assert obs.status == "research"
+    again = b.post(url, {"metric": "wild", "agrees": True}, format="json")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "already_voted"
+    second = c.post(url, {"metric": "wild", "agrees": False}, format="json")
+    assert second.status_code == 201 and second.json()["grade"]["status"] == "casual"
+    obs.refresh_from_db()
+    assert obs.status == "casual"
+    a.post(url, {"metric": "wild", "agrees": True}, format="json")
+    obs.refresh_from_db()
+    assert obs.status == "casual"                      # 2 against 1
+    d.post(url, {"metric": "wild", "agrees": True}, format="json")
+    obs.refresh_from_db()
+    assert obs.status == "research"                    # 2 against 2: no longer more against than for
+
+
+def test_owner_cannot_vote_on_own_observation(game, player, bird_clips):
+    award(player.pk, "quest_step", "test-xp", 60)      # the owner is a level-2 player too
+    obs = accept(player, bird_clips[0])
+    response = client_for(player).post(f"/api/v1/observations/{obs.pk}/quality/",
+                                       {"metric": "wild", "agrees": False}, format="json")
+    assert response.status_code == 403 and response.json()["error"]["code"] == "own_observation"
+    assert not QualityVote.objects.exists()
+    obs.refresh_from_db()
+    assert obs.status == "needs_id"
+
+
+def test_owner_votes_stored_earlier_do_not_count(game, player, bird_clips, settings):
+    settings.DQA_MIN_VOTES_AGAINST = 2
+    obs = accept(player, bird_clips[0])
+    QualityVote.objects.create(observation=obs, voter=player, metric="date", agrees=False)
+    response = client_for(leveled("kite")).post(f"/api/v1/observations/{obs.pk}/quality/",
+                                                {"metric": "date", "agrees": False}, format="json")
+    assert response.status_code == 201 and response.json()["grade"]["status"] == "needs_id"
 
 
 def test_identify_queue_hides_sensitive_true_position(game, player, bird_clips):

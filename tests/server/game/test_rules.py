@@ -28,8 +28,22 @@ def test_grade_rules():
     assert grades.grade(["A", "A", "B"], [], False).status == "needs_id"     # exactly 2/3 is not enough
     r = grades.grade(["A", "A", "A", "B"], [], False)
     assert (r.status, r.community_taxon, r.agreeing, r.total) == ("research", "A", 3, 4)
-    assert grades.grade(["A", "A"], [("wild", False)], False).status == "casual"
+    assert grades.grade(["A", "A"], [("wild", False)], False).status == "research"   # one voter never downgrades
     assert grades.grade(["A", "A"], [("wild", False), ("wild", True)], False).status == "research"
+
+
+def test_quality_downgrade_needs_agreement():
+    """A metric fails with at least ``min_votes_against`` "no" votes and more "no" than "yes" (iNaturalist's DQA)."""
+    no, yes = ("wild", False), ("wild", True)
+    assert grades.grade(["A", "A"], [no, ("date", False)], False).status == "research"   # one "no" per metric
+    assert grades.grade(["A", "A"], [no, no], False).status == "casual"
+    assert grades.grade(["A"], [no, no], False).status == "casual"
+    assert grades.grade(["A", "A"], [no, no, yes], False).status == "casual"              # 2 > 1
+    assert grades.grade(["A", "A"], [no, no, yes, yes], False).status == "research"       # a tie holds
+    assert grades.grade(["A", "A"], [no, no], False, min_votes_against=3).status == "research"
+    assert grades.grade(["A", "A"], [no, no, no], False, min_votes_against=3).status == "casual"
+    assert grades.grade(["A", "A"], [no], False, min_votes_against=1).status == "casual"
+    assert grades.grade(["A"], [yes, yes], True).status == "casual"   # votes for never upgrade a casual start
 
 
 def test_kmedoids_farthest_first_finds_separated_clusters():
