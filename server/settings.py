@@ -196,6 +196,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("DAWN_CELERY_QUEUE", "dawn")
 SWEEP_AFTER_SECONDS = int(os.environ.get("DAWN_SWEEP_AFTER_SECONDS", "60"))
+# blobs under MEDIA_ROOT/audio/ that no recording references are swept once older than this
+ORPHAN_BLOB_GRACE_SECONDS = int(os.environ.get("DAWN_ORPHAN_BLOB_GRACE_SECONDS", "3600"))
+# a data-quality metric turns an observation casual only with this many "no" votes (and more "no" than "yes")
+DQA_MIN_VOTES_AGAINST = max(1, int(os.environ.get("DAWN_DQA_MIN_VOTES_AGAINST", "2")))
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-recordings": {"task": "recordings.sweep_stuck", "schedule": timedelta(seconds=30)},
 }
