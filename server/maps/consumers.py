@@ -5,7 +5,8 @@ Client → server: ``{"type": "subscribe", "bbox": [west, south, east, north]}``
 ``{"type": "ping"}``. Server → client: ``{"type": "subscribed", "bbox": [...]}``,
 ``{"type": "observation.created" | "observation.changed", "observation": <GeoJSON Feature>}``, and
 ``{"type": "error", "error": {"code", "message"}}`` for malformed messages (the socket stays open).
-Positions are obscured where required: only researchers and the owner get the true one.
+Positions are obscured where required: only researchers and the owner get the true one, and only they
+receive obscured observations at all (a live push would date them to the second).
 """
 from __future__ import annotations
 
@@ -112,7 +113,7 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
         """A pushed observation: pick the position this client may see, then filter by bbox."""
         privileged = self.researcher or (self.user_id is not None and event.get("owner_id") == self.user_id)
         feature = event["true"] if privileged else event["public"]
-        if self.bbox is None:
+        if self.bbox is None or feature is None:  # None: obscured, not pushed to this client (live.map_message)
             return
         lng, lat = feature["geometry"]["coordinates"]
         w, s, e, n = self.bbox

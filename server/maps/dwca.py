@@ -37,8 +37,10 @@ MULTIMEDIA_TERMS: list[tuple[str, str]] = [
     ("captureDevice", AC + "captureDevice"), ("furtherInformationURL", AC + "furtherInformationURL")]
 
 GENERALISED = ("Coordinates generalised to a random point inside the 0.2° × 0.2° grid cell that holds the "
-               "true position (sensitive species or the recordist's choice); the point is stable per record.")
-WITHHELD = "Precise coordinates and locality withheld to protect the species; researchers may request them."
+               "true position (a sensitive species, or the same recordist's record within 24 hours of one); the "
+               "point is stable per record. The event date is given without the time.")
+WITHHELD = ("Precise coordinates, time, locality, recordist and source links withheld to protect the species; "
+            "researchers may request them.")
 
 
 def clean(value) -> str:

@@ -47,9 +47,13 @@ def feature(obs, point) -> dict:
 
 
 def map_message(obs, event: str) -> dict:
-    """The channel-layer message (internal): both positions, the owner, the obscured flag."""
+    """The channel-layer message (internal): both positions, the owner, the obscured flag.
+
+    An obscured observation has no public feature: pushed live, its arrival would date it to the
+    second (the public gets its date only), so only researchers and its owner receive it."""
     return {"type": "map.observation", "event": event, "owner_id": obs.observer_id, "obscured": obs.obscured,
-            "public": feature(obs, obs.public_location), "true": feature(obs, obs.location)}
+            "public": None if obs.obscured else feature(obs, obs.public_location),
+            "true": feature(obs, obs.location)}
 
 
 def publish(obs, event: str = "observation.created") -> None:

@@ -11,8 +11,10 @@ from rest_framework.views import APIView
 
 from server.common.errors import ApiError
 from server.common.permissions import is_researcher
+from server.common.strict_json import text_problem
 from server.observations.filters import parse_bbox
 from server.observations.models import Observation
+from server.observations.publication import public_cell, shown_time
 from server.species.models import Species
 
 from .filters import MapFilters, apply_map_filters, parse_map_filters
@@ -23,6 +25,10 @@ BBOX_PARAM = OpenApiParameter("bbox", OpenApiTypes.STR, description="minLng,minL
 
 
 def species_or_404(key: str) -> Species:
+    """The species named by label, scientific name or id; 404 ``unknown_species`` otherwise (a key
+    with a NUL character or a lone surrogate names no species and never reaches the database)."""
+    if text_problem(key):
+        raise ApiError("unknown_species", "No such species.", status_code=404)
     q = Q(label=key) | Q(scientific_name=key)
     if key.isdigit():
         q |= Q(pk=int(key))
@@ -82,14 +88,20 @@ class RouteView(APIView):
         geo_field = "location" if researcher else "public_location"
         qs = species_queryset(request, sp, geo_field).order_by("observed_at", "id")[: int(raw_limit)]
         features, line = [], []
-        for obs in qs.only("id", "location", "public_location", "observed_at", "observer_id", "status", "obscured"):
+        for obs in qs.only("id", "location", "public_location", "observed_at", "date_precision", "observer_id",
+                           "status", "obscured"):
             privileged = researcher or (uid is not None and obs.observer_id == uid)
+            withheld = obs.obscured and not privileged
             p = obs.location if privileged else obs.public_location
             coords = [round(p.x, 6), round(p.y, 6)]
             line.append(coords)
+            observed_at, precision = shown_time(obs, withheld)
+            props = {"id": obs.pk, "observed_at": observed_at, "date_precision": precision, "grade": obs.status,
+                     "obscured": withheld}
+            if withheld:
+                props["cell"] = public_cell(obs)
             features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": coords},
-                             "properties": {"id": obs.pk, "observed_at": obs.observed_at.isoformat(),
-                                            "grade": obs.status, "obscured": obs.obscured and not privileged}})
+                             "properties": props})
         if len(line) >= 2:
             features.insert(0, {"type": "Feature", "geometry": {"type": "LineString", "coordinates": line},
                                 "properties": {"kind": "route", "species": sp.label, "points": len(line)}})

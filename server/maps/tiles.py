@@ -7,7 +7,8 @@ pre-aggregated :mod:`~server.maps.summary` tables plus the tile's not yet refres
 carrying ``count``, ``species`` (the most frequent), ``species_count`` and ``mix`` (JSON list of
 ``[label, count]``, top five). From ``POINT_ZOOM`` on, the layer ``points`` holds one feature per
 observation (id, species, status, confidence, observed_at epoch, obscured). Researchers and an
-observation's owner see its true position there; everyone else the public one.
+observation's owner see its true position there; everyone else the public one, and for an obscured
+observation the epoch of its UTC date's midnight instead of its time.
 """
 from __future__ import annotations
 
@@ -170,15 +171,18 @@ def point_tile_sql(tile: Tile, f: MapFilters, audience: Audience) -> tuple[str, 
         visible = f"(o.obscured AND NOT {own})"
         shown = f"CASE WHEN {own} THEN o.location ELSE o.public_location END"
         near = f"(o.public_location && b.g OR ({own} AND o.location && b.g))"
-        select_args, near_args = [audience.user_id, audience.user_id], [audience.user_id]
+        select_args, near_args = [audience.user_id] * 3, [audience.user_id]
     else:
         shown, visible, near = "o.public_location", "o.obscured", "o.public_location && b.g"
+    # a withheld observation's time is its UTC date (midnight), never the instant
+    when = (f"CASE WHEN {visible} THEN extract(epoch FROM date_trunc('day', o.observed_at AT TIME ZONE 'UTC')) "
+            f"ELSE extract(epoch FROM o.observed_at) END::bigint")
     sql = f"""
 WITH env AS (SELECT ST_TileEnvelope(%s, %s, %s) AS m),
 bounds AS (SELECT m, ST_Transform(m, 4326) AS g FROM env),
 feat AS (
   SELECT o.id, s.label AS species, o.status, o.confidence,
-         extract(epoch FROM o.observed_at)::bigint AS observed_at, {visible} AS obscured,
+         {when} AS observed_at, {visible} AS obscured,
          ST_AsMVTGeom(ST_Transform({shown}, 3857), b.m, {MVT_EXTENT}, {MVT_BUFFER}, true) AS geom
   FROM observations_observation o
   JOIN species_species s ON s.id = o.species_id

@@ -1,4 +1,4 @@
-"""GeoJSON representation of observations, geoprivacy-aware."""
+"""GeoJSON representation of observations, geoprivacy-aware (see :mod:`.publication`)."""
 from __future__ import annotations
 
 from rest_framework import serializers
@@ -8,14 +8,20 @@ from rest_framework_gis.serializers import GeoFeatureModelSerializer
 from server.common.permissions import is_researcher
 
 from .models import Observation
+from .publication import is_withheld, public_cell, sees_true_location, shown_time
 from .services import public_uncertainty_m
 
+__all__ = ["ObservationSerializer", "sees_true_location"]
 
-def sees_true_location(user, obs: Observation) -> bool:
-    return is_researcher(user) or (obs.observer_id is not None and obs.observer_id == getattr(user, "id", None))
+# Properties a withheld observation publishes empty: they name the recordist or point at coordinates.
+WITHHELD_TEXT = ("recordist", "source_url", "locality", "georeference_remarks")
 
 
 class ObservationSerializer(GeoFeatureModelSerializer):
+    """An observation as a GeoJSON Feature. Withheld (obscured, asked by neither a researcher nor the
+    owner): the public point, ``cell`` ([west, south, east, north] of its 0.2° cell), the date only
+    (``date_precision`` at most ``day``), and no recordist, locality or source link."""
+
     geometry = GeometrySerializerMethodField()
     species = serializers.CharField(source="species.label")
     common_name = serializers.CharField(source="species.common_name")
@@ -50,3 +56,12 @@ class ObservationSerializer(GeoFeatureModelSerializer):
         if is_researcher(user) or obs.observer_id == getattr(user, "id", None):
             return str(obs.recording_id)
         return None
+
+    def to_representation(self, obs: Observation) -> dict:
+        feature = super().to_representation(obs)
+        if is_withheld(obs, self.context["request"].user):
+            props = feature["properties"]
+            props["observed_at"], props["date_precision"] = shown_time(obs, True)
+            props.update({name: "" for name in WITHHELD_TEXT})
+            props["cell"] = public_cell(obs)
+        return feature

@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 from django.contrib.gis.geos import Point
+from django.db.models import Q
 
-from .geoprivacy import obscure, obscured_uncertainty_m
+from .geoprivacy import linkage_window, obscure, obscured_uncertainty_m
 from .models import Observation, Status
+
+LINKED_FIELDS = ("public_location", "obscured")
+LINKAGE_INPUTS = frozenset({"species", "location", "observed_at", "observer", "recordist"})
 
 
 def public_point(point: Point, sensitive: bool, seed: str) -> tuple[Point, bool]:
@@ -19,6 +23,54 @@ def build_observation(*, species, location: Point, seed: str, **fields) -> Obser
     """An unsaved Observation whose public location honours the species' sensitivity."""
     shown, obscured = public_point(location, species.sensitive, seed)
     return Observation(species=species, location=location, public_location=shown, obscured=obscured, **fields)
+
+
+def same_recordist(observer_id: int | None, recordist: str) -> Q | None:
+    """Observations by the same account or, for imports, the same recordist name (None: nobody to match)."""
+    q = Q(observer_id=observer_id) if observer_id is not None else None
+    if recordist:
+        q = Q(recordist=recordist) if q is None else q | Q(recordist=recordist)
+    return q
+
+
+def linkage_candidates(obs: Observation):
+    """The same recordist's other observations within the linkage window of ``obs`` (none without a recordist)."""
+    q = same_recordist(obs.observer_id, obs.recordist)
+    if q is None:
+        return Observation.objects.none()
+    return Observation.objects.filter(q, observed_at__range=linkage_window(obs.observed_at)).exclude(pk=obs.pk)
+
+
+def obscure_in_place(obs: Observation) -> None:
+    """Obscure a saved observation's public point (seeded by its id, so stable across re-imports)."""
+    obs.public_location, obs.obscured = public_point(obs.location, True, f"linked:{obs.pk}")[0], True
+    obs.save(update_fields=list(LINKED_FIELDS))
+
+
+def apply_linkage(obs: Observation) -> int:
+    """The linkage rule for a just saved observation; returns how many observations it obscured.
+
+    A sensitive observation obscures the same recordist's observations within the window; an ordinary
+    one is obscured itself when such a sensitive observation exists. Without it, a sensitive record's
+    recordist and time would point at the same person's exact records made beside the bird."""
+    candidates = linkage_candidates(obs)
+    if obs.species.sensitive:
+        linked = list(candidates.filter(obscured=False))
+        for other in linked:
+            obscure_in_place(other)
+        return len(linked)
+    if not obs.obscured and candidates.filter(species__sensitive=True).exists():
+        obscure_in_place(obs)
+        return 1
+    return 0
+
+
+def on_observation_saved(sender, instance: Observation, created: bool, update_fields=None, raw: bool = False,
+                         **kwargs) -> None:
+    """post_save receiver: apply the linkage rule on every save that may change its inputs."""
+    if raw or (update_fields is not None and not LINKAGE_INPUTS & set(update_fields)):
+        return
+    apply_linkage(instance)
 
 
 def public_uncertainty_m(obs: Observation) -> float | None:

@@ -1,7 +1,8 @@
 """Realtime messages pushed through the Channels layer (Redis).
 
 Groups: ``user.<id>`` receives the player's own recording outcomes; ``map`` receives new
-observations with their *public* position (never the true one of a sensitive species).
+observations with their *public* position, except obscured ones (their arrival would date them to the
+second; the public gets their date only).
 """
 from __future__ import annotations
 
@@ -80,6 +81,6 @@ def log_failure(group: str, message: dict, exc: BaseException) -> None:
 def publish_outcome(rec, observation=None) -> None:
     """The owner's ``recording.update`` and, when it was accepted, the public ``observation.created``."""
     messages = [(user_group(rec.owner_id), recording_message(rec))]
-    if observation is not None:
+    if observation is not None and not observation.obscured:  # an obscured one's push would date it to the second
         messages.append((MAP_GROUP, observation_message(observation)))
     send_nowait(messages, on_error=log_failure)

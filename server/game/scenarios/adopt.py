@@ -8,13 +8,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib.gis.geos import Point
-from django.contrib.gis.measure import D
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import status
 
 from server.common.errors import ApiError
 from server.observations.models import Observation
+from server.observations.publication import within_q
 
 from ..geo import haversine_m
 from ..ledger import AwardBatch, award
@@ -26,8 +26,10 @@ MAX_AGE = timedelta(hours=48)  # a check-in recording must be recent
 
 
 def adopt(player, species, lat: float, lng: float) -> Adoption:
+    """Adopt ``species`` at a site where it was observed within 5 km, as the player may know it: against
+    public (for a sensitive species, obscured) positions, so the answer locates nothing the map hides."""
     site = Point(lng, lat, srid=4326)
-    if not Observation.objects.filter(species=species, location__distance_lte=(site, D(m=NEAR_SITE_M))).exists():
+    if not Observation.objects.filter(within_q(player, site, NEAR_SITE_M), species=species).exists():
         raise ApiError("species_not_near", f"{species.common_name} has not been observed within "
                        f"{NEAR_SITE_M // 1000} km of that site.", fields={"species": "not near the site"})
     try:

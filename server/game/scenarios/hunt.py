@@ -10,6 +10,7 @@ from rest_framework import status
 
 from server.common.errors import ApiError
 from server.observations.models import Observation
+from server.observations.publication import is_withheld, shown_time
 
 from ..ledger import AwardBatch, award
 from ..models import Hunt, HuntFind
@@ -46,16 +47,19 @@ def on_observation(obs: Observation, hunt_id: int, batch: AwardBatch) -> HuntFin
 
 
 def summary(hunt: Hunt) -> dict:
-    """The hunt, its finds, and where *others* found the species (public positions only)."""
+    """The hunt, its finds, and where *others* found the species (public positions only; an obscured
+    one with its date, not its time)."""
     now = timezone.now()
     others = (Observation.objects.filter(species_id=hunt.species_id).exclude(observer_id=hunt.player_id)
-              .order_by("-observed_at").values_list("public_location", "observed_at")[:OTHERS_SHOWN])
+              .only("public_location", "observed_at", "date_precision", "obscured", "observer_id")
+              .order_by("-observed_at")[:OTHERS_SHOWN])
     finds = list(hunt.finds.order_by("created_at"))
     return {
         "id": hunt.pk, "species": hunt.species.label, "started_at": hunt.started_at, "ends_at": hunt.ends_at,
         "active": hunt.ends_at > now, "seconds_left": max(0, int((hunt.ends_at - now).total_seconds())),
         "min_spacing_m": hunt.min_spacing_m, "score": len(finds),
         "finds": [{"observation": f.observation_id, "lat": f.location.y, "lng": f.location.x} for f in finds],
-        "others": [{"lat": p.y, "lng": p.x, "observed_at": t} for p, t in others],
+        "others": [{"lat": o.public_location.y, "lng": o.public_location.x, "obscured": o.obscured,
+                    "observed_at": shown_time(o, is_withheld(o, hunt.player))[0]} for o in others],
     }
 

@@ -11,6 +11,7 @@ from rest_framework import status
 
 from server.common.errors import ApiError
 from server.observations.models import Observation
+from server.observations.publication import shown_time
 
 from ..geo import haversine_m, speed_m_s
 from ..ledger import AwardBatch, award
@@ -28,9 +29,12 @@ def route_observations(species, limit: int = MAX_WAYPOINTS) -> list[Observation]
 
 
 def story(obs: Observation) -> dict:
-    return {"observation": obs.pk, "observed_at": obs.observed_at, "recordist": obs.recordist,
-            "locality": obs.locality, "sound_type": obs.sound_type, "source": obs.source,
-            "source_url": obs.source_url}
+    """A waypoint's story as everyone may read it: an obscured observation's date only, and no recordist,
+    locality or source link (waypoints are public positions; the story must not undo that)."""
+    withheld = obs.obscured
+    return {"observation": obs.pk, "observed_at": shown_time(obs, withheld)[0],
+            "recordist": "" if withheld else obs.recordist, "locality": "" if withheld else obs.locality,
+            "sound_type": obs.sound_type, "source": obs.source, "source_url": "" if withheld else obs.source_url}
 
 
 def get_or_start(player, species) -> TimeTravel:

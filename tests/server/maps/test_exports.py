@@ -83,9 +83,10 @@ def test_dwca_has_every_required_term_and_valid_values(mixed, researcher):
         assert -90 <= float(r["decimalLatitude"]) <= 90 and -180 <= float(r["decimalLongitude"]) <= 180
         assert r["geodeticDatum"] == "EPSG:4326" and float(r["coordinateUncertaintyInMeters"]) > 0
         assert re.match(r"^[A-Z]{2}$", r["countryCode"]), r
-        assert r["recordedBy"] and r["license"].startswith("https://creativecommons.org/")
+        assert (r["recordedBy"] or r["informationWithheld"]) and r["license"].startswith("https://creativecommons.org/")
         assert r["identificationVerificationStatus"] in ("verified", "unverified")
-        assert r["associatedMedia"].startswith("http") or r["occurrenceID"].endswith(f":{mixed['sensitive'].pk}")
+        # an obscured record links to no xeno-canto file (that page shows the exact place)
+        assert r["associatedMedia"].startswith("http") or r["informationWithheld"]
         assert bool(r["dataGeneralizations"]) == bool(r["informationWithheld"])
     sensitive = next(r for r in occ if r["occurrenceID"] == f"dawnchorus:obs:{mixed['sensitive'].pk}")
     assert sensitive["basisOfRecord"] == "MachineObservation"  # nobody verified it yet

@@ -1,0 +1,54 @@
+"""What one user may see of one observation: the geoprivacy rule applied field by field.
+
+An observation is *withheld* from a user when it is obscured (a sensitive species, or the same
+recordist's observation within the linkage window of one) and the user is neither a researcher
+nor its owner. Everything withheld users get of it comes from here: the public point and its
+0.2° cell, the date without the time, no recordist, no locality and no link that could reveal
+coordinates (a xeno-canto page shows the recording's exact place).
+"""
+from __future__ import annotations
+
+from django.db.models import Q
+
+from server.common.permissions import is_researcher
+
+from .geoprivacy import cell_bounds, coarse_date, coarse_precision
+from .models import Observation
+
+
+def sees_true_location(user, obs: Observation) -> bool:
+    """Researchers and admins, and the owner for their own observations."""
+    return is_researcher(user) or (obs.observer_id is not None and obs.observer_id == getattr(user, "id", None))
+
+
+def is_withheld(obs: Observation, user=None) -> bool:
+    """Whether ``user`` (None: the public, as in exports) gets the obscured version of ``obs``."""
+    return obs.obscured and (user is None or not sees_true_location(user, obs))
+
+
+def shown_time(obs: Observation, withheld: bool) -> tuple[str, str]:
+    """(observed_at as published, date_precision): the date only when withheld, else the full instant."""
+    if withheld:
+        return coarse_date(obs.observed_at, obs.date_precision), coarse_precision(obs.date_precision)
+    return obs.observed_at.isoformat(), obs.date_precision
+
+
+def public_cell(obs: Observation) -> list[float]:
+    """[west, south, east, north] of the 0.2° cell the public point lies in (the true point's cell)."""
+    return list(cell_bounds(obs.public_location.y, obs.public_location.x))
+
+
+def distance_field(user) -> str:
+    """The position a game's distance test may use for ``user``: the true one only for researchers.
+
+    A test against true positions answers "is it within d of here?" about points the public must
+    not learn; repeated, it locates them (a bounded binary search). Against public positions it can
+    only find what the map shows anyway."""
+    return "location" if is_researcher(user) else "public_location"
+
+
+def within_q(user, point, metres: float) -> Q:
+    """Observations within ``metres`` of ``point`` as ``user`` may test it (see :func:`distance_field`)."""
+    from django.contrib.gis.measure import D
+
+    return Q(**{f"{distance_field(user)}__distance_lte": (point, D(m=metres))})
