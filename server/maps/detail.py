@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from server.common.permissions import is_researcher
 from server.observations.models import Observation, Source, Status
-from server.observations.serializers import sees_true_location
+from server.observations.publication import public_cell, sees_true_location, shown_time
 from server.observations.services import public_uncertainty_m
 
 from .media import audio_file
@@ -53,28 +53,35 @@ def model_info(obs: Observation) -> dict | None:
 
 
 def observation_detail(obs: Observation, user, build_uri) -> dict:
-    """The popup's data. ``build_uri(path)`` makes absolute URLs."""
+    """The popup's data. ``build_uri(path)`` makes absolute URLs.
+
+    Withheld (obscured, and the user is neither a researcher nor the owner): the public point and its
+    ``cell``, the date only, and no locality, recordist or source link (xeno-canto pages show exact places)."""
     privileged = sees_true_location(user, obs)
     point = obs.location if privileged else obs.public_location
     withheld = obs.obscured and not privileged
     has_audio = audio_file(obs) is not None
     own_or_research = is_researcher(user) or (obs.observer_id is not None and obs.observer_id == user.id)
+    observed_at, precision = shown_time(obs, withheld)
+    source_url = "" if withheld else obs.source_url
     return {
         "id": obs.pk,
         "species": {"label": obs.species.label, "common_name": obs.species.common_name,
                     "scientific_name": obs.species.scientific_name, "sensitive": obs.species.sensitive},
         "geometry": {"type": "Point", "coordinates": [point.x, point.y]},
+        "cell": public_cell(obs) if withheld else None,
         "coordinate_uncertainty_m": obs.coordinate_uncertainty_m if privileged else public_uncertainty_m(obs),
         "obscured": withheld,
         "locality": "" if withheld else obs.locality,
-        "observed_at": obs.observed_at.isoformat(), "date_precision": obs.date_precision,
+        "observed_at": observed_at, "date_precision": precision,
         "grade": obs.status, "confidence": obs.confidence, "sound_type": obs.sound_type,
         "basis_of_record": basis_of_record(obs),
-        "recordist": obs.recordist, "license": obs.license, "source": obs.source, "source_url": obs.source_url,
+        "recordist": "" if withheld else obs.recordist, "license": obs.license, "source": obs.source,
+        "source_url": source_url,
         "model": model_info(obs),
         "identifications": identifications(obs),
         "audio_url": build_uri(reverse("map-observation-audio", args=[obs.pk])) if has_audio else None,
         "spectrogram_url": build_uri(reverse("map-observation-spectrogram", args=[obs.pk])) if has_audio else None,
         "recording_url": (build_uri(reverse("recording-detail", args=[obs.recording_id]))
-                          if obs.recording_id and own_or_research else obs.source_url or None),
+                          if obs.recording_id and own_or_research else source_url or None),
     }

@@ -1,12 +1,15 @@
 """Observations → export records (always the public, possibly obscured, position).
 
-Exports are meant for sharing (GBIF and others), so even researchers get generalised coordinates
-for sensitive records, with ``dataGeneralizations`` and ``informationWithheld`` filled in.
+Exports are meant for sharing (GBIF and others), so even researchers get an obscured record as the
+public sees it: the generalised point, the date without the time, no locality, no recordist and no
+link to a page that shows the exact place (the xeno-canto page and file); ``dataGeneralizations``
+and ``informationWithheld`` say so.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from server.observations.geoprivacy import coarse_date
 from server.observations.models import Observation, Source
 from server.observations.services import public_uncertainty_m
 
@@ -31,8 +34,11 @@ def country_code(lng: float, lat: float) -> str:
 
 
 def event_date(obs: Observation) -> tuple[str, str]:
-    """ISO 8601 eventDate at the record's precision, and eventTime when the time is known."""
+    """ISO 8601 eventDate at the record's precision, and eventTime when the time is known and published
+    (an obscured record: the UTC date at most, no time)."""
     t = obs.observed_at
+    if obs.obscured:
+        return coarse_date(t, obs.date_precision), ""
     if obs.date_precision == "year":
         return f"{t:%Y}", ""
     if obs.date_precision == "month":
@@ -42,12 +48,21 @@ def event_date(obs: Observation) -> tuple[str, str]:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ"), t.strftime("%H:%M:%SZ")
 
 
+def own_page(obs: Observation, absolute: Callable[[str], str]) -> str:
+    return absolute(f"/api/v1/map/observations/{obs.pk}/")
+
+
+def source_page(obs: Observation, absolute: Callable[[str], str]) -> str:
+    """dc:references: the source page, except for an obscured record (that page shows the exact place)."""
+    return (obs.source_url if not obs.obscured else "") or own_page(obs, absolute)
+
+
 def media_url(obs: Observation, absolute: Callable[[str], str]) -> tuple[str, str] | None:
-    """(accessURI, MIME type) of the sound, if any."""
+    """(accessURI, MIME type) of the sound, if any (never xeno-canto's file for an obscured record)."""
     local = audio_file(obs)
     if local is not None:
         return absolute(f"/api/v1/map/observations/{obs.pk}/audio/"), content_type(local)
-    if obs.source == Source.XENO_CANTO and obs.source_id:
+    if obs.source == Source.XENO_CANTO and obs.source_id and not obs.obscured:
         return f"https://xeno-canto.org/{obs.source_id}/download", XC_MIME
     return None
 
@@ -65,14 +80,14 @@ def occurrence(obs: Observation, absolute: Callable[[str], str]) -> dict:
         "coordinateUncertaintyInMeters": round(public_uncertainty_m(obs) or 30.0, 1),
         "countryCode": country_code(point.x, point.y),
         "locality": "" if obs.obscured else obs.locality,
-        "recordedBy": obs.recordist, "license": obs.license or DEFAULT_APP_LICENSE,
+        "recordedBy": "" if obs.obscured else obs.recordist, "license": obs.license or DEFAULT_APP_LICENSE,
         "identificationVerificationStatus": "verified" if is_human_verified(obs) else "unverified",
         "dataGeneralizations": dwca.GENERALISED if obs.obscured else "",
         "informationWithheld": dwca.WITHHELD if obs.obscured else "",
         "associatedMedia": media[0] if media else "",
         "occurrenceRemarks": f"grade {obs.status}; model confidence {obs.confidence}" if obs.confidence is not None
         else f"grade {obs.status}",
-        "references": obs.source_url or absolute(f"/api/v1/map/observations/{obs.pk}/"),
+        "references": source_page(obs, absolute),
     }
 
 
@@ -83,12 +98,13 @@ def multimedia(obs: Observation, absolute: Callable[[str], str]) -> dict | None:
     rec = obs.recording if obs.recording_id else None
     sp = obs.species
     return {"coreid": f"dawnchorus:obs:{obs.pk}", "identifier": media[0], "type": "Sound", "accessURI": media[0],
-            "format": media[1], "rights": obs.license or DEFAULT_APP_LICENSE, "creator": obs.recordist,
+            "format": media[1], "rights": obs.license or DEFAULT_APP_LICENSE,
+            "creator": "" if obs.obscured else obs.recordist,
             "freqLow": sp.band_low_hz if sp.band_low_hz is not None else 0.0,
             "freqHigh": sp.band_high_hz if sp.band_high_hz is not None else (rec.sample_rate / 2 if rec else 24000.0),
             "mediaDuration": round(rec.duration_s, 2) if rec else "",
             "captureDevice": (rec.device_info or {}).get("model", "") if rec else "",
-            "furtherInformationURL": obs.source_url or absolute(f"/api/v1/map/observations/{obs.pk}/")}
+            "furtherInformationURL": source_page(obs, absolute)}
 
 
 def geojson_feature(obs: Observation, absolute: Callable[[str], str]) -> dict:

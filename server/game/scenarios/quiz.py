@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 
-from django.contrib.gis.measure import D
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -15,6 +14,7 @@ from rest_framework import status
 
 from server.common.errors import ApiError
 from server.observations.models import Observation
+from server.observations.publication import within_q
 from server.recordings.models import Recording
 
 from ..ledger import AwardBatch, award
@@ -36,11 +36,12 @@ def _candidates(player, exclude_ids: set[int]):
 
 
 def pick_observation(player, exclude_ids: set[int], rng: random.Random) -> Observation | None:
-    """A recording of a species observed near the player if possible, else anywhere."""
+    """A recording of a species observed near the player if possible, else anywhere. "Near" is tested
+    against public positions (obscured for sensitive species): which question comes is an oracle."""
     where = player_position(player)
     pools = []
     if where is not None:
-        pools.append(_candidates(player, exclude_ids).filter(location__distance_lte=(where, D(m=NEAR_M))))
+        pools.append(_candidates(player, exclude_ids).filter(within_q(player, where, NEAR_M)))
     pools.append(_candidates(player, exclude_ids))
     for pool in pools:
         ids = list(pool.values_list("pk", flat=True)[:500])

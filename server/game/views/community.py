@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from server.common.errors import ApiError
 from server.common.permissions import IsResearcher
 from server.observations.models import Observation, Status
+from server.observations.publication import is_withheld, shown_time
 
 from .. import anticheat, identifications, review
 from ..models import Identification
@@ -79,7 +80,8 @@ class IdentifyQueueView(APIView):
               .select_related("species").order_by("-observed_at")[:50])
         return Response({"results": [{
             "observation": o.pk, "species": o.species.label, "status": o.status, "obscured": o.obscured,
-            "lat": o.public_location.y, "lng": o.public_location.x, "observed_at": o.observed_at,
+            "lat": o.public_location.y, "lng": o.public_location.x,
+            "observed_at": shown_time(o, is_withheld(o, request.user))[0],
             "audio_url": reverse("game-identify-audio", args=[o.pk], request=request)} for o in qs]})
 
 
