@@ -14,6 +14,9 @@ from pathlib import Path
 
 import dj_database_url
 
+from server.common.secret_key import debug_enabled
+from server.common.secret_key import load_or_create as load_or_create_secret_key
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -21,10 +24,11 @@ def env_bool(name: str, default: bool) -> bool:
     return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
 
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me" if DEBUG else "")
-if not SECRET_KEY:
-    raise RuntimeError("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off")
+# Debug mode only when a developer asks for it (DJANGO_DEBUG=1); `make run` does not.
+DEBUG = debug_enabled(os.environ)
+# DJANGO_SECRET_KEY, else a key generated once and kept in DAWN_SECRET_KEY_FILE (mode 0600).
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or load_or_create_secret_key(
+    Path(os.environ.get("DAWN_SECRET_KEY_FILE", BASE_DIR / "var" / "secret_key")))
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 
 INSTALLED_APPS = [
@@ -59,8 +63,10 @@ INSTALLED_APPS = [
 DAWN_APPS = [a.rsplit(".", 1)[1] for a in INSTALLED_APPS if a.startswith("server.")]
 
 MIDDLEWARE = [
+    "server.common.api_json_errors.ApiJsonErrorsMiddleware",  # every /api/ error as JSON, NUL refused
     "server.common.middleware.UploadSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -140,6 +146,19 @@ CLASSIFIER_MODEL_PATH = os.environ.get("DAWN_MODEL_PATH") or None
 RECORDING_TOKEN_TTL_S = int(os.environ.get("DAWN_RECORDING_TOKEN_TTL_S", 6 * 3600))
 RECORDING_TOKEN_UPLOAD_TTL_S = int(os.environ.get("DAWN_RECORDING_TOKEN_UPLOAD_TTL_S", 7 * 86400))
 
+# --- browser security headers (django-csp; SecurityMiddleware) --------------------------------
+# One policy for the web map (/map/: MapLibre runs its workers from blob: URLs and draws data:/blob:
+# images), Swagger UI (/api/docs/: sidecar assets, its init script served as a file) and the admin.
+# Styles may be inline (Swagger UI and the admin set style attributes); scripts come only from here.
+CONTENT_SECURITY_POLICY = {"DIRECTIVES": {
+    "default-src": ["'self'"], "script-src": ["'self'"], "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:", "blob:"], "font-src": ["'self'", "data:"], "worker-src": ["'self'", "blob:"],
+    "connect-src": ["'self'"], "media-src": ["'self'", "blob:"], "object-src": ["'none'"],
+    "base-uri": ["'self'"], "form-action": ["'self'"], "frame-ancestors": ["'none'"],
+}}
+# HSTS on HTTPS responses outside debug mode (DAWN_HSTS_SECONDS, default one year; 0 turns it off).
+SECURE_HSTS_SECONDS = 0 if DEBUG else int(os.environ.get("DAWN_HSTS_SECONDS", str(365 * 86400)))
+
 # --- REST API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -148,6 +167,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["server.common.parsers.StrictJSONParser", "server.common.parsers.StrictFormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "EXCEPTION_HANDLER": "server.common.errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,

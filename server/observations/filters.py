@@ -8,6 +8,7 @@ from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_date, parse_datetime
 
 from server.common.errors import ApiError
+from server.common.strict_json import text_problem
 
 from .models import Status
 
@@ -29,21 +30,33 @@ def parse_bbox(raw: str) -> Polygon:
 
 
 def parse_instant(raw: str, name: str, end_of_day: bool = False) -> datetime:
-    value = parse_datetime(raw) if "T" in raw or " " in raw else None
-    if value is None:
-        try:
+    """An ISO date or date-time as an aware UTC datetime (naive means UTC; a date is its first or,
+    with ``end_of_day``, its last instant). Offsets must be within ±24 h and the instant must lie in
+    years 1-9999 once in UTC; anything else raises ``ApiError("invalid_filter")`` naming ``name``."""
+    refuse_bad_text(raw, name)
+    try:
+        value = parse_datetime(raw) if "T" in raw or " " in raw else None
+        if value is None:
             day = parse_date(raw)
-        except ValueError:
-            day = None
-        if day is None:
-            raise ApiError("invalid_filter", f"{name} must be an ISO date or date-time.", fields={name: raw})
-        value = datetime.combine(day, time.max if end_of_day else time.min)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value
+            if day is None:
+                raise ValueError(raw)
+            value = datetime.combine(day, time.max if end_of_day else time.min)
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # no ISO form, an offset beyond ±24 h, or a year outside 1-9999
+        raise ApiError("invalid_filter", f"{name} must be an ISO date or date-time (UTC offsets within ±24 h).",
+                       fields={name: raw}) from None
+
+
+def refuse_bad_text(raw: str, name: str) -> None:
+    """``ApiError("invalid_filter")`` when ``raw`` holds a NUL character or a lone surrogate."""
+    if problem := text_problem(raw):
+        raise ApiError("invalid_filter", f"{name} {problem}.", fields={name: problem})
 
 
 def split_list(raw: str, name: str) -> list[str]:
+    refuse_bad_text(raw, name)
     items = [x.strip() for x in raw.split(",") if x.strip()]
     if not items or len(items) > MAX_LIST_ITEMS:
         raise ApiError("invalid_filter", f"{name} takes 1 to {MAX_LIST_ITEMS} comma-separated values.")

@@ -1,10 +1,18 @@
-"""The submission metadata contract (the ``metadata`` JSON part of POST /recordings/)."""
+"""The submission metadata contract (the ``metadata`` JSON part of POST /recordings/).
+
+Types are strict: numbers must be JSON numbers (``true`` is not a latitude), text must be JSON
+strings (``1234`` is not an idempotency key); a wrong type is refused with the field's own code
+(``invalid_coordinates``, ``invalid_accuracy``, ``invalid_segment``, else ``invalid_metadata``).
+The JSON text itself is decoded by :func:`server.common.strict_json.loads_strict`.
+"""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
 from django.utils import timezone as dj_timezone
 from rest_framework import serializers
+
+from server.common.strict_fields import StrictCharField, StrictFloatField, StrictRegexField
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
 CLOCK_SKEW = timedelta(minutes=5)
@@ -14,9 +22,9 @@ UNKNOWN_LABEL = "unknown"
 
 
 class LocationSerializer(serializers.Serializer):
-    lat = serializers.FloatField()
-    lng = serializers.FloatField()
-    accuracy_m = serializers.FloatField()  # missing or null: see to_internal_value
+    lat = StrictFloatField(type_code="invalid_coordinates")
+    lng = StrictFloatField(type_code="invalid_coordinates")
+    accuracy_m = StrictFloatField(type_code="invalid_accuracy")  # missing or null: see to_internal_value
 
     def validate_lat(self, v: float) -> float:
         if not -90.0 <= v <= 90.0:
@@ -42,8 +50,8 @@ class LocationSerializer(serializers.Serializer):
 
 
 class SegmentSerializer(serializers.Serializer):
-    start_s = serializers.FloatField(min_value=0.0)
-    end_s = serializers.FloatField(min_value=0.0)
+    start_s = StrictFloatField(min_value=0.0, type_code="invalid_segment")
+    end_s = StrictFloatField(min_value=0.0, type_code="invalid_segment")
 
     def validate(self, attrs):
         if attrs["end_s"] <= attrs["start_s"]:
@@ -52,21 +60,24 @@ class SegmentSerializer(serializers.Serializer):
 
 
 class DeviceLabelSerializer(serializers.Serializer):
-    label = serializers.CharField(max_length=120)
-    confidence = serializers.FloatField(min_value=0.0, max_value=1.0, required=False, allow_null=True)
-    model_version = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    label = StrictCharField(max_length=120, type_code="invalid_metadata")
+    confidence = StrictFloatField(min_value=0.0, max_value=1.0, required=False, allow_null=True,
+                                  type_code="invalid_metadata")
+    model_version = StrictCharField(max_length=64, required=False, allow_blank=True, default="",
+                                    type_code="invalid_metadata")
 
 
 class RecordingMetadataSerializer(serializers.Serializer):
-    idempotency_key = serializers.RegexField(r"^[A-Za-z0-9_\-:.]{8,64}$", error_messages={
+    idempotency_key = StrictRegexField(r"^[A-Za-z0-9_\-:.]{8,64}$", type_code="invalid_metadata", error_messages={
         "invalid": "8-64 characters from letters, digits and _-:."})
     recorded_at = serializers.DateTimeField(default_timezone=timezone.utc)
     location = LocationSerializer()
     segment = SegmentSerializer()
     identification = DeviceLabelSerializer()
     device = serializers.DictField(required=False, default=dict)
-    session_token = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False,
-                                          help_text="From POST /recordings/session-token/ (in-app recorder).")
+    session_token = StrictCharField(required=False, allow_blank=True, default="", trim_whitespace=False,
+                                    type_code="invalid_metadata",
+                                    help_text="From POST /recordings/session-token/ (in-app recorder).")
 
     def validate_recorded_at(self, value: datetime) -> datetime:
         if value < EARLIEST:

@@ -13,6 +13,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from server.common.errors import ApiError
+from server.common.strict_json import JsonRefused, loads_strict
 from server.common.permissions import is_researcher
 
 from . import session_token, storage
@@ -32,9 +33,10 @@ def parse_metadata(raw) -> dict:
     if hasattr(raw, "read"):
         raw = raw.read(64 * 1024)
     try:
-        data = json.loads(raw)
-    except (TypeError, ValueError, UnicodeDecodeError):
-        raise ApiError("invalid_metadata", "The metadata field is not valid JSON.") from None
+        data = loads_strict(raw)
+    except JsonRefused as exc:
+        raise ApiError("invalid_metadata", f"The metadata field is not acceptable JSON: {exc}",
+                       fields={f"metadata.{exc.path}" if exc.path else "metadata": exc.reason}) from None
     if not isinstance(data, dict):
         raise ApiError("invalid_metadata", "The metadata must be a JSON object.")
     serializer = RecordingMetadataSerializer(data=data)

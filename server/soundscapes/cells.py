@@ -11,6 +11,7 @@ import math
 import h3
 
 CELL_RESOLUTION = 8
+MAX_CELL_CHARS = 16  # an H3 index is 15 hex digits
 SOURCE_GRID_DEG = 0.0005
 MAX_RADIUS_M = 2_000.0
 EARTH_RADIUS_M = 6_371_008.8
@@ -22,9 +23,11 @@ def valid_coordinates(lat: float, lng: float) -> bool:
 
 def is_soundscape_cell(cell: str) -> bool:
     """True for a valid H3 index at the soundscape resolution."""
+    if not isinstance(cell, str) or len(cell) > MAX_CELL_CHARS:
+        return False
     try:
         return bool(h3.is_valid_cell(cell)) and h3.get_resolution(cell) == CELL_RESOLUTION
-    except (TypeError, ValueError, h3.H3BaseException):
+    except (TypeError, ValueError, OverflowError, h3.H3BaseException):  # "-1" overflows h3's parse
         return False
 
 

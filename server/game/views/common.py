@@ -9,6 +9,7 @@ from rest_framework import status
 
 from server.common.errors import ApiError
 from server.common.permissions import is_researcher
+from server.common.strict_json import text_problem
 from server.recordings import storage
 from server.species.models import Species
 
@@ -33,7 +34,10 @@ def require_level(user, scenario: str) -> None:
 
 
 def species_or_400(label: str) -> Species:
-    species = Species.objects.filter(label=str(label).strip()).first()
+    """The catalogue species with this label, else 400 ``unknown_species`` (also for a label with a NUL
+    character or a lone surrogate, which never reaches the database)."""
+    label = str(label).strip()
+    species = None if text_problem(label) else Species.objects.filter(label=label).first()
     if species is None:
         raise ApiError("unknown_species", f"{str(label)[:80]!r} is not in the catalogue.",
                        fields={"species": "unknown"})
