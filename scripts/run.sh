@@ -18,6 +18,7 @@ fi
 $PY manage.py migrate --noinput -v 0
 $PY manage.py load_species
 $PY manage.py load_demo
+$PY manage.py make_public_clips
 $PY manage.py create_demo_users
 $PY manage.py load_game
 $PY manage.py register_model fixtures/models/baseline.npz --set birds --source shipped --if-none-current
@@ -38,7 +39,7 @@ mkdir -p var/log
   >var/log/worker.log 2>&1 & pids+=($!)
 .venv/bin/celery -A server beat -l info --schedule var/celerybeat-schedule >var/log/beat.log 2>&1 & pids+=($!)
 .venv/bin/uvicorn server.asgi:application --host "$HOST" --port "$PORT" --workers "${WEB_WORKERS:-2}" \
-  --no-access-log --lifespan off & pids+=($!)
+  --no-access-log --no-proxy-headers --lifespan off & pids+=($!)  # client addresses: DAWN_TRUSTED_PROXIES
 
 for _ in $(seq 1 100); do
   curl -fsS "http://$HOST:$PORT/healthz" >/dev/null 2>&1 && break
@@ -52,7 +53,7 @@ cat <<MSG
     Admin        http://$HOST:$PORT/admin/          (demo users: see 'create_demo_users' output above)
     Map data     http://$HOST:$PORT/api/v1/observations/?bbox=-67.5,17.8,-65.2,18.6
     Web map      http://$HOST:$PORT/map/
-    Websocket    ws://$HOST:$PORT/ws/v1/events/?token=<token>
+    Websocket    ws://$HOST:$PORT/ws/v1/events/  (token in the subprotocols: dawn.v1, token.<token>)
   Press Ctrl-C to stop everything this command started.
 
 MSG

@@ -12,11 +12,15 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from server.common import log_redaction  # noqa: E402
 from server.common.middleware import FORM_OVERHEAD_BYTES, too_large_message  # noqa: E402
 from server.common.wsgi_bridge import WsgiBridge  # noqa: E402
 from server.maps.public_tiles import PublicTileRouter  # noqa: E402
 from server.realtime.auth import TokenAuthMiddlewareStack  # noqa: E402
 from server.realtime.routing import collect_websocket_urlpatterns  # noqa: E402
+
+# uvicorn configured its loggers before importing us; their handlers redact token-shaped text too
+log_redaction.install(["uvicorn", "uvicorn.error", "uvicorn.access", ""])
 
 application = ProtocolTypeRouter({
     "http": PublicTileRouter(WsgiBridge(django_wsgi, threads=settings.HTTP_THREADS,

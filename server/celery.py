@@ -2,6 +2,7 @@
 import os
 
 from celery import Celery
+from celery.signals import after_setup_logger, after_setup_task_logger
 
 from server.common.malloc_tuning import tune_malloc
 
@@ -15,3 +16,12 @@ tune_malloc()  # every server process imports this module (server/__init__.py): 
 app = Celery("server")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def redact_tokens_in_worker_logs(logger, **kwargs):
+    """Celery's own handlers (worker and task loggers) redact token-shaped text like Django's."""
+    from server.common.log_redaction import install
+
+    install([logger])

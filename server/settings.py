@@ -41,7 +41,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.gis",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # expiring API tokens stored hashed (server/accounts)
+    "axes",  # login failure tracking and lockout (server/accounts/lockout.py)
     "rest_framework_gis",
     "django_filters",
     "drf_spectacular",
@@ -74,6 +75,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # a locked-out login answers server.accounts.lockout.lockout_response
 ]
 
 ROOT_URLCONF = "server.urls"
@@ -159,10 +161,35 @@ CONTENT_SECURITY_POLICY = {"DIRECTIVES": {
 # HSTS on HTTPS responses outside debug mode (DAWN_HSTS_SECONDS, default one year; 0 turns it off).
 SECURE_HSTS_SECONDS = 0 if DEBUG else int(os.environ.get("DAWN_HSTS_SECONDS", str(365 * 86400)))
 
+# --- sign-in: tokens, lockout, client addresses (server/accounts/README.md) ---------------------
+# Reverse proxies in front of the web process that append to X-Forwarded-For. 0: the header is
+# ignored and the peer address is the client. Feeds DRF's throttles (NUM_PROXIES) and django-axes
+# (AXES_CLIENT_IP_CALLABLE), so both see the same client address.
+TRUSTED_PROXIES = int(os.environ.get("DAWN_TRUSTED_PROXIES", "0"))
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend",  # first: refuses locked-out logins
+                           "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("DAWN_LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("DAWN_LOGIN_COOLOFF_MINUTES", "15")))
+# each listed parameter counts on its own: an account locks whatever addresses try it, an address
+# locks whatever accounts it tries
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "server.accounts.client_address.client_ip"
+AXES_LOCKOUT_CALLABLE = "server.accounts.lockout.lockout_response"
+# a success does not clear failures: one's own account must not reset an address's count
+AXES_RESET_ON_SUCCESS = False
+AXES_DISABLE_ACCESS_LOG = True  # failures are kept for the lockout; successful logins are not recorded
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=float(os.environ.get("DAWN_TOKEN_TTL_DAYS", "10"))),
+    "AUTO_REFRESH": True,  # each use moves the expiry to now + TTL (written at most once a minute)
+    "AUTO_REFRESH_MAX_TTL": timedelta(days=float(os.environ.get("DAWN_TOKEN_MAX_TTL_DAYS", "90"))),
+    "TOKEN_PREFIX": "dawn_",  # makes tokens recognisable to the log redaction (server/common/log_redaction.py)
+    "AUTH_HEADER_PREFIX": "Token",
+}
+
 # --- REST API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "server.accounts.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -175,6 +202,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"auth": os.environ.get("DAWN_AUTH_RATE", "30/min")},
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # client address for throttles = the entry DAWN_TRUSTED_PROXIES hops from the right of
+    # X-Forwarded-For; 0: REMOTE_ADDR only (see TRUSTED_PROXIES below)
+    "NUM_PROXIES": TRUSTED_PROXIES,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Dawn Chorus API",
@@ -232,7 +262,10 @@ CELERY_TIMEZONE = "UTC"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # every handler redacts token-shaped text (server/common/log_redaction.py; uvicorn's and
+    # Celery's own handlers get the same filter in server/asgi.py and server/celery.py)
+    "filters": {"redact_tokens": {"()": "server.common.log_redaction.RedactTokens"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_tokens"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("DAWN_LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from django.contrib.auth import authenticate, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import serializers
+from rest_framework import serializers, status
 
+from server.common.errors import ApiError
+
+from .lockout import ACCOUNT_LOCKED, lockout_message
 from .models import Role, User
 
 
@@ -43,7 +46,13 @@ class LoginSerializer(serializers.Serializer):
     password = serializers.CharField(write_only=True, max_length=128)
 
     def validate(self, attrs: dict) -> dict:
-        user = authenticate(username=attrs["username"], password=attrs["password"])
+        """Checks the password through Django's backends, django-axes first: the request goes
+        along so that failures count per account and per client address, and a locked-out login
+        is refused with ``429 account_locked`` whatever the password."""
+        request = getattr(self.context["request"], "_request", self.context["request"])  # Django's, not DRF's
+        user = authenticate(request, username=attrs["username"], password=attrs["password"])
+        if getattr(request, "axes_locked_out", False):
+            raise ApiError(ACCOUNT_LOCKED, lockout_message(), status.HTTP_429_TOO_MANY_REQUESTS)
         if user is None or not user.is_active:
             raise serializers.ValidationError("Wrong username or password.", code="invalid_credentials")
         attrs["user"] = user

@@ -1,9 +1,13 @@
-"""Account endpoints: register, login (token), logout, me, and admin role management."""
+"""Account endpoints: register, login (token), logout, me, and admin role management.
+
+Register and login answer ``{"token", "expiry", "user"}``: the API token (``Authorization: Token
+<token>``, see tokens.py) is shown only there. Logout revokes the token it came with.
+"""
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import generics, mixins, status, viewsets
-from rest_framework.authtoken.models import Token
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from knox.models import AuthToken
+from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,11 +16,19 @@ from server.common.permissions import IsAdminRole
 
 from .models import User
 from .serializers import LoginSerializer, RegisterSerializer, RoleSerializer, UserSerializer
+from .tokens import issue_token, revoke_token
+
+TokenAnswer = inline_serializer("TokenAnswer", {
+    "token": serializers.CharField(help_text="API token; send it as 'Authorization: Token <token>'."),
+    "expiry": serializers.DateTimeField(help_text="When the token expires unless used again (each use "
+                                                  "moves it forward, up to a maximum age)."),
+    "user": UserSerializer(),
+})
 
 
 def token_response(user: User, status_code: int) -> Response:
-    token, _ = Token.objects.get_or_create(user=user)
-    return Response({"token": token.key, "user": UserSerializer(user).data}, status=status_code)
+    token, expiry = issue_token(user)
+    return Response({"token": token, "expiry": expiry, "user": UserSerializer(user).data}, status=status_code)
 
 
 class RegisterView(APIView):
@@ -24,7 +36,7 @@ class RegisterView(APIView):
     authentication_classes: list = []
     throttle_scope = "auth"
 
-    @extend_schema(request=RegisterSerializer, responses={201: UserSerializer})
+    @extend_schema(request=RegisterSerializer, responses={201: TokenAnswer})
     def post(self, request):
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -36,9 +48,12 @@ class LoginView(APIView):
     authentication_classes: list = []
     throttle_scope = "auth"
 
-    @extend_schema(request=LoginSerializer, responses={200: UserSerializer})
+    @extend_schema(request=LoginSerializer, responses={
+        200: TokenAnswer, 400: OpenApiResponse(description="invalid_credentials"),
+        429: OpenApiResponse(description="account_locked (too many failures for the account or from the "
+                                         "client address) or throttled")})
     def post(self, request):
-        serializer = LoginSerializer(data=request.data)
+        serializer = LoginSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         return token_response(serializer.validated_data["user"], status.HTTP_200_OK)
 
@@ -48,7 +63,9 @@ class LogoutView(APIView):
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request):
-        Token.objects.filter(user=request.user).delete()
+        """Revokes the token the request came with (a session sign-in has none to revoke)."""
+        if isinstance(request.auth, AuthToken):
+            revoke_token(request.auth)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

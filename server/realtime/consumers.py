@@ -1,6 +1,7 @@
 """WebSocket endpoint ``/ws/v1/events/``: a player's outcomes and the live map feed.
 
-Authenticate with ``?token=<api token>`` (phones) or the session cookie (browser). Anonymous
+Authenticate with the API token in the subprotocols ``["dawn.v1", "token.<api token>"]`` or the
+session cookie (see auth.py: a bad token closes with 4401, ``?token=`` with 4400). Anonymous
 clients receive only the public map feed.
 
 Authenticated clients may also follow leaderboards: ``{"type": "subscribe", "board": "alltime"}``

@@ -178,11 +178,12 @@ async def fan_out(port: int, token: str, clients: int, rounds: int, kind: str) -
 
     from server.game.boards import group_for
 
-    url = f"ws://127.0.0.1:{port}/ws/v1/events/?token={token}"
+    url = f"ws://127.0.0.1:{port}/ws/v1/events/"
     conns = []
 
     async def open_one():
-        ws = await websockets.connect(url, origin="http://127.0.0.1", open_timeout=60, max_queue=None)
+        ws = await websockets.connect(url, origin="http://127.0.0.1", open_timeout=60, max_queue=None,
+                                      subprotocols=["dawn.v1", f"token.{token}"])
         json.loads(await ws.recv())  # hello
         await ws.send(json.dumps({"type": "subscribe", "board": "alltime"}))
         while json.loads(await ws.recv())["type"] != "subscribed":
@@ -222,12 +223,11 @@ async def fan_out(port: int, token: str, clients: int, rounds: int, kind: str) -
 
 
 def bench_websockets(env: dict, clients: int, rounds: int, kind: str) -> dict:
-    from rest_framework.authtoken.models import Token
-
     from server.accounts.models import User
+    from server.accounts.tokens import issue_token
 
     user, _ = User.objects.get_or_create(username="ws-bench")
-    token = Token.objects.get_or_create(user=user)[0].key
+    token = issue_token(user)[0]
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "server.asgi:application", "--host", "127.0.0.1",
                                "--port", str(port), "--no-access-log", "--log-level", "warning",

@@ -112,9 +112,9 @@ def prepare(env: dict) -> str:
     manage(env, "load_species")
     out = subprocess.run([sys.executable, "manage.py", "shell", "-c",
                           "from server.accounts.models import User;"
-                          "from rest_framework.authtoken.models import Token;"
+                          "from server.accounts.tokens import issue_token;"
                           "u=User.objects.create_user('bench', password='bench-bench-bench');"
-                          "print(Token.objects.create(user=u).key)"],
+                          "print(issue_token(u)[0])"],
                          cwd=ROOT, env=env, check=True, capture_output=True, text=True)
     return out.stdout.strip().splitlines()[-1]
 

@@ -6,7 +6,6 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from server.accounts.models import Role, User
@@ -39,11 +38,24 @@ def make_user(username: str, role: str) -> User:
     return User.objects.create_user(username=username, password="correct horse battery", role=role)
 
 
+def api_token(user: User) -> str:
+    """A new API token for ``user`` (as a login issues it)."""
+    from server.accounts.tokens import issue_token
+
+    return issue_token(user)[0]
+
+
+def ws_subprotocols(token: str) -> list[str]:
+    """What a client offers to authenticate a websocket (server/realtime/auth.py)."""
+    return ["dawn.v1", f"token.{token}"]
+
+
 def client_for(user: User | None) -> APIClient:
     client = APIClient()
     if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        if not hasattr(user, "test_api_token"):  # one token per user object, as a signed-in phone has
+            user.test_api_token = api_token(user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {user.test_api_token}")
     return client
 
 

@@ -7,11 +7,11 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-from rest_framework.authtoken.models import Token
 
 from server.asgi import application
 from server.realtime import events
 from server.realtime.events import MAP_GROUP, user_group
+from tests.server.conftest import api_token, ws_subprotocols
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,18 +26,20 @@ def test_openapi_schema_and_docs(client):
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
 
 
-async def connect(query: str = "") -> WebsocketCommunicator:
-    comm = WebsocketCommunicator(application, f"/ws/v1/events/{query}", headers=[(b"origin", b"http://127.0.0.1")])
+async def connect(token: str | None = None, query: str = "") -> WebsocketCommunicator:
+    """A socket on /ws/v1/events/, signed in with ``token`` (offered as a subprotocol) when given."""
+    comm = WebsocketCommunicator(application, f"/ws/v1/events/{query}", headers=[(b"origin", b"http://127.0.0.1")],
+                                 subprotocols=ws_subprotocols(token) if token else None)
     connected, _ = await comm.connect()
     assert connected
     return comm
 
 
 def test_websocket_delivers_own_updates_and_public_map(player, other_player):
-    token = Token.objects.create(user=player).key
+    token = api_token(player)
 
     async def scenario():
-        mine = await connect(f"?token={token}")
+        mine = await connect(token)
         anon = await connect()
         assert (await mine.receive_json_from())["authenticated"] is True
         assert (await anon.receive_json_from())["authenticated"] is False
@@ -63,10 +65,78 @@ def test_websocket_delivers_own_updates_and_public_map(player, other_player):
     async_to_sync(scenario)()
 
 
-def test_bad_token_is_anonymous(player):
+async def closed_with(comm: WebsocketCommunicator) -> int:
+    """The close code of a socket the server closes before saying hello."""
+    message = await comm.receive_output(timeout=5)
+    assert message["type"] == "websocket.close", message
+    return message["code"]
+
+
+def test_bad_token_closes_with_4401(player):
+    """A token the server does not know closes the socket (no anonymous fallback), and so does a
+    real token with characters appended (the old code compared only its first 40)."""
+    token = api_token(player)
+
     async def scenario():
-        comm = await connect("?token=" + "f" * 400)
-        assert (await comm.receive_json_from())["authenticated"] is False
+        for bad in ["f" * 400, token + "0", token + "extra", token[:-1]]:
+            comm = await connect(bad)
+            assert await closed_with(comm) == 4401
+            await comm.disconnect()
+        good = await connect(token)
+        assert (await good.receive_json_from())["authenticated"] is True
+        await good.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_token_in_the_url_is_refused(player):
+    """``?token=`` is no way in any more: the socket closes with 4400 even for a valid token (URLs
+    end up in logs), and the same token as a subprotocol signs in."""
+    token = api_token(player)
+
+    async def scenario():
+        comm = await connect(query=f"?token={token}")
+        assert await closed_with(comm) == 4400
+        await comm.disconnect()
+        comm = await connect(token)
+        assert (await comm.receive_json_from())["authenticated"] is True
+        await comm.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_the_server_accepts_dawn_v1_and_never_echoes_the_token(player):
+    token = api_token(player)
+
+    async def scenario():
+        comm = WebsocketCommunicator(application, "/ws/v1/events/", headers=[(b"origin", b"http://127.0.0.1")],
+                                     subprotocols=ws_subprotocols(token))
+        connected, subprotocol = await comm.connect()
+        assert connected and subprotocol == "dawn.v1"
+        assert (await comm.receive_json_from())["authenticated"] is True
+        await comm.disconnect()
+        for path in ("/ws/map/", "/ws/v1/events/"):  # anonymous, without subprotocols, as before
+            comm = WebsocketCommunicator(application, path, headers=[(b"origin", b"http://127.0.0.1")])
+            connected, subprotocol = await comm.connect()
+            assert connected and subprotocol is None
+            assert (await comm.receive_json_from())["authenticated"] is False
+            await comm.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_an_expired_token_closes_the_socket(player):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from knox.models import AuthToken
+
+    token = api_token(player)
+    AuthToken.objects.filter(user=player).update(expiry=timezone.now() - timedelta(seconds=1))
+
+    async def scenario():
+        comm = await connect(token)
+        assert await closed_with(comm) == 4401
         await comm.disconnect()
 
     async_to_sync(scenario)()
@@ -82,13 +152,13 @@ def test_board_subscribers_of_one_process_share_one_group_member(player):
     from server.game.boards import group_for
     from server.realtime.outbox import live_groups
 
-    token = Token.objects.create(user=player).key
+    token = api_token(player)
     board = f"species-test-{uuid.uuid4().hex[:8]}"  # a group no earlier run left members in
     group = group_for(board)
 
     async def scenario():
         layer = get_channel_layer()
-        sockets = [await connect(f"?token={token}") for _ in range(3)]
+        sockets = [await connect(token) for _ in range(3)]
         for ws in sockets:
             assert (await ws.receive_json_from())["type"] == "hello"
             await ws.send_json_to({"type": "subscribe", "board": board})

@@ -17,13 +17,12 @@ import redis
 import requests
 from django.conf import settings as dj_settings
 from django.db import connection
-from rest_framework.authtoken.models import Token
 
 from server.observations.models import Observation
 from server.recordings.models import FingerprintHash, Recording, Status
 from server.recordings.tasks import sweep_stuck_recordings
 
-from .conftest import client_for, metadata, submit
+from .conftest import api_token, client_for, metadata, submit
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -146,7 +145,7 @@ def test_redis_down_at_submit_then_sweeper_recovers(proc_env, catalogue, player,
             return False
 
     wait_for(up, 60, "the web server", proc_env)
-    token = Token.objects.create(user=player).key
+    token = api_token(player)
     clip = bird_clips[0]
     meta = metadata(identification={"label": clip.label, "confidence": 0.9, "model_version": "phone"})
     meta["session_token"] = requests.post(f"{base}/api/v1/recordings/session-token/", timeout=10,

@@ -11,7 +11,6 @@ import sys
 import numpy as np
 import pytest
 import requests
-from rest_framework.authtoken.models import Token
 
 from ml.federated.embedding import embed_windows
 from ml.runtime.audio import decode
@@ -22,6 +21,7 @@ from server.federated.models import Round, RoundStatus
 from server.federated.services import open_round
 from server.modelregistry.services import current_version
 
+from ..conftest import api_token
 from ..test_workers import free_port, proc_env, start, start_worker, wait_for  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -72,7 +72,7 @@ def test_real_round_over_http_with_a_real_worker_promotes_a_new_version(proc_env
     birds = [c for c in clips if c.kind == "bird" and c.path.suffix == ".ogg"]
     chosen = [a.user for a in rnd.assignments.select_related("user").order_by("user_id")]
     for i, user in enumerate(chosen):
-        token = Token.objects.create(user=user).key
+        token = api_token(user)
         phone_round(base, token, birds[i::3], tmp_path, seed=i)
 
     def finished():

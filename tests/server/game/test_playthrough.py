@@ -18,7 +18,7 @@ from server.game.fixtures_loader import GAME_FIXTURES, load_badges
 from server.game.models import Quest, QuizQuestion
 from server.recordings.tasks import analyse_recording
 
-from ..conftest import client_for, metadata, submit
+from ..conftest import api_token, client_for, metadata, submit, ws_subprotocols
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -46,7 +46,8 @@ def record(client: APIClient, clip, lat: float, minutes_ago: float) -> dict:
 
 
 async def socket(token: str) -> WebsocketCommunicator:
-    comm = WebsocketCommunicator(application, f"/ws/v1/events/?token={token}", headers=[(b"origin", b"http://127.0.0.1")])
+    comm = WebsocketCommunicator(application, "/ws/v1/events/", headers=[(b"origin", b"http://127.0.0.1")],
+                                 subprotocols=ws_subprotocols(token))
     connected, _ = await comm.connect()
     assert connected
     assert (await comm.receive_json_from())["type"] == "hello"
@@ -158,13 +159,11 @@ def test_full_play_through(catalogue, bird_clips, researcher):
 
 
 def test_board_subscriptions_are_authenticated_and_private(player, other_player):
-    from rest_framework.authtoken.models import Token
-
     from server.game.models import Team, TeamMembership
 
     team = Team.objects.create(name="Owls")
     TeamMembership.objects.create(team=team, player=other_player)
-    token = Token.objects.create(user=player).key
+    token = api_token(player)
 
     async def scenario():
         comm = await socket(token)

@@ -15,13 +15,12 @@ import zipfile
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
-from rest_framework.authtoken.models import Token
 
 from server.asgi import application
 from server.maps import live
 from server.maps.tilemath import POINT_ZOOM, lnglat_to_tile
 
-from ..conftest import client_for
+from ..conftest import api_token, client_for, ws_subprotocols
 from .mvt import decode, tile_to_lnglat
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -81,8 +80,8 @@ def everything_visible_to(client, obs, token: str | None) -> dict[str, list[floa
 
 def websocket_numbers(obs, token: str | None) -> list[float]:
     async def scenario() -> list[float]:
-        query = f"?token={token}" if token else ""
-        comm = WebsocketCommunicator(application, f"/ws/map/{query}", headers=[(b"origin", b"http://127.0.0.1")])
+        comm = WebsocketCommunicator(application, "/ws/map/", headers=[(b"origin", b"http://127.0.0.1")],
+                                     subprotocols=ws_subprotocols(token) if token else None)
         assert (await comm.connect())[0]
         await comm.receive_json_from()
         await comm.send_json_to({"type": "subscribe", "bbox": [-67.5, 17.8, -65.2, 18.6]})
@@ -102,7 +101,7 @@ def test_player_never_sees_true_coordinates_anywhere(make_obs, player, other_pla
     assert obs.obscured and abs(obs.public_location.x - TRUE_LNG) > NEAR * 2
     assert abs(obs.public_location.y - TRUE_LAT) > NEAR * 2  # this seed's obscured point is far enough to tell
     leaks = {name: True for name, values in
-             everything_visible_to(client_for(player), obs, Token.objects.get(user=player).key).items()
+             everything_visible_to(client_for(player), obs, api_token(player)).items()
              if reveals_truth(values)}
     assert leaks == {}
     anon = everything_visible_to(client_for(None), obs, None)
@@ -118,7 +117,7 @@ def test_researcher_and_owner_see_the_true_point_in_detail_tiles_and_websocket(m
         assert detail["geometry"]["coordinates"] == pytest.approx([TRUE_LNG, TRUE_LAT])
         assert any(abs(x - TRUE_LNG) < 1e-4 and abs(y - TRUE_LAT) < 1e-4
                    for x, y in tile_points(client, TRUE_LNG, TRUE_LAT))
-        assert reveals_truth(websocket_numbers(obs, Token.objects.get_or_create(user=user)[0].key))
+        assert reveals_truth(websocket_numbers(obs, api_token(user)))
 
 
 def test_exports_hold_generalised_coordinates_even_for_researchers(make_obs, researcher):

@@ -2,7 +2,6 @@ import os
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from rest_framework.authtoken.models import Token
 
 from server.accounts.models import Role, User
 
@@ -10,7 +9,8 @@ DEMO_USERS = [("admin", Role.ADMIN), ("researcher", Role.RESEARCHER), ("player",
 
 
 class Command(BaseCommand):
-    help = "Create the demo accounts admin/researcher/player (DEBUG only) and print their tokens."
+    help = ("Create the demo accounts admin/researcher/player (DEBUG only). No token is printed: "
+            "clients get one from POST /api/v1/auth/login/.")
 
     def handle(self, *args, **options):
         if not settings.DEBUG:
@@ -22,6 +22,4 @@ class Command(BaseCommand):
                 user.set_password(password)
                 user.is_superuser = role == Role.ADMIN
                 user.save()
-            token, _ = Token.objects.get_or_create(user=user)
-            self.stdout.write(f"demo {role:<10} {username:<10} password={password if created else '(unchanged)'} "
-                              f"token={token.key}")
+            self.stdout.write(f"demo {role:<10} {username:<10} password={password if created else '(unchanged)'}")
