@@ -14,7 +14,7 @@ from server.common.errors import ApiError
 from server.species.lookup import identifiable_species
 from server.species.models import Species
 
-from . import session_token, storage
+from . import blob_refs, session_token, storage
 from .metadata import UNKNOWN_LABEL
 from .models import Recording, Status
 from .submission_sql import NewRecording, Submission, insert_recording, prior_submissions
@@ -78,8 +78,9 @@ def ingest(owner, upload, meta: dict) -> IngestResult:
 
     Two statements (``submission_sql``): one lookup of the idempotency key (replays return the
     original even after their session token expired) together with the token's nonce, then one
-    INSERT in autocommit that a concurrent twin cannot turn into an error (``ON CONFLICT DO
-    NOTHING``, then the lookup again). Analysis is queued once the row is committed.
+    INSERT that a concurrent twin cannot turn into an error (``ON CONFLICT DO NOTHING``, then the
+    lookup again). The audio file is written after that INSERT and before its commit
+    (:func:`insert_and_store`), so a refused or failed upload leaves no file behind.
     """
     data = read_upload(upload)
     sha = storage.sha256_hex(data)
@@ -103,16 +104,17 @@ def ingest(owner, upload, meta: dict) -> IngestResult:
                        fields={"segment.end_s": "beyond the end of the audio"})
     ident = meta["identification"]
     species = resolve_species(ident["label"])
-    _, rel = storage.store_blob(data, info.format, sha)
+    rel = storage.relative_path(sha, info.format)
     loc = meta["location"]
-    created = insert_recording(NewRecording(
+    row = NewRecording(
         owner_id=owner.pk, idempotency_key=key, audio_sha256=sha, audio_path=rel, audio_format=info.format,
         audio_bytes=len(data), sample_rate=info.sample_rate, channels=info.channels, duration_s=info.duration,
         recorded_at=meta["recorded_at"], lng=loc["lng"], lat=loc["lat"], accuracy_m=loc["accuracy_m"],
         segment_start_s=segment["start_s"], segment_end_s=min(segment["end_s"], info.duration),
         claimed_species_id=species.pk if species else None, device_confidence=ident.get("confidence"),
         device_model_version=ident.get("model_version", ""), device_info=meta.get("device", {}),
-        session_nonce=nonce, now=timezone.now()))
+        session_nonce=nonce, now=timezone.now())
+    created = insert_and_store(row, data)
     if created is None:  # a concurrent request with the same key (or the same session token) won the race
         original, nonce_used = prior_submissions(owner.pk, key, nonce)
         if check_replay(original, sha) is not None:
@@ -121,8 +123,34 @@ def ingest(owner, upload, meta: dict) -> IngestResult:
             raise session_token.reused()
         raise ApiError("submission_conflict", "A concurrent submission conflicted with this one; send it again.",
                        status.HTTP_409_CONFLICT)
-    transaction.on_commit(lambda: enqueue_analysis(created.id))   # at once in autocommit
     return IngestResult(created, created=True)
+
+
+def insert_and_store(row: NewRecording, data: bytes) -> Submission | None:
+    """INSERT the row, then write its audio file, in one transaction; None (and no file) when the row lost a race.
+
+    Nothing a rollback leaves behind: the INSERT takes the file's lock (``blob_refs``), so the file
+    is written only for a row that will commit, and any failure before the commit (the write, the
+    commit itself) deletes a file this call created unless a committed row shares it. Analysis is
+    queued once the row is committed.
+    """
+    wrote = False
+    try:
+        with transaction.atomic():
+            created = insert_recording(row)
+            if created is None:
+                return None
+            wrote = not storage.absolute(row.audio_path).exists()
+            storage.store_blob(data, row.audio_format, row.audio_sha256)
+            transaction.on_commit(lambda: enqueue_analysis(created.id))
+    except BaseException:
+        if wrote:
+            try:
+                blob_refs.discard_unreferenced(row.audio_path)
+            except Exception as exc:  # e.g. the database went away: the orphan sweeper removes it later
+                log.warning("could not remove the audio of a failed upload (%s): %s", row.audio_path, exc)
+        raise
+    return created
 
 
 def enqueue_analysis(recording_id) -> bool:

@@ -23,7 +23,8 @@ class Recording(models.Model):
     idempotency_key = models.CharField(max_length=64)
     # audio, stored content-addressed under MEDIA_ROOT
     audio_sha256 = models.CharField(max_length=64, db_index=True, help_text="sha256 of the submitted bytes")
-    audio_path = models.CharField(max_length=200, help_text="stored file (the speech-muted copy if muted)")
+    audio_path = models.CharField(max_length=200, db_index=True,
+                                  help_text="stored file (the speech-muted copy if muted)")
     audio_format = models.CharField(max_length=8)
     audio_bytes = models.PositiveIntegerField()
     sample_rate = models.PositiveIntegerField()

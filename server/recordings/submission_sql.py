@@ -14,6 +14,7 @@ from datetime import datetime
 
 from django.db import connection
 
+from . import blob_refs
 from .models import Recording, Status
 
 TABLE = Recording._meta.db_table
@@ -27,10 +28,13 @@ INSERT_COLUMNS = (
     "status", "reject_code", "reject_reason", "analysis", "pcm_digest", "duplicate_of_id", "speech_muted",
     "analysis_attempts", "session_nonce", "enqueued_at", "analysed_at", "created_at", "updated_at",
 )
+# The FROM clause takes the audio file's advisory lock (blob_refs) before the row is inserted, in the
+# same round trip; the lock holds until the caller's transaction commits.
 _INSERT = (
-    f"INSERT INTO {TABLE} ({', '.join(connection.ops.quote_name(c) for c in INSERT_COLUMNS)}) VALUES ("
+    f"INSERT INTO {TABLE} ({', '.join(connection.ops.quote_name(c) for c in INSERT_COLUMNS)}) SELECT "
     "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, ST_SetSRID(ST_MakePoint(%s, %s), 4326), %s, %s, %s, %s, %s, "
-    f"%s, %s::jsonb, '{Status.RECEIVED.value}', '', '', '{{}}'::jsonb, '', NULL, false, 0, %s, %s, NULL, %s, %s) "
+    f"%s, %s::jsonb, '{Status.RECEIVED.value}', '', '', '{{}}'::jsonb, '', NULL, false, 0, %s, %s, NULL, %s, %s "
+    "FROM (SELECT pg_advisory_xact_lock(%s, %s)) AS blob_lock "
     "ON CONFLICT DO NOTHING RETURNING id"
 )
 _PRIOR = (
@@ -85,13 +89,18 @@ def prior_submissions(owner_id: int, key: str, nonce: str | None) -> tuple[Submi
 
 
 def insert_recording(row: NewRecording) -> Submission | None:
-    """Insert a 'received' recording; None when a unique constraint (key, session token) holds one already."""
+    """Insert a 'received' recording; None when a unique constraint (key, session token) holds one already.
+
+    Takes the lock of ``row.audio_path`` (:func:`blob_refs.lock`) first, so call it inside
+    ``transaction.atomic`` and write the file before that transaction commits.
+    """
     rec_id = uuid.uuid4()
     with connection.cursor() as cursor:
         cursor.execute(_INSERT, [
             rec_id, row.owner_id, row.idempotency_key, row.audio_sha256, row.audio_path, row.audio_format,
             row.audio_bytes, row.sample_rate, row.channels, row.duration_s, row.recorded_at, row.lng, row.lat,
             row.accuracy_m, row.segment_start_s, row.segment_end_s, row.claimed_species_id, row.device_confidence,
-            row.device_model_version, json.dumps(row.device_info), row.session_nonce, row.now, row.now, row.now])
+            row.device_model_version, json.dumps(row.device_info), row.session_nonce, row.now, row.now, row.now,
+            *blob_refs.lock_key(row.audio_path)])
         inserted = cursor.fetchone()
     return None if inserted is None else Submission(rec_id, Status.RECEIVED.value, row.audio_sha256)

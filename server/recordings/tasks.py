@@ -71,3 +71,11 @@ def sweep_stuck_recordings() -> int:
         log.info("sweeper: %d stuck recordings, %d re-enqueued", len(stuck), len(sent))
     return len(sent)
 
+
+
+@shared_task(name="recordings.sweep_orphans")
+def sweep_orphan_audio() -> int:
+    """Delete audio files no recording references, once older than ``ORPHAN_BLOB_GRACE_SECONDS``."""
+    from .orphans import sweep
+
+    return sweep(settings.ORPHAN_BLOB_GRACE_SECONDS).deleted
