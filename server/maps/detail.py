@@ -7,11 +7,10 @@ from django.db import connection
 from django.urls import reverse
 
 from server.common.permissions import is_researcher
+from server.observations import public_clips
 from server.observations.models import Observation, Source, Status
 from server.observations.publication import public_cell, sees_true_location, shown_time
 from server.observations.services import public_uncertainty_m
-
-from .media import audio_file
 
 
 @lru_cache(maxsize=1)
@@ -60,7 +59,7 @@ def observation_detail(obs: Observation, user, build_uri) -> dict:
     privileged = sees_true_location(user, obs)
     point = obs.location if privileged else obs.public_location
     withheld = obs.obscured and not privileged
-    has_audio = audio_file(obs) is not None
+    clip = public_clips.clip_url(obs)
     own_or_research = is_researcher(user) or (obs.observer_id is not None and obs.observer_id == user.id)
     observed_at, precision = shown_time(obs, withheld)
     source_url = "" if withheld else obs.source_url
@@ -80,8 +79,8 @@ def observation_detail(obs: Observation, user, build_uri) -> dict:
         "source_url": source_url,
         "model": model_info(obs),
         "identifications": identifications(obs),
-        "audio_url": build_uri(reverse("map-observation-audio", args=[obs.pk])) if has_audio else None,
-        "spectrogram_url": build_uri(reverse("map-observation-spectrogram", args=[obs.pk])) if has_audio else None,
+        "audio_url": build_uri(clip) if clip else None,
+        "spectrogram_url": build_uri(reverse("map-observation-spectrogram", args=[obs.pk])) if clip else None,
         "recording_url": (build_uri(reverse("recording-detail", args=[obs.recording_id]))
                           if obs.recording_id and own_or_research else source_url or None),
     }

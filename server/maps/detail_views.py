@@ -1,19 +1,25 @@
-"""Observation detail for the map popup, its audio and its cached spectrogram PNG."""
+"""Observation detail for the map popup, its audio and its cached spectrogram PNG.
+
+The audio route serves the private recording only to those who may hear it (see
+:class:`ObservationAudioView`); the popup plays the public clip, and the spectrogram is drawn from it."""
 from __future__ import annotations
 
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponseRedirect
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ml.runtime.audio import AudioError
 from server.common.errors import ApiError
+from server.common.permissions import is_researcher
+from server.observations import public_clips
 from server.observations.models import Observation
+from server.recordings.private_audio import CACHE_CONTROL, original_response, tag_free_response
 
 from .detail import observation_detail
-from .media import audio_file, content_type, spectrogram_png
+from .media import audio_file, spectrogram_png
 from .negotiation import AlwaysJson
 
 
@@ -24,11 +30,13 @@ def observation_or_404(pk: int) -> Observation:
     return obs
 
 
-def audio_or_404(obs: Observation):
-    path = audio_file(obs)
-    if path is None:
-        raise ApiError("audio_unavailable", "No audio is available for this observation.", status_code=404)
-    return path
+def unavailable() -> ApiError:
+    return ApiError("audio_unavailable", "No audio is available for this observation.", status_code=404)
+
+
+def is_owner(user, obs: Observation) -> bool:
+    """``user`` uploaded the recording behind ``obs`` (imported observations have no owner here)."""
+    return obs.recording_id is not None and obs.recording.owner_id == user.pk
 
 
 class ObservationDetailView(APIView):
@@ -43,28 +51,45 @@ class ObservationDetailView(APIView):
 
 
 class ObservationAudioView(APIView):
-    """The observation's audio (speech already muted at ingest)."""
+    """The observation's recording, private: its owner gets the stored bytes (speech muted at
+    analysis), researchers and admins a FLAC copy without the upload's tags. Anyone else is
+    redirected (302) to the public clip, or gets 404 ``audio_unavailable`` where there is none.
+    Every answer is ``Cache-Control: private``."""
 
     permission_classes = [AllowAny]
     content_negotiation_class = AlwaysJson
 
-    @extend_schema(responses={(200, "audio/*"): OpenApiTypes.BINARY})
+    @extend_schema(responses={(200, "audio/*"): OpenApiTypes.BINARY,
+                              302: OpenApiResponse(description="Not yours: the public clip's URL"),
+                              404: OpenApiResponse(description="audio_unavailable or not_found")})
     def get(self, request, pk: int):
-        path = audio_or_404(observation_or_404(pk))
-        response = FileResponse(path.open("rb"), content_type=content_type(path))
-        response["Cache-Control"] = "public, max-age=86400"
+        obs = observation_or_404(pk)
+        if is_owner(request.user, obs) or is_researcher(request.user):
+            path = audio_file(obs)
+            if path is None:
+                raise unavailable()
+            name = f"observation-{obs.pk}"
+            return original_response(path, name) if is_owner(request.user, obs) else tag_free_response(path, name)
+        clip = public_clips.clip_url(obs)
+        if clip is None:
+            raise unavailable()
+        response = HttpResponseRedirect(clip)
+        response["Cache-Control"] = CACHE_CONTROL
         return response
 
 
 class SpectrogramView(APIView):
-    """A PNG spectrogram of the observation's audio, rendered once and cached under MEDIA_ROOT."""
+    """A PNG spectrogram of the observation's public clip, rendered once and cached under MEDIA_ROOT;
+    404 ``audio_unavailable`` where there is no clip."""
 
     permission_classes = [AllowAny]
     content_negotiation_class = AlwaysJson
 
     @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
     def get(self, request, pk: int):
-        path = audio_or_404(observation_or_404(pk))
+        path = public_clips.clip_file(observation_or_404(pk))
+        if path is None:
+            raise unavailable()
         try:
             png = spectrogram_png(path)
         except AudioError as exc:

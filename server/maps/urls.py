@@ -1,6 +1,7 @@
 """API routes of the maps app, mounted under /api/v1/."""
 from django.urls import path, re_path
 
+from .clip_views import PublicClipView
 from .config_views import MapConfigView
 from .detail_views import ObservationAudioView, ObservationDetailView, SpectrogramView
 from .export_views import ExportDownloadView, ExportJobCreateView, ExportJobView, SyncExportView
@@ -15,6 +16,7 @@ urlpatterns = [
     path("map/observations/<int:pk>/audio/", ObservationAudioView.as_view(), name="map-observation-audio"),
     path("map/observations/<int:pk>/spectrogram.png", SpectrogramView.as_view(),
          name="map-observation-spectrogram"),
+    path("clips/<str:token>.ogg", PublicClipView.as_view(), name="public-clip"),
     path("map/species/<str:species>/abundance/", AbundanceView.as_view(), name="map-species-abundance"),
     path("map/species/<str:species>/route/", RouteView.as_view(), name="map-species-route"),
     re_path(r"^map/export\.(?P<suffix>csv|geojson|zip)$", SyncExportView.as_view(), name="map-export"),

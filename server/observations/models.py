@@ -41,6 +41,9 @@ class Observation(models.Model):
     source_url = models.URLField(blank=True)
     recordist = models.CharField(max_length=120, blank=True)
     license = models.URLField(blank=True)
+    public_clip_token = models.CharField(
+        max_length=64, null=True, blank=True, unique=True,
+        help_text="Random token naming the public clip (public_clips.py); null when there is none.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

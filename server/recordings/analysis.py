@@ -1,8 +1,9 @@
 """The CPU part of analysing one recording, free of database access.
 
 decode → quality checks (on the marked segment) → speech privacy (whole file) →
-fingerprint → classification (marked segment). The task in ``tasks.py`` turns the outcome
-into database rows.
+fingerprint → classification (marked segment). The outcome keeps the speech-muted marked segment
+for the public clip, encoded only when an observation is published (:meth:`AnalysisOutcome.public_clip`).
+The task in ``tasks.py`` turns the outcome into database rows.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.conf import settings
 
-from ml.runtime import fingerprint, quality, speech
+from ml.runtime import fingerprint, quality, reencode, speech
 from ml.runtime.audio import AudioError, decode, encode_flac
 from ml.runtime.classifier import Prediction, load_classifier
 from server.modelregistry.models import ModelSet
@@ -32,6 +33,14 @@ class AnalysisOutcome:
     landmarks: np.ndarray | None = None
     pcm_digest: str = ""
     muted_audio: bytes | None = None  # FLAC of the whole recording with speech silenced
+    segment_samples: np.ndarray | None = None  # the marked segment, speech muted (mono)
+    sample_rate: int = 0
+
+    def public_clip(self) -> bytes | None:
+        """The marked segment, speech muted, as a tag-free Ogg/Opus clip (None: nothing to publish)."""
+        if self.segment_samples is None:
+            return None
+        return reencode.public_clip(self.segment_samples, self.sample_rate)
 
     @property
     def rejected(self) -> bool:
@@ -95,6 +104,7 @@ def analyse_audio(data: bytes, segment: tuple[float, float], band: tuple[float, 
 
     prediction = model.classify(clip, sr, top_k=len(model.labels))
     out.probabilities = dict(prediction.ranked)
+    out.segment_samples, out.sample_rate = clip, sr
     out.prediction = prediction
     summary = prediction.to_dict()
     summary["ranked"] = summary["ranked"][:5]

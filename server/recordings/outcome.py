@@ -5,6 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ml.runtime import fingerprint
+from server.observations import public_clips
 from server.observations.models import Observation
 from server.observations.models import Status as ObsStatus
 from server.observations.services import build_observation
@@ -72,6 +73,16 @@ def store_muted_audio(rec: Recording, outcome: AnalysisOutcome) -> str | None:
 
 
 def apply_outcome(recording_id, outcome: AnalysisOutcome) -> str:
+    """Write the outcome's rows in one transaction; a public clip written for it is removed if that fails."""
+    written: list[str] = []
+    try:
+        return _apply_outcome(recording_id, outcome, written)
+    except BaseException:
+        public_clips.discard(written)
+        raise
+
+
+def _apply_outcome(recording_id, outcome: AnalysisOutcome, written: list[str]) -> str:
     with transaction.atomic():
         rec = (Recording.objects.select_for_update(of=("self",)).select_related("claimed_species", "owner")
                .get(pk=recording_id))
@@ -102,6 +113,9 @@ def apply_outcome(recording_id, outcome: AnalysisOutcome) -> str:
                     coordinate_uncertainty_m=rec.accuracy_m,
                     status=ObsStatus.CASUAL if casual else ObsStatus.NEEDS_ID,
                     recordist=rec.owner.display_name or rec.owner.username)
+                if public_clips.publishable(observation):
+                    clip = public_clips.prepare(observation, outcome.public_clip())
+                    written += [clip] if clip else []
                 observation.save()
                 finish(rec, outcome)
                 observation_accepted.send(sender=Observation, observation=observation)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 from django.core.cache import cache
-from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -20,11 +19,11 @@ from . import session_token, storage
 from .ingest import ingest
 from .metadata import RecordingMetadataSerializer
 from .models import Recording
+from .private_audio import original_response, tag_free_response
 from .serializers import RecordingCreatedSerializer, RecordingSerializer
 
 TOKEN_RATE_LIMIT = 240     # recording sessions per player per window
 TOKEN_RATE_WINDOW_S = 3600
-AUDIO_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "mp3": "audio/mpeg"}
 
 
 def parse_metadata(raw) -> dict:
@@ -106,10 +105,12 @@ class RecordingViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Re
     @extend_schema(responses={(200, "audio/*"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"], url_path="audio", url_name="audio")
     def audio(self, request, pk=None):
+        """The owner gets the stored bytes; researchers and admins a FLAC copy without the upload's tags."""
         rec = self.get_object()
         try:
-            handle = storage.absolute(rec.audio_path).open("rb")
-        except OSError:
-            raise ApiError("audio_missing", "The stored audio is not available.", status.HTTP_404_NOT_FOUND)
-        return FileResponse(handle, content_type=AUDIO_TYPES.get(rec.audio_format, "application/octet-stream"),
-                            filename=f"{rec.pk}.{rec.audio_format}")
+            path = storage.absolute(rec.audio_path)
+        except ValueError:
+            raise ApiError("audio_missing", "The stored audio is not available.", status.HTTP_404_NOT_FOUND) from None
+        if rec.owner_id == request.user.pk:
+            return original_response(path, str(rec.pk))
+        return tag_free_response(path, str(rec.pk))

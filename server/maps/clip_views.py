@@ -1,0 +1,36 @@
+"""The public clip of an observation, by its random token: the one audio anyone may fetch."""
+from __future__ import annotations
+
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
+
+from server.common.errors import ApiError
+from server.observations import public_clips
+
+from .negotiation import AlwaysJson
+
+CACHE_CONTROL = "public, max-age=86400"
+
+
+class PublicClipView(APIView):
+    """The clip named by ``token`` (Ogg/Opus: the marked segment, speech muted, no tags). Unknown
+    tokens, and clips whose observation's licence no longer allows publishing, are 404 ``not_found``."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    content_negotiation_class = AlwaysJson
+
+    @extend_schema(summary="An observation's public audio clip (Ogg/Opus)",
+                   responses={(200, "audio/ogg"): OpenApiTypes.BINARY,
+                              404: OpenApiResponse(description="not_found: no such clip")})
+    def get(self, request, token: str):
+        obs = public_clips.observation_for_token(token)
+        path = public_clips.clip_file(obs) if obs is not None else None
+        if path is None:
+            raise ApiError("not_found", "No such clip.", status_code=404)
+        response = FileResponse(path.open("rb"), content_type=public_clips.CONTENT_TYPE)
+        response["Cache-Control"] = CACHE_CONTROL
+        return response

@@ -1,0 +1,131 @@
+"""Public clips: the only audio of an observation that anyone besides its owner, researchers and
+admins may hear.
+
+A clip is Ogg/Opus made from PCM (``ml.runtime.reencode.public_clip``: the marked segment, speech
+muted, no container tags), stored under ``MEDIA_ROOT/public/clips/<token>.ogg`` and named by
+``Observation.public_clip_token``, a random ``secrets.token_urlsafe`` value that says nothing about
+the observation. Invariants:
+
+* a clip exists only while the observation's licence allows publishing (:func:`licence_allows`);
+* the token is the only name of the file, and it is reached only through :func:`clip_url`;
+* :func:`clip_file` returns nothing for an observation whose licence no longer allows publishing,
+  so every feature that plays audio skips it even if a file is left behind.
+"""
+from __future__ import annotations
+
+import re
+import secrets
+from pathlib import Path
+
+from django.db import transaction
+from django.urls import reverse
+
+from ml.runtime.files import atomic_write
+from server.recordings import storage
+
+from .models import Observation, Source
+
+CLIP_DIR = "public/clips"
+TOKEN_BYTES = 24   # 32 URL-safe characters, 192 random bits
+TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+CONTENT_TYPE = "audio/ogg"
+# app uploads carry no licence of their own: they are published under the app's terms
+DEFAULT_APP_LICENSE = "https://creativecommons.org/licenses/by-nc/4.0/"
+OPEN_LICENCE = re.compile(
+    r"creativecommons\.org/(licenses|publicdomain)/|^\s*(cc[\s-]?by|cc0|cc[\s-]?zero|public\s+domain)\b",
+    re.IGNORECASE)
+
+
+def effective_licence(obs: Observation) -> str:
+    """The licence the observation's audio is under (app uploads: the app's default)."""
+    if not obs.license and obs.source == Source.APP:
+        return DEFAULT_APP_LICENSE
+    return obs.license
+
+
+def licence_allows(licence: str) -> bool:
+    """Any Creative Commons licence, CC0 or public domain; an empty or unknown licence does not."""
+    return bool(licence) and OPEN_LICENCE.search(licence) is not None
+
+
+def publishable(obs: Observation) -> bool:
+    return licence_allows(effective_licence(obs))
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def relative_path(token: str) -> str:
+    if not TOKEN_PATTERN.match(token):
+        raise ValueError("not a clip token")
+    return f"{CLIP_DIR}/{token}.ogg"
+
+
+def clip_file(obs: Observation) -> Path | None:
+    """The observation's public clip on disk, or None (no clip, licence closed, file gone)."""
+    if not obs.public_clip_token or not publishable(obs):
+        return None
+    path = storage.absolute(relative_path(obs.public_clip_token))
+    return path if path.is_file() else None
+
+
+def clip_url(obs: Observation) -> str | None:
+    """Path of the public clip's URL, or None where the observation has none."""
+    if clip_file(obs) is None:
+        return None
+    return reverse("public-clip", kwargs={"token": obs.public_clip_token})
+
+
+def observation_for_token(token: str) -> Observation | None:
+    if not TOKEN_PATTERN.match(token):
+        return None
+    return Observation.objects.filter(public_clip_token=token).first()
+
+
+def prepare(obs: Observation, data: bytes | None) -> str | None:
+    """Write ``data`` (a clip from ``ml.runtime.reencode.public_clip``) under a fresh token and set
+    ``obs.public_clip_token`` without saving; returns the relative path written, or None (nothing
+    written) where the licence forbids publishing or ``data`` is None. The caller saves ``obs`` and,
+    if its transaction fails, removes the file with :func:`discard`."""
+    if data is None or not publishable(obs):
+        return None
+    token = new_token()
+    rel = relative_path(token)
+    atomic_write(storage.absolute(rel), data)
+    obs.public_clip_token = token
+    return rel
+
+
+def discard(paths: list[str]) -> None:
+    """Remove clip files that no committed row names (a failed transaction's)."""
+    for rel in paths:
+        storage.absolute(rel).unlink(missing_ok=True)
+
+
+def attach(obs: Observation, data: bytes | None) -> bool:
+    """Make ``data`` the public clip of the saved ``obs``, replacing any earlier one (whose file is
+    removed once the transaction commits); returns whether ``obs`` now has a new clip."""
+    old = obs.public_clip_token
+    rel = prepare(obs, data)
+    if rel is None:
+        return False
+    try:
+        obs.save(update_fields=["public_clip_token"])
+    except Exception:
+        discard([rel])
+        obs.public_clip_token = old
+        raise
+    if old:
+        transaction.on_commit(lambda: discard([relative_path(old)]))
+    return True
+
+
+def detach(obs: Observation) -> None:
+    """Remove ``obs``'s public clip (row first; the file once the transaction commits)."""
+    old = obs.public_clip_token
+    if not old:
+        return
+    obs.public_clip_token = None
+    obs.save(update_fields=["public_clip_token"])
+    transaction.on_commit(lambda: discard([relative_path(old)]))
