@@ -13,7 +13,7 @@ from server.observations.signals import observation_accepted
 from server.realtime.events import publish_outcome
 from server.species.models import Species
 
-from . import fingerprint_index, storage
+from . import blob_refs, fingerprint_index, storage
 from .analysis import AnalysisOutcome
 from .models import FINAL_STATUSES, Recording, Status
 
@@ -63,11 +63,15 @@ def finish(rec: Recording, outcome: AnalysisOutcome, code: str = "", reason: str
 
 
 def store_muted_audio(rec: Recording, outcome: AnalysisOutcome) -> str | None:
-    """Replace the stored audio by its speech-muted copy; returns the path to delete after commit."""
+    """Replace the stored audio by its speech-muted copy; returns the path to delete after commit.
+
+    The copy is written under its lock (``blob_refs``), held until the caller's transaction ends."""
     if outcome.muted_audio is None:
         return None
     old = rec.audio_path
-    _, rel = storage.store_blob(outcome.muted_audio, "flac")
+    sha = storage.sha256_hex(outcome.muted_audio)
+    blob_refs.lock(storage.relative_path(sha, "flac"))
+    _, rel = storage.store_blob(outcome.muted_audio, "flac", sha)
     rec.audio_path, rec.audio_format, rec.speech_muted = rel, "flac", True
     return old
 
@@ -89,8 +93,8 @@ def _apply_outcome(recording_id, outcome: AnalysisOutcome, written: list[str]) -
         if rec.status in FINAL_STATUSES:
             return "skipped"
         replaced = store_muted_audio(rec, outcome)
-        if replaced and not Recording.objects.filter(audio_path=replaced).exclude(pk=rec.pk).exists():
-            transaction.on_commit(lambda: storage.delete_blob(replaced))
+        if replaced:   # kept while another committed recording shares the file
+            transaction.on_commit(lambda: blob_refs.discard_unreferenced(replaced))
         duplicate = find_duplicate(rec, outcome) if outcome.landmarks is not None else None
         if duplicate is None and outcome.landmarks is not None:
             fingerprint_index.add(rec.pk, outcome.landmarks)
