@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from server.observations.geoprivacy import coarse_date
+from server.observations import public_clips
 from server.observations.models import Observation, Source
 from server.observations.services import public_uncertainty_m
 
 from . import dwca
 from .detail import basis_of_record, is_human_verified
-from .media import audio_file, content_type
 
 DEFAULT_APP_LICENSE = "https://creativecommons.org/licenses/by-nc/4.0/"
 # ISO 3166-1 alpha-2 by bounding box (west, south, east, north) for the regions the data covers.
@@ -59,9 +59,9 @@ def source_page(obs: Observation, absolute: Callable[[str], str]) -> str:
 
 def media_url(obs: Observation, absolute: Callable[[str], str]) -> tuple[str, str] | None:
     """(accessURI, MIME type) of the sound, if any (never xeno-canto's file for an obscured record)."""
-    local = audio_file(obs)
-    if local is not None:
-        return absolute(f"/api/v1/map/observations/{obs.pk}/audio/"), content_type(local)
+    clip = public_clips.clip_url(obs)
+    if clip is not None:
+        return absolute(clip), public_clips.CONTENT_TYPE
     if obs.source == Source.XENO_CANTO and obs.source_id and not obs.obscured:
         return f"https://xeno-canto.org/{obs.source_id}/download", XC_MIME
     return None

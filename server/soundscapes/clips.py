@@ -1,5 +1,7 @@
-"""Clips for soundscape sources: a player's recording (its marked segment) or, when a species
-has no recording in the area, the shipped fixture clip of that species (fixtures/audio).
+"""Clips for soundscape sources: a recorded observation's public clip (its marked segment, speech
+muted, no tags; ``server.observations.public_clips``) or, when a species has no such observation in
+the area, the shipped fixture clip of that species (fixtures/audio), re-encoded so that none of the
+file's tags travel. An observation without a public clip (its licence forbids publishing) is skipped.
 
 Clips are Ogg/Opus, content-addressed under ``MEDIA_ROOT/soundscapes/clips/``, made once and
 served immutable, so phones download each clip once and keep it.
@@ -12,18 +14,17 @@ import logging
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from ml.runtime.audio import AudioError, decode, encode_ogg_opus, probe
 from ml.runtime.files import atomic_write
+from server.observations import public_clips
 
 from .models import Clip
 
 log = logging.getLogger(__name__)
 FIXTURE_AUDIO = Path(settings.BASE_DIR) / "fixtures" / "audio"
-CLIP_MARGIN_S = 0.25
 CLIP_MAX_S = 10.0
 CLIP_SAMPLE_RATE = 48_000
 
@@ -80,17 +81,18 @@ def fixture_rows() -> dict[str, dict]:
     return out
 
 
+@lru_cache(maxsize=64)
+def fixture_clip_bytes(name: str) -> bytes:
+    """The fixture file re-encoded from its samples (Ogg/Opus, none of the file's tags)."""
+    x, sr = decode((FIXTURE_AUDIO / name).read_bytes())
+    return encode_ogg_opus(x, sr)
+
+
 def fixture_clip(species: str) -> Clip | None:
     row = fixture_rows().get(species.strip().lower())
-    if row is None:
+    if row is None or not public_clips.licence_allows(row["license"]):
         return None
-    existing = Clip.objects.filter(kind=Clip.Kind.FIXTURE, fixture_name=row["file"]).first()
-    if existing is not None:
-        return existing
-    data = (FIXTURE_AUDIO / row["file"]).read_bytes()
-    if not row["file"].endswith(".ogg"):
-        x, sr = decode(data)
-        data = encode_ogg_opus(x, sr)
+    data = fixture_clip_bytes(row["file"])
     info = probe(data)
     return _save(data, kind=Clip.Kind.FIXTURE, fixture_name=row["file"], species_label=row["label"],
                  duration_s=info.duration,
@@ -98,29 +100,30 @@ def fixture_clip(species: str) -> Clip | None:
 
 
 def recording_clip(recording_id: str, species: str) -> Clip | None:
-    """The marked segment of a recording as an Ogg/Opus clip (made once)."""
-    from server.recordings import storage
-    from server.recordings.models import Recording
+    """The public clip of the recording's observation (its first ``CLIP_MAX_S`` seconds), or None
+    where the observation has no public clip."""
+    from server.observations.models import Observation
 
-    existing = Clip.objects.filter(recording_id=recording_id).first()
-    if existing is not None:
-        return existing
-    rec = Recording.objects.filter(pk=recording_id).select_related("owner").first()
-    if rec is None:
+    obs = Observation.objects.filter(recording_id=recording_id).select_related("recording__owner").first()
+    path = public_clips.clip_file(obs) if obs is not None else None
+    if path is None:
         return None
     try:
-        x, sr = decode(storage.read_blob(rec.audio_path), sample_rate=CLIP_SAMPLE_RATE)
-    except (AudioError, OSError, ValueError) as exc:
+        data = path.read_bytes()
+        duration = probe(data).duration
+        if duration > CLIP_MAX_S:
+            x, sr = decode(data, sample_rate=CLIP_SAMPLE_RATE)
+            data, duration = encode_ogg_opus(x[:int(CLIP_MAX_S * sr)], sr), CLIP_MAX_S
+    except (AudioError, OSError) as exc:
         log.warning("soundscape clip for recording %s unavailable: %s", recording_id, exc)
         return None
-    start = max(0.0, rec.segment_start_s - CLIP_MARGIN_S)
-    end = min(rec.segment_end_s + CLIP_MARGIN_S, start + CLIP_MAX_S)
-    seg = x[int(start * sr): int(end * sr)]
-    if seg.size < sr // 10 or not np.any(seg):
-        return None
-    data = encode_ogg_opus(seg, sr)
-    clip = _save(data, kind=Clip.Kind.RECORDING, recording=rec, species_label=species,
-                 duration_s=seg.size / sr,
+    rec = obs.recording
+    sha = hashlib.sha256(data).hexdigest()
+    existing = Clip.objects.filter(recording=rec, sha256=sha).first()
+    if existing is not None:
+        return existing
+    Clip.objects.filter(recording=rec).update(recording=None)   # a clip made before: no longer this recording's
+    clip = _save(data, kind=Clip.Kind.RECORDING, recording=rec, species_label=species, duration_s=duration,
                  attribution={"recordist": rec.owner.display_name or rec.owner.username,
                               "source": "Dawn Chorus"})
     if clip.recording_id is None:

@@ -31,7 +31,8 @@ def player_position(player):
 
 
 def _candidates(player, exclude_ids: set[int]):
-    return (Observation.objects.filter(recording__isnull=False, recording__status="accepted")
+    return (Observation.objects.filter(recording__isnull=False, recording__status="accepted",
+                                       public_clip_token__isnull=False)
             .exclude(observer=player).exclude(pk__in=exclude_ids).select_related("species"))
 
 

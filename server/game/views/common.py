@@ -10,15 +10,12 @@ from rest_framework import status
 from server.common.errors import ApiError
 from server.common.permissions import is_researcher
 from server.common.strict_json import text_problem
-from server.recordings import storage
+from server.observations import public_clips
 from server.species.models import Species
 
 from ..awards import settle
 from ..ledger import AwardBatch, total_xp
 from ..levels import SCENARIO_LEVELS, level_for
-
-AUDIO_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "mp3": "audio/mpeg"}
-
 
 def body(serializer_class, request) -> dict:
     serializer = serializer_class(data=request.data)
@@ -53,9 +50,12 @@ def awarding():
         settle(batch)
 
 
-def audio_response(recording) -> FileResponse:
-    try:
-        handle = storage.absolute(recording.audio_path).open("rb")
-    except OSError:
-        raise ApiError("audio_missing", "The stored audio is not available.", status.HTTP_404_NOT_FOUND) from None
-    return FileResponse(handle, content_type=AUDIO_TYPES.get(recording.audio_format, "application/octet-stream"))
+def clip_response(observation) -> FileResponse:
+    """The observation's public clip (never the player's upload); 404 ``audio_unavailable`` without one.
+    Private to the asking player: the game's URL must not become a shared cache's key to the species."""
+    path = public_clips.clip_file(observation)
+    if path is None:
+        raise ApiError("audio_unavailable", "This observation has no public audio.", status.HTTP_404_NOT_FOUND)
+    response = FileResponse(path.open("rb"), content_type=public_clips.CONTENT_TYPE)
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -17,7 +17,7 @@ from server.observations.publication import is_withheld, shown_time
 from .. import anticheat, identifications, review
 from ..models import Identification
 from ..serializers import IdentificationSerializer, QualityVoteSerializer, ReviewLabelSerializer
-from .common import audio_response, awarding, body
+from .common import awarding, body, clip_response
 
 
 def grade_json(result) -> dict:
@@ -75,7 +75,8 @@ class IdentifyQueueView(APIView):
     def get(self, request):
         if not identifications.may_identify(request.user):
             raise ApiError("level_too_low", "Identifying needs level 2.", status.HTTP_403_FORBIDDEN)
-        qs = (Observation.objects.filter(recording__isnull=False, status=Status.NEEDS_ID)
+        qs = (Observation.objects.filter(recording__isnull=False, status=Status.NEEDS_ID,
+                                         public_clip_token__isnull=False)
               .exclude(observer=request.user).exclude(identifications__identifier=request.user)
               .select_related("species").order_by("-observed_at")[:50])
         return Response({"results": [{
@@ -92,10 +93,10 @@ class IdentifyAudioView(APIView):
     def get(self, request, pk: int):
         if not identifications.may_identify(request.user):
             raise ApiError("level_too_low", "Identifying needs level 2.", status.HTTP_403_FORBIDDEN)
-        obs = Observation.objects.select_related("recording").filter(pk=pk, recording__isnull=False).first()
+        obs = Observation.objects.filter(pk=pk, recording__isnull=False).first()
         if obs is None:
             raise ApiError("not_found", "No such recorded observation.", status.HTTP_404_NOT_FOUND)
-        return audio_response(obs.recording)
+        return clip_response(obs)
 
 
 class ReviewQueueView(APIView):

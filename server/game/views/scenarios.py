@@ -15,7 +15,7 @@ from .. import anticheat
 from ..models import Adoption, Hunt, QuizQuestion
 from ..scenarios import adopt, hunt, quiz, timetravel
 from ..serializers import AdoptSerializer, AnswerSerializer, CheckinSerializer, HuntSerializer, PositionSerializer
-from .common import audio_response, awarding, body, require_level, species_or_400
+from .common import awarding, body, clip_response, require_level, species_or_400
 
 
 def question_json(request, question: QuizQuestion | None) -> dict | None:
@@ -57,11 +57,11 @@ class QuizAudioView(APIView):
 
     @extend_schema(responses={(200, "audio/*"): OpenApiTypes.BINARY})
     def get(self, request, session: str, question: str):
-        q = (QuizQuestion.objects.select_related("observation__recording")
+        q = (QuizQuestion.objects.select_related("observation")
              .filter(pk=question, session_id=session, session__player=request.user).first())
         if q is None:
             raise ApiError("not_found", "No such question.", status.HTTP_404_NOT_FOUND)
-        return audio_response(q.observation.recording)
+        return clip_response(q.observation)
 
 
 class HuntStartView(APIView):
