@@ -139,6 +139,7 @@ def import_observations(path: Path | None = None) -> tuple[int, int]:
         existing = Observation.objects.filter(source=Source.XENO_CANTO, source_id=xc_id).first()
         if existing:
             fresh.pk, fresh.created_at = existing.pk, existing.created_at
+            fresh.public_clip_token = existing.public_clip_token   # clips are made by make_public_clips
             updated += 1
         else:
             created += 1
