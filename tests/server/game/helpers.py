@@ -8,6 +8,7 @@ from django.contrib.gis.geos import Point
 from django.db import transaction
 
 from ml.runtime.audio import probe
+from server.maps.public_clip_backfill import build_public_clip
 from server.observations.models import Observation
 from server.observations.services import build_observation
 from server.observations.signals import observation_accepted
@@ -46,4 +47,5 @@ def accept(player, clip, *, label: str | None = None, lat: float = 18.30, lng: f
         obs.save()
         if signal:
             observation_accepted.send(sender=Observation, observation=obs)
+    build_public_clip(obs)   # analysis makes it (recordings.outcome); the game plays only public clips
     return obs

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 from rest_framework.test import APIClient
 
+from server.maps.public_clip_backfill import build_public_clip
 from server.observations.models import Observation
 
 from ..conftest import client_for
@@ -18,9 +19,11 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def xc_warbler(make_obs):
     """An imported xeno-canto observation whose clip ships in fixtures/audio (XC173620)."""
-    return make_obs("Adelaide's Warbler", -66.86, 17.97, source="xeno-canto", source_id="173620",
-                    source_url="https://xeno-canto.org/173620", status="research", sound_type="song",
-                    recordist="Eric DeFonso", license="https://creativecommons.org/licenses/by-nc-sa/4.0/")
+    obs = make_obs("Adelaide's Warbler", -66.86, 17.97, source="xeno-canto", source_id="173620",
+                   source_url="https://xeno-canto.org/173620", status="research", sound_type="song",
+                   recordist="Eric DeFonso", license="https://creativecommons.org/licenses/by-nc-sa/4.0/")
+    assert build_public_clip(obs) == "made"
+    return obs
 
 
 def test_detail_has_everything_the_popup_needs(xc_warbler):
@@ -29,6 +32,7 @@ def test_detail_has_everything_the_popup_needs(xc_warbler):
     assert body["recordist"] == "Eric DeFonso" and body["license"].endswith("by-nc-sa/4.0/")
     assert body["grade"] == "research" and body["confidence"] == 0.8 and body["basis_of_record"] == "HumanObservation"
     assert body["identifications"] == [] and body["recording_url"] == "https://xeno-canto.org/173620"
+    assert "/api/v1/clips/" in body["audio_url"]     # the public clip, not the file itself
     audio = APIClient().get(body["audio_url"])
     data = b"".join(audio.streaming_content)
     assert audio.status_code == 200 and audio["Content-Type"] == "audio/ogg" and data[:4] == b"OggS"

@@ -13,8 +13,10 @@ import pytest
 from server.maps import dwca
 from server.maps.export_views import PUBLIC_EXPORT_LIMIT
 from server.maps.models import ExportJob
+from server.maps.public_clip_backfill import backfill
 from server.maps.tasks import run_export
 from server.observations.demo_import import FIXTURE_OBSERVATIONS, import_observations
+from server.observations.models import Observation
 
 from ..conftest import client_for
 
@@ -61,6 +63,7 @@ def check_meta(zf: zipfile.ZipFile) -> dict[str, list[str]]:
 def mixed(make_obs, player, catalogue):
     """Real demo observations plus an app observation with a recording, and an obscured one."""
     import_observations(FIXTURE_OBSERVATIONS)
+    backfill(Observation.objects.filter(source_id__in=["173620", "32051"]))   # public clips of two fixture clips
     return {"sensitive": make_obs("Puerto Rican Amazon", -65.79, 18.31, observer=player, status="needs_id")}
 
 
@@ -97,8 +100,9 @@ def test_dwca_has_every_required_term_and_valid_values(mixed, researcher):
     for m in media:
         assert m["type"] == "Sound" and m["accessURI"].startswith("http") and m["format"].startswith("audio/")
         assert float(m["freqLow"]) < float(m["freqHigh"]) and m["rights"]
-    local = [m for m in media if "/api/v1/map/observations/" in m["accessURI"]]
-    assert local, "fixture clips are served by the map's audio endpoint"
+    local = [m for m in media if "/api/v1/clips/" in m["accessURI"]]
+    assert len(local) == 2 and {m["format"] for m in local} == {"audio/ogg"}, "public clips of the fixture clips"
+    assert not [m for m in media if "/api/v1/map/observations/" in m["accessURI"]], "never the private audio route"
     eml = ET.fromstring(zf.read("eml.xml"))
     assert eml.find("dataset/title").text and eml.find("dataset/pubDate").text
     assert str(len(occ)) in eml.find("dataset/abstract/para").text
