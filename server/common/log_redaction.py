@@ -23,7 +23,7 @@ from collections.abc import Iterable
 REDACTED = "[redacted]"
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\bdawn_[0-9A-Fa-f]{6,}"), "dawn_" + REDACTED),
+    (re.compile(r"\bdawn_[0-9A-Fa-f]{6,}[\w-]*"), "dawn_" + REDACTED),
     (re.compile(r"(?i)(\b[\w-]*(?:token|key|secret|password)[\"']?\s*[:=]\s*[\"']?)"
                 r"([^\s\"'&,;})\[\]]{4,}+)(?!\[)"), r"\1" + REDACTED),
     (re.compile(r"(?i)(\btoken\.)([A-Za-z0-9_\-.~]{4,}+)(?!\[)"), r"\1" + REDACTED),
