@@ -5,7 +5,8 @@ from samples, so Vorbis comments, ID3 frames, RIFF ``LIST``/``INFO`` chunks, FLA
 other metadata of the source never reach them. libsndfile writes no comments of its own (an
 Ogg/Opus result holds only the encoder's vendor string in ``OpusTags``).
 
-* :func:`public_clip` — the publishable clip: one span of a mono signal as Ogg/Opus.
+* :func:`public_clip` — the publishable clip: one span of a mono signal as Ogg/Opus (libopus
+  directly through :mod:`ml.runtime.opus_encode`, else libsndfile's encoder).
 * :func:`tag_free_flac` — a lossless-at-16/24-bit copy of a whole file, channels and rate kept.
 """
 from __future__ import annotations
@@ -15,7 +16,8 @@ import tempfile
 
 import numpy as np
 
-from .audio import AudioError, encode_ogg_opus
+from . import opus_encode
+from .audio import AudioError, encode_ogg_opus, resample
 
 PUBLIC_CLIP_MAX_S = 60.0   # a clip never lasts longer than this, whatever span is asked for
 MIN_CLIP_S = 0.1
@@ -45,7 +47,10 @@ def public_clip(samples: np.ndarray, sample_rate: int, start_s: float | None = N
     span = np.asarray(samples[lo:hi], dtype=np.float32)
     if span.size < MIN_CLIP_S * sample_rate or not np.any(span):
         return None
-    return encode_ogg_opus(span, sample_rate)
+    if sample_rate not in opus_encode.OPUS_RATES:
+        span, sample_rate = resample(span, sample_rate, 48_000), 48_000
+    data = opus_encode.encode(span, sample_rate)
+    return data if data is not None else encode_ogg_opus(span, sample_rate)
 
 
 def tag_free_flac(data: bytes) -> tempfile.SpooledTemporaryFile:
