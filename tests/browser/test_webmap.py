@@ -14,6 +14,7 @@ from django.db import connection
 
 from server.accounts.models import Role, User
 from server.maps import summary
+from server.maps.public_clip_backfill import backfill
 from server.observations.demo_import import FIXTURE_OBSERVATIONS, import_observations
 from server.observations.models import Observation
 from server.species.catalogue import load_catalogue
@@ -48,6 +49,7 @@ def live(services, django_db_blocker) -> str:
             with connection.cursor() as cur:
                 cur.execute("ALTER TABLE observations_observation ENABLE TRIGGER maps_tilecell_ins")
         summary.rebuild()
+        backfill(Observation.objects.filter(source_id="173620"))   # the popup below plays its public clip
         make_user("dr_ornis", Role.RESEARCHER)
         make_user("robin", Role.PLAYER)
     imported = time.monotonic()
