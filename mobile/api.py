@@ -2,7 +2,11 @@
 
 Every failure becomes :class:`ApiError` with a stable ``code`` and a message a player can read:
 the server's ``{"error": {"code", "message", "fields"}}`` for 4xx, ``server_error`` for 5xx,
-``offline`` when the network is off or unreachable, ``auth_required`` when the token is revoked.
+``offline`` when the network is off or unreachable, ``auth_required`` when the token is revoked or
+has expired (tokens expire after days without use; the player signs in again).
+
+The token goes only in the ``Authorization`` header; the websocket carries it as a subprotocol
+(:attr:`ApiClient.ws_subprotocols`), never in a URL.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from typing import Any
 import requests
 
 DEFAULT_TIMEOUT_S = 20.0
+WS_PROTOCOL = "dawn.v1"
 
 
 class ApiError(Exception):
@@ -54,7 +59,12 @@ class ApiClient:
     def ws_url(self) -> str:
         base = self.base_url.rstrip("/")
         base = "ws" + base[4:] if base.startswith("http") else base
-        return f"{base}/ws/v1/events/?token={self.token or ''}"
+        return f"{base}/ws/v1/events/"
+
+    @property
+    def ws_subprotocols(self) -> list[str]:
+        """What the websocket offers: the protocol version, and the token when signed in."""
+        return [WS_PROTOCOL] + ([f"token.{self.token}"] if self.token else [])
 
     def request(self, method: str, path: str, *, auth: bool = True, **kw) -> requests.Response:
         if not self.connectivity.online:

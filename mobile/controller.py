@@ -102,8 +102,17 @@ class FieldClient:
 
     def sign_out(self) -> None:
         self.stop_realtime()
+        self._forget_token()
+
+    def _forget_token(self) -> None:
         self.api.token = None
         self.store.delete(TOKEN_KEY)
+
+    def _socket_sign_in_refused(self) -> None:
+        """The websocket refused the token (expired or revoked): the listener has ended itself."""
+        self._events = None
+        self._forget_token()
+        self.notify("error", "Your sign-in has expired. Please sign in again; your recordings stay in the queue.")
 
     @property
     def regions(self) -> tuple[Region, ...]:
@@ -262,8 +271,10 @@ class FieldClient:
     def start_realtime(self) -> None:
         if not self.signed_in or self._events is not None:
             return
-        self._events = EventListener(lambda: self.api.ws_url, self._on_event, lambda: self.online)
-        self._events.start()
+        events = EventListener(lambda: self.api.ws_url, self._on_event, lambda: self.online,
+                               subprotocols=lambda: self.api.ws_subprotocols, on_auth_failed=self._socket_sign_in_refused)
+        self._events = events
+        events.start()  # may end (and clear self._events) at once when the token is refused
 
     def stop_realtime(self) -> None:
         if self._events is not None:

@@ -1,4 +1,9 @@
-"""Websocket listener for ``/ws/v1/events/``: reconnects with backoff, hands messages to a callback."""
+"""Websocket listener for ``/ws/v1/events/``: reconnects with backoff, hands messages to a callback.
+
+It signs in with the subprotocols the API client gives (``dawn.v1``, ``token.<token>``). A close
+with 4401 (token unknown or expired) or 4400 (refused URL) ends the listener: reconnecting cannot
+help, so it calls ``on_auth_failed`` instead and the player signs in again.
+"""
 from __future__ import annotations
 
 import json
@@ -9,11 +14,14 @@ from urllib.parse import urlsplit
 from .backoff import retry_delay
 
 Handler = Callable[[dict], None]
+AUTH_CLOSE_CODES = frozenset({4400, 4401})  # server/realtime/auth.py
 
 
 class EventListener:
-    def __init__(self, url_factory: Callable[[], str], on_message: Handler, online: Callable[[], bool] = lambda: True):
+    def __init__(self, url_factory: Callable[[], str], on_message: Handler, online: Callable[[], bool] = lambda: True,
+                 subprotocols: Callable[[], list[str]] = list, on_auth_failed: Callable[[], None] = lambda: None):
         self.url_factory, self.on_message, self.online = url_factory, on_message, online
+        self.subprotocols, self.on_auth_failed = subprotocols, on_auth_failed
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.connected = threading.Event()
@@ -40,6 +48,7 @@ class EventListener:
         self._thread = None
 
     def _run(self) -> None:
+        from websockets.exceptions import ConnectionClosed
         from websockets.sync.client import connect
 
         failures = 0
@@ -50,7 +59,8 @@ class EventListener:
             try:
                 url = self.url_factory()
                 # Channels' origin check refuses websockets without an Origin: present the server's own
-                with connect(url, origin=origin_of(url), open_timeout=10, close_timeout=1) as ws:
+                with connect(url, origin=origin_of(url), subprotocols=self.subprotocols() or None,
+                             open_timeout=10, close_timeout=1) as ws:
                     self._ws = ws
                     failures = 0
                     self.connected.set()
@@ -65,6 +75,16 @@ class EventListener:
                             continue
                         if isinstance(message, dict):
                             self.on_message(message)
+            except ConnectionClosed as exc:
+                if exc.rcvd is not None and exc.rcvd.code in AUTH_CLOSE_CODES:
+                    self.last_error = f"sign-in refused ({exc.rcvd.code})"
+                    self._stop.set()
+                    self.connected.clear()
+                    self._ws = None
+                    self.on_auth_failed()
+                    return
+                failures += 1
+                self.last_error = repr(exc)
             except Exception as exc:  # noqa: BLE001 - network trouble: back off and reconnect
                 failures += 1
                 self.last_error = repr(exc)
