@@ -3,8 +3,9 @@ clips, imported xeno-canto observations, and after a licence change.
 
 The source is the private audio :func:`media.audio_file` finds (the app recording's stored,
 speech-muted file, or the local copy of an imported clip). The clip is the marked segment of an
-app recording, or the first ``IMPORTED_CLIP_S`` seconds of an imported one; speech is detected and
-muted again on the clip itself, so a file stored before speech muting existed is covered too.
+app recording, or the first ``IMPORTED_CLIP_S`` seconds of an imported one, at the analysis rate
+(``CLIP_RATE``: Opus decodes and encodes it natively); speech is detected and muted again on the
+clip itself, so a file stored before speech muting existed is covered too.
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from server.observations.models import Observation
 from .media import audio_file
 
 log = logging.getLogger(__name__)
-IMPORTED_CLIP_S = 20.0
+IMPORTED_CLIP_S = 10.0
+CLIP_RATE = 24_000
 
 
 @dataclass
@@ -41,7 +43,7 @@ def clip_bytes(obs: Observation) -> bytes | None:
     if source is None:
         return None
     try:
-        samples, sr = decode(source.read_bytes())
+        samples, sr = decode(source.read_bytes(), sample_rate=CLIP_RATE)
     except (AudioError, OSError) as exc:
         log.warning("no public clip for observation %s: %s", obs.pk, exc)
         return None

@@ -19,7 +19,7 @@ from mutagen.oggopus import OggOpus
 
 from ml.runtime.audio import decode
 from server.accounts.models import Role
-from server.maps.public_clip_backfill import backfill
+from server.maps.public_clip_backfill import IMPORTED_CLIP_S, backfill
 from server.observations import public_clips
 from server.observations.models import Observation
 from server.recordings.models import Recording, Status
@@ -298,7 +298,7 @@ def test_backfill_command_makes_clips_for_imports_and_is_idempotent(make_xc_obs,
         obs = Observation.objects.get(pk=pk)
         data = public_clips.clip_file(obs).read_bytes()
         assert_public_clip(data)
-        assert OggOpus(io.BytesIO(data)).info.length <= 20.0 + 0.03
+        assert OggOpus(io.BytesIO(data)).info.length <= IMPORTED_CLIP_S + 0.03
     again = io.StringIO()
     call_command("make_public_clips", stdout=again)
     assert "made 0" in again.getvalue() and "kept 2" in again.getvalue()
