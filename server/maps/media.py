@@ -1,5 +1,7 @@
-"""Where an observation's audio lives: the app recording's stored blob, or a local copy of an
-imported xeno-canto clip (``fixtures/audio`` or the shared data set), else nothing."""
+"""Where an observation's private audio lives: the app recording's stored blob, or a local copy of
+an imported xeno-canto clip (``fixtures/audio`` or the shared data set), else nothing. Only the
+owner, researchers and admins hear it (``detail_views``); everyone else gets the public clip
+(``server.observations.public_clips``), which ``public_clip_backfill`` makes from this audio."""
 from __future__ import annotations
 
 import re
