@@ -168,7 +168,7 @@ def point_tile_sql(tile: Tile, f: MapFilters, audience: Audience) -> tuple[str, 
         shown, visible, near = "o.location", "false", "o.location && b.g"
     elif audience.user_id is not None:  # a player: true position of their own observations only
         own = "o.observer_id = %s"
-        visible = f"(o.obscured AND NOT {own})"
+        visible = "(o.obscured AND o.observer_id IS DISTINCT FROM %s)"  # NOT {own} is NULL for imports
         shown = f"CASE WHEN {own} THEN o.location ELSE o.public_location END"
         near = f"(o.public_location && b.g OR ({own} AND o.location && b.g))"
         select_args, near_args = [audience.user_id] * 3, [audience.user_id]
