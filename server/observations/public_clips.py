@@ -2,7 +2,7 @@
 admins may hear.
 
 A clip is Ogg/Opus made from PCM (``ml.runtime.reencode.public_clip``: the marked segment, speech
-muted, no container tags), stored under ``MEDIA_ROOT/public/clips/<token>.ogg`` and named by
+muted, no container tags), stored under ``MEDIA_ROOT/public/clips/<t0t1>/<token>.ogg`` and named by
 ``Observation.public_clip_token``, a random ``secrets.token_urlsafe`` value that says nothing about
 the observation. Invariants:
 
@@ -59,7 +59,7 @@ def new_token() -> str:
 def relative_path(token: str) -> str:
     if not TOKEN_PATTERN.match(token):
         raise ValueError("not a clip token")
-    return f"{CLIP_DIR}/{token}.ogg"
+    return f"{CLIP_DIR}/{token[:2]}/{token}.ogg"
 
 
 def clip_file(obs: Observation) -> Path | None:

@@ -303,4 +303,4 @@ def test_backfill_command_makes_clips_for_imports_and_is_idempotent(make_xc_obs,
     call_command("make_public_clips", stdout=again)
     assert "made 0" in again.getvalue() and "kept 2" in again.getvalue()
     assert dict(Observation.objects.filter(pk__in=tokens).values_list("pk", "public_clip_token")) == tokens
-    assert len(list((media_root / "public" / "clips").iterdir())) == 2     # no orphan files
+    assert len(list((media_root / "public" / "clips").rglob("*.ogg"))) == 2     # no orphan files
