@@ -242,8 +242,9 @@ def test_an_upload_costs_few_queries(api, catalogue, bird_clips, django_assert_m
     meta = metadata(identification={"label": bird_clips[1].label})
     from .conftest import session_token
     meta["session_token"] = session_token(api)
-    # token auth, one lookup of key + session token, the INSERT (+ its savepoint inside the test's transaction)
-    with django_assert_max_num_queries(5):
+    # token auth (knox: token, then its user), one lookup of key + session token, the INSERT that also takes
+    # the audio file's lock, in its own transaction (BEGIN/COMMIT; a savepoint pair inside the test's transaction)
+    with django_assert_max_num_queries(6):
         assert submit(api, bird_clips[1].data, meta).status_code == 201
 
 
