@@ -121,6 +121,8 @@ def test_dwca_export_for_researcher_refused_for_player(live, page, browser):
     assert not page.locator("#exports").is_visible()
     sign_in(page, "dr_ornis")
     assert page.locator("#exports").is_visible()
+    # the live socket signs in with its token as a subprotocol (never in the URL)
+    page.wait_for_function("document.body.dataset.liveAuthenticated === 'true'")
     with page.expect_download() as info:
         page.get_by_role("button", name="Darwin Core Archive").click()
     data = open(info.value.path(), "rb").read()
@@ -173,3 +175,14 @@ def test_new_recording_appears_live_without_reload(live, page):
                           f".getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; }})()")
     assert abs(box["x"] + box["width"] / 2 - where[0]) < 15 and abs(box["y"] + box["height"] / 2 - where[1]) < 15
     shot(page, "6-live")
+
+
+def test_an_expired_token_leaves_the_map_working_signed_out(live, page):
+    """A token the server refuses (expired or revoked) is forgotten: the map starts signed out and
+    its live socket connects anonymously instead of failing."""
+    page.goto(live + "/map/")
+    page.evaluate("localStorage.setItem('dawn-chorus-token', 'dawn_' + '0'.repeat(64))")
+    open_map(page, live)
+    page.wait_for_function("document.body.dataset.liveAuthenticated === 'false'")
+    assert page.evaluate("localStorage.getItem('dawn-chorus-token')") is None
+    assert page.locator("#login-form").is_visible()

@@ -1,4 +1,6 @@
-// HTTP helpers: the API token (after sign-in) goes with every request to our own origin.
+// HTTP helpers: the API token (after sign-in) goes with every request to our own origin, in the
+// Authorization header only. Tokens expire after days without use: a 401 while holding one forgets it
+// and asks again without (the map works signed out).
 const TOKEN_KEY = "dawn-chorus-token";
 
 export const auth = {
@@ -10,8 +12,17 @@ export function authHeaders() {
   return auth.token ? { Authorization: `Token ${auth.token}` } : {};
 }
 
+// Subprotocols for a websocket: the version, and the token when signed in (never in the URL).
+export function socketProtocols() {
+  return auth.token ? ["dawn.v1", `token.${auth.token}`] : ["dawn.v1"];
+}
+
 export async function api(path, options = {}) {
-  const response = await fetch(path, { ...options, headers: { ...authHeaders(), ...(options.headers || {}) } });
+  let response = await fetch(path, { ...options, headers: { ...authHeaders(), ...(options.headers || {}) } });
+  if (response.status === 401 && auth.token) {  // expired or revoked: continue signed out
+    auth.token = "";
+    response = await fetch(path, { ...options, headers: { ...(options.headers || {}) } });
+  }
   if (!response.ok) {
     let message = `${response.status}`;
     try { const body = await response.json(); message = body.error ? `${body.error.code}: ${body.error.message}` : message; } catch { /* not JSON */ }

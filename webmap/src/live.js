@@ -1,6 +1,6 @@
 // Live updates over /ws/map/: subscribe to the visible bbox; new observations pulse in.
 import maplibregl from "maplibre-gl";
-import { auth } from "./api.js";
+import { auth, socketProtocols } from "./api.js";
 import { esc } from "./main.js";
 
 export function startLive(map, config) {
@@ -17,15 +17,16 @@ export function startLive(map, config) {
   };
   const connect = () => {
     const scheme = window.location.protocol === "https:" ? "wss" : "ws";
-    const token = auth.token ? `?token=${encodeURIComponent(auth.token)}` : "";
-    socket = new WebSocket(`${scheme}://${window.location.host}${config.websocket_path}${token}`);
+    socket = new WebSocket(`${scheme}://${window.location.host}${config.websocket_path}`, socketProtocols());
     socket.onopen = () => { retry = 300; subscribe(); };
     socket.onmessage = (event) => {
       const msg = JSON.parse(event.data);
+      if (msg.type === "hello") document.body.dataset.liveAuthenticated = String(msg.authenticated);
       if (msg.type === "subscribed") { state.textContent = "live: watching this view"; document.body.dataset.live = "1"; }
       if (msg.type === "observation.created" || msg.type === "observation.changed") arrive(map, list, msg);
     };
-    socket.onclose = () => {
+    socket.onclose = (event) => {
+      if (event.code === 4401 || event.code === 4400) auth.token = "";  // token refused: go on signed out
       state.textContent = "live: reconnecting…"; document.body.dataset.live = "0";
       setTimeout(connect, retry); retry = Math.min(retry * 2, 30000);
     };
