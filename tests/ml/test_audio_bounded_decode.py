@@ -53,7 +53,8 @@ def test_the_bomb_is_small_and_refused_by_its_header(bomb):
     with pytest.raises(AudioError) as err:
         probe(bomb)
     assert err.value.code == "audio_bad_sample_rate"
-    (_, peak) = peak_bytes(lambda: pytest.raises(AudioError, decode, bomb, sample_rate=MODEL_RATE))
+    refusal, peak = peak_bytes(pytest.raises, AudioError, decode, bomb, sample_rate=MODEL_RATE)
+    assert refusal.value.code == "audio_bad_sample_rate"
     assert peak < 2 * 2**20          # refused before any sample is decoded
 
 

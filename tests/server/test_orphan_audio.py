@@ -3,6 +3,7 @@ removes unreferenced old files while keeping referenced and fresh ones."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import threading
 import time
@@ -10,7 +11,8 @@ import time
 import numpy as np
 import pytest
 import soundfile as sf
-from django.db import IntegrityError, connection
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError, connection, transaction
 
 from server.recordings import blob_refs, orphans, storage
 from server.recordings.models import Recording
@@ -96,9 +98,6 @@ def _race(requests: list[tuple[object, bytes, dict]]) -> list:
     answers: list = [None] * len(requests)
 
     def send(i: int, client, data: bytes, meta: dict) -> None:
-        from django.core.files.uploadedfile import SimpleUploadedFile
-        import json
-
         try:
             upload = SimpleUploadedFile("take.wav", data, content_type="application/octet-stream")
             barrier.wait()
@@ -186,8 +185,6 @@ def test_the_sweeper_task_uses_the_grace_setting_and_is_scheduled(settings, medi
 @pytest.mark.django_db(transaction=True)
 def test_the_sweeper_skips_a_file_whose_writer_holds_its_lock(media_root):
     """A writer between its INSERT and its commit holds the file's lock: the sweeper leaves the file."""
-    from django.db import transaction
-
     _, rel = storage.store_blob(b"being written", "ogg")
     _age(storage.absolute(rel), 7200)
     held, release = threading.Event(), threading.Event()
