@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from server.common.permissions import is_researcher
+from server.observations.geoprivacy import CELL_DEGREES
 from server.observations.models import Observation
 from server.species.models import Species
 
@@ -33,6 +34,7 @@ class MapConfigView(APIView):
         return Response({
             "tile_url": request.build_absolute_uri("/api/v1/map/tiles/") + "{z}/{x}/{y}.mvt",
             "basemap_url": basemap_url(), "max_zoom": MAX_ZOOM, "point_zoom": POINT_ZOOM,
+            "cell_degrees": CELL_DEGREES,  # an obscured observation is drawn as this cell (webmap/src/cells.js)
             "websocket_path": "/ws/map/",
             "user": {"authenticated": user.is_authenticated, "username": getattr(user, "username", ""),
                      "researcher": is_researcher(user)},

@@ -16,6 +16,7 @@ from server.accounts.models import Role, User
 from server.maps import summary
 from server.maps.public_clip_backfill import backfill
 from server.observations.demo_import import FIXTURE_OBSERVATIONS, import_observations
+from server.observations.geoprivacy import cell_bounds
 from server.observations.models import Observation
 from server.species.catalogue import load_catalogue
 from tests.conftest import load_clips
@@ -112,6 +113,33 @@ def test_map_loads_filters_and_popup_plays_audio(live, page):
     page.evaluate("(() => { const a = document.querySelector('.popup-body audio'); a.muted = true; return a.play(); })()")
     page.wait_for_function("document.querySelector('.popup-body audio').currentTime > 0.5")
     shot(page, "3-popup")
+    assert page.errors == []
+
+
+def test_an_obscured_observation_is_drawn_as_its_cell_not_a_point(live, page):
+    """A sensitive species' observation shows as the dashed 0.2° cell around its published point; the
+    points layer holds no point for it, and its popup gives the date only and no recordist."""
+    hidden = Observation.objects.filter(obscured=True, species__sensitive=True).order_by("pk").first()
+    lng, lat = hidden.public_location.x, hidden.public_location.y
+    west, south, east, north = cell_bounds(lat, lng)
+    open_map(page, live)
+    page.evaluate(f"window.dawnMap.map.jumpTo({{center: [{lng}, {lat}], zoom: 16}})")
+    page.wait_for_function(f"""window.dawnMap.map.loaded() && window.dawnMap.map
+        .queryRenderedFeatures({{layers: ['obscured-cells']}}).some(f => JSON.parse(f.properties.ids).includes({hidden.pk}))""")
+    cell = page.evaluate(f"""window.dawnMap.map.queryRenderedFeatures({{layers: ['obscured-cells']}})
+        .find(f => JSON.parse(f.properties.ids).includes({hidden.pk})).properties""")
+    assert [cell["west"], cell["south"], cell["east"], cell["north"]] == pytest.approx([west, south, east, north])
+    assert not page.evaluate(f"window.dawnMap.map.queryRenderedFeatures({{layers: ['points']}})"
+                             f".some(f => f.properties.id === {hidden.pk})")
+    xy = page.evaluate("(() => { const r = window.dawnMap.map.getCanvas().getBoundingClientRect(); "
+                       "return [r.left + r.width / 2, r.top + r.height / 2]; })()")
+    page.mouse.click(*xy)
+    if page.locator(".picks").count():
+        page.locator(f".pick[data-id='{hidden.pk}']").click()
+    popup = page.locator(f".popup-body[data-observation='{hidden.pk}']")
+    popup.wait_for()
+    assert "0.2° cell" in popup.inner_text() and "withheld" in popup.inner_text()
+    shot(page, "7-obscured-cell")
     assert page.errors == []
 
 

@@ -9,6 +9,7 @@ import { createFilters } from "./filters.js";
 import { showSpecies } from "./species.js";
 import { startLive } from "./live.js";
 import { runExport } from "./exports.js";
+import { cellFeatures } from "./cells.js";
 
 const PALETTE = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#1f78b4",
   "#b2182b", "#4d9221", "#542788", "#8c510a", "#01665e", "#c51b7d", "#2166ac", "#762a83"];
@@ -44,7 +45,19 @@ async function main() {
     paint: { "circle-color": colour, "circle-opacity": 0.85, "circle-stroke-color": "#fff", "circle-stroke-width": 1.2,
       "circle-radius": ["interpolate", ["linear"], ["ln", ["+", 1, ["get", "count"]]], 0, 5, 7, 22] } });
   map.addLayer({ id: "points", type: "circle", source: "obs", "source-layer": "points",
+    filter: ["!=", ["get", "obscured"], true],
     paint: { "circle-color": colour, "circle-radius": 6, "circle-stroke-color": "#fff", "circle-stroke-width": 1.5 } });
+  // obscured observations: their 0.2° cell, hatched by a dashed outline, never a point
+  map.addSource("obscured-cells", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
+  map.addLayer({ id: "obscured-cells", type: "fill", source: "obscured-cells",
+    paint: { "fill-color": colour, "fill-opacity": 0.12 } });
+  map.addLayer({ id: "obscured-cells-outline", type: "line", source: "obscured-cells",
+    paint: { "line-color": colour, "line-width": 2, "line-dasharray": [3, 2] } });
+  const drawObscuredCells = () => {
+    const hidden = map.querySourceFeatures("obs", { sourceLayer: "points", filter: ["==", ["get", "obscured"], true] });
+    map.getSource("obscured-cells").setData({ type: "FeatureCollection", features: cellFeatures(hidden, config.cell_degrees) });
+  };
+  map.on("idle", drawObscuredCells);
   map.addSource("route", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
   map.addLayer({ id: "route-line", type: "line", source: "route", filter: ["==", ["geometry-type"], "LineString"],
     paint: { "line-color": "#c2185b", "line-width": 2.5, "line-dasharray": [2, 1] } });
@@ -61,7 +74,7 @@ async function main() {
     },
   });
   window.dawnMap.filters = filters;
-  for (const [box, layers] of [["l-clusters", ["clusters", "points"]], ["l-heat", ["heat"]], ["l-route", ["route-line", "route-points"]]]) {
+  for (const [box, layers] of [["l-clusters", ["clusters", "points", "obscured-cells", "obscured-cells-outline"]], ["l-heat", ["heat"]], ["l-route", ["route-line", "route-points"]]]) {
     document.getElementById(box).addEventListener("change", (e) => {
       for (const id of layers) map.setLayoutProperty(id, "visibility", e.target.checked ? "visible" : "none");
     });
@@ -86,7 +99,18 @@ async function main() {
       button.addEventListener("click", () => { chooser.remove(); openPopup(map, Number(button.dataset.id), e.lngLat); });
     }
   });
-  for (const id of ["clusters", "points"]) {
+  map.on("click", "obscured-cells", (e) => {
+    if (map.queryRenderedFeatures(e.point, { layers: ["points"] }).length) return;  // a point above it wins
+    const ids = JSON.parse(e.features[0].properties.ids);
+    if (ids.length === 1) { openPopup(map, ids[0], e.lngLat); return; }
+    const items = ids.map((id) => `<li><button type="button" class="pick" data-id="${id}">Observation ${id}</button></li>`).join("");
+    const chooser = new maplibregl.Popup({ className: "popup" }).setLngLat(e.lngLat)
+      .setHTML(`<h3>${ids.length} obscured recordings in this cell</h3><ul class="picks">${items}</ul>`).addTo(map);
+    for (const button of chooser.getElement().querySelectorAll(".pick")) {
+      button.addEventListener("click", () => { chooser.remove(); openPopup(map, Number(button.dataset.id), e.lngLat); });
+    }
+  });
+  for (const id of ["clusters", "points", "obscured-cells"]) {
     map.on("mouseenter", id, () => { map.getCanvas().style.cursor = "pointer"; });
     map.on("mouseleave", id, () => { map.getCanvas().style.cursor = ""; });
   }
@@ -113,12 +137,12 @@ export async function openPopup(map, id, lngLat) {
       <h3>${esc(d.species.common_name)} <i>${esc(d.species.scientific_name)}</i></h3>
       ${d.spectrogram_url ? `<img src="${d.spectrogram_url}" alt="Spectrogram of the recording (time to the right, pitch upwards)">` : ""}
       ${d.audio_url ? `<audio controls preload="metadata" src="${d.audio_url}" aria-label="Play the recording"></audio>` : "<p>No audio.</p>"}
-      <dl><dt>When</dt><dd>${esc(d.observed_at.replace("T", " ").slice(0, 16))} UTC</dd>
+      <dl><dt>When</dt><dd>${esc(d.observed_at.replace("T", " ").slice(0, 16))} UTC${d.obscured ? " (date only)" : ""}</dd>
       <dt>Grade</dt><dd>${esc(d.grade)} · ${esc(d.basis_of_record)}</dd>
       <dt>Confidence</dt><dd>${d.confidence == null ? "–" : Number(d.confidence).toFixed(2)}${model}</dd>
-      <dt>Recordist</dt><dd>${esc(d.recordist)}</dd>
+      <dt>Recordist</dt><dd>${d.obscured ? "withheld" : esc(d.recordist)}</dd>
       <dt>Licence</dt><dd>${d.license ? `<a href="${d.license}" target="_blank" rel="noopener">${esc(d.license.replace(/^https?:\/\//, ""))}</a>` : "–"}</dd>
-      <dt>Place</dt><dd>${d.obscured ? "obscured (sensitive species)" : esc(d.locality || "")}</dd>
+      <dt>Place</dt><dd>${d.obscured ? `obscured: somewhere in the 0.2° cell ${esc(d.cell.join(", "))}` : esc(d.locality || "")}</dd>
       <dt>IDs</dt><dd>${ids}</dd></dl>
       ${d.recording_url ? `<a href="${d.recording_url}" target="_blank" rel="noopener">Recording</a> · ` : ""}
       <a href="#" data-species="${esc(d.species.label)}">Species page</a></div>`);
