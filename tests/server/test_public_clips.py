@@ -304,3 +304,23 @@ def test_backfill_command_makes_clips_for_imports_and_is_idempotent(make_xc_obs,
     assert "made 0" in again.getvalue() and "kept 2" in again.getvalue()
     assert dict(Observation.objects.filter(pk__in=tokens).values_list("pk", "public_clip_token")) == tokens
     assert len(list((media_root / "public" / "clips").rglob("*.ogg"))) == 2     # no orphan files
+
+
+def test_a_failed_analysis_transaction_leaves_no_clip_file(api, catalogue, tagged_upload, media_root):
+    """The clip is written before the observation row commits; a rollback removes it again."""
+    from server.observations.signals import observation_accepted
+
+    def boom(**kwargs):
+        raise RuntimeError("receiver failed")
+
+    meta = metadata(segment={"start_s": SEGMENT[0], "end_s": SEGMENT[1]},
+                    identification={"label": "Adelaide's Warbler", "confidence": 0.8, "model_version": "phone"})
+    rec_id = submit(api, tagged_upload, meta).json()["id"]
+    observation_accepted.connect(boom, dispatch_uid="test-boom")
+    try:
+        with pytest.raises(RuntimeError):
+            analyse_recording(rec_id)
+    finally:
+        observation_accepted.disconnect(dispatch_uid="test-boom")
+    assert not Observation.objects.filter(recording_id=rec_id).exists()
+    assert list((media_root / "public").rglob("*.ogg")) == []
