@@ -122,7 +122,9 @@ def recording_clip(recording_id: str, species: str) -> Clip | None:
     existing = Clip.objects.filter(recording=rec, sha256=sha).first()
     if existing is not None:
         return existing
-    Clip.objects.filter(recording=rec).update(recording=None)   # a clip made before: no longer this recording's
+    for stale in Clip.objects.filter(recording=rec):   # made from the upload before public clips existed
+        clip_path(stale.path).unlink(missing_ok=True)
+        stale.delete()
     clip = _save(data, kind=Clip.Kind.RECORDING, recording=rec, species_label=species, duration_s=duration,
                  attribution={"recordist": rec.owner.display_name or rec.owner.username,
                               "source": "Dawn Chorus"})

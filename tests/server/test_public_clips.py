@@ -324,3 +324,18 @@ def test_a_failed_analysis_transaction_leaves_no_clip_file(api, catalogue, tagge
         observation_accepted.disconnect(dispatch_uid="test-boom")
     assert not Observation.objects.filter(recording_id=rec_id).exists()
     assert list((media_root / "public").rglob("*.ogg")) == []
+
+
+def test_a_soundscape_clip_made_from_the_upload_earlier_is_replaced_and_gone(accepted, researcher, tagged_upload):
+    from server.soundscapes.clips import recording_clip, store
+    from server.soundscapes.models import Clip
+
+    sha, rel = store(tagged_upload)                       # as the soundscape builder once stored it
+    Clip.objects.create(sha256=sha, path=rel, kind=Clip.Kind.RECORDING, recording=accepted.recording,
+                        species_label="Adelaide's Warbler", duration_s=6.0)
+    client = client_for(researcher)
+    assert client.get(f"/api/v1/soundscapes/clips/{sha}/").status_code == 200
+    fresh = recording_clip(str(accepted.recording_id), "Adelaide's Warbler")
+    assert fresh.sha256 != sha and not Clip.objects.filter(sha256=sha).exists()
+    assert client.get(f"/api/v1/soundscapes/clips/{sha}/").status_code == 404
+    assert_public_clip(body_of(client.get(f"/api/v1/soundscapes/clips/{fresh.sha256}/")))
