@@ -48,8 +48,9 @@ def token_in_url(scope: dict) -> bool:
 @database_sync_to_async
 def user_for_token(token: str):
     """The active user owning API token ``token`` exactly, or None."""
-    from knox.auth import TokenAuthentication
     from rest_framework.exceptions import AuthenticationFailed
+
+    from server.accounts.authentication import TokenAuthentication
 
     try:
         user, _ = TokenAuthentication().authenticate_credentials(token.encode())

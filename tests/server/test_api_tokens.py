@@ -90,6 +90,14 @@ def test_only_the_exact_token_signs_in(player, change):
     assert me(token).status_code == 200
 
 
+@pytest.mark.parametrize("header", ["Token dawn_\xff\xfe\xe9abc", "Token " + "\xe9" * 80, "Token", "Token a b"])
+def test_malformed_tokens_answer_401_not_500(player, header):
+    client = client_for(None)
+    client.credentials(HTTP_AUTHORIZATION=header)
+    refused = client.get("/api/v1/auth/me/")
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "authentication_failed"
+
+
 def test_logout_revokes_only_the_token_it_came_with(client, player):
     phone, browser = login(client)["token"], login(client)["token"]
     assert signed_in(phone).post("/api/v1/auth/logout/").status_code == 204
