@@ -21,6 +21,8 @@ def malformed(message: str) -> ParseError:
 
 
 class StrictJSONParser(JSONParser):
+    finite_only = True  # False: a literal beyond float range reaches the view as ±inf
+
     def parse(self, stream, media_type=None, parser_context=None):
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         raw = stream.read()
@@ -29,7 +31,7 @@ class StrictJSONParser(JSONParser):
         except (UnicodeDecodeError, LookupError):
             raise malformed(f"The JSON body is not valid {encoding}.") from None
         try:
-            return loads_strict(text)
+            return loads_strict(text, finite_only=self.finite_only)
         except JsonRefused as exc:
             raise malformed(f"JSON body: {exc}") from None
 

@@ -51,14 +51,14 @@ def _parse_int(literal: str) -> int | _HugeInt:
     return int(literal)
 
 
-def value_problem(value: Any) -> str | None:
+def value_problem(value: Any, finite_only: bool = True) -> str | None:
     """Why a scalar decoded by :func:`loads_strict` is refused, or None."""
     if isinstance(value, _Constant):
         return "NaN and Infinity are not numbers"
     if isinstance(value, _HugeInt) or (isinstance(value, int) and not isinstance(value, bool)
                                        and not -INT_LIMIT <= value < INT_LIMIT):
         return "integer out of range"
-    if isinstance(value, float) and not math.isfinite(value):
+    if finite_only and isinstance(value, float) and not math.isfinite(value):
         return "number out of range"
     if isinstance(value, str):
         return text_problem(value)
@@ -69,7 +69,7 @@ def _join(path: str, key: Any) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-def check_tree(data: Any, max_depth: int = MAX_DEPTH) -> None:
+def check_tree(data: Any, max_depth: int = MAX_DEPTH, finite_only: bool = True) -> None:
     """Walk decoded JSON iteratively and raise :class:`JsonRefused` at the first refused value.
 
     Depth counts containers: ``{}`` and ``[]`` are depth 1, ``{"a": []}`` depth 2.
@@ -85,14 +85,17 @@ def check_tree(data: Any, max_depth: int = MAX_DEPTH) -> None:
                 if isinstance(key, str) and (problem := text_problem(key)):
                     raise JsonRefused(f"key {problem}", path)
                 stack.append((item, _join(path, key), depth + 1))
-        elif problem := value_problem(value):
+        elif problem := value_problem(value, finite_only):
             raise JsonRefused(problem, path)
 
 
-def loads_strict(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
+def loads_strict(text: str | bytes, max_depth: int = MAX_DEPTH, finite_only: bool = True) -> Any:
     """Decode ``text`` (str, or UTF-8/16/32 bytes) and enforce the contract in the module docstring.
 
-    Raises :class:`JsonRefused` for text that is not JSON, too deep or holds refused values.
+    ``finite_only=False`` lets a literal beyond float range (``1e400``) through as an infinite float,
+    for a caller whose own validation answers it with a more specific code; the ``NaN`` and
+    ``Infinity`` literals (not JSON) are refused either way. Raises :class:`JsonRefused` for
+    text that is not JSON, too deep or holds refused values.
     """
     try:
         data = json.loads(text, parse_constant=lambda _: _Constant(), parse_int=_parse_int)
@@ -100,5 +103,5 @@ def loads_strict(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
         raise JsonRefused(f"nested deeper than {max_depth} levels") from None
     except (TypeError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise JsonRefused(f"not valid JSON ({exc.__class__.__name__})") from None
-    check_tree(data, max_depth)
+    check_tree(data, max_depth, finite_only)
     return data

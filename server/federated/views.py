@@ -4,13 +4,13 @@ from __future__ import annotations
 import json
 
 from django.db.models import Count
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions, viewsets
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from server.common.errors import ApiError
+from server.common.parsers import StrictJSONParser
 from server.common.permissions import IsResearcher
 
 from . import secagg, services
@@ -21,6 +21,14 @@ from .serializers import (EnrollmentSerializer, RoundSerializer, SecAggAckSerial
 from .tasks import enqueue_aggregation
 
 MAX_UPDATE_BYTES = 8 * 1024 * 1024
+ROUND_UNKNOWN = {404: OpenApiResponse(description="round_unknown: no such round")}
+
+
+class UpdateJSONParser(StrictJSONParser):
+    """Strict JSON, except that a number beyond float range reaches the update's own check as ±inf
+    (``update_not_finite``), as it did with DRF's parser."""
+
+    finite_only = False
 
 
 class EnrollmentView(APIView):
@@ -64,9 +72,9 @@ class UpdateView(APIView):
     413 ``update_too_large``."""
 
     permission_classes = [permissions.IsAuthenticated]
-    parser_classes = [JSONParser]
+    parser_classes = [UpdateJSONParser]
 
-    @extend_schema(request=UpdateRequestSerializer, responses={201: UpdateResponseSerializer})
+    @extend_schema(request=UpdateRequestSerializer, responses={201: UpdateResponseSerializer, **ROUND_UNKNOWN})
     def post(self, request):
         size = int(request.META.get("CONTENT_LENGTH") or 0)
         if size > MAX_UPDATE_BYTES:
@@ -86,7 +94,7 @@ class _SecAggStep(APIView):
     ``secagg_bad_reveal``."""
 
     permission_classes = [permissions.IsAuthenticated]
-    parser_classes = [JSONParser]
+    parser_classes = [UpdateJSONParser]
 
     def handle(self, request):
         raise NotImplementedError
@@ -103,7 +111,7 @@ class _SecAggStep(APIView):
 class SecAggKeysView(_SecAggStep):
     """Phase ``keys``: advertise this phone's two X25519 public keys for the round."""
 
-    @extend_schema(request=SecAggKeysSerializer, responses={201: SecAggAckSerializer})
+    @extend_schema(request=SecAggKeysSerializer, responses={201: SecAggAckSerializer, **ROUND_UNKNOWN})
     def post(self, request):
         return super().post(request)
 
@@ -114,7 +122,7 @@ class SecAggKeysView(_SecAggStep):
 class SecAggSharesView(_SecAggStep):
     """Phase ``shares``: relay one encrypted share message to each peer through the server."""
 
-    @extend_schema(request=SecAggSharesSerializer, responses={201: SecAggAckSerializer})
+    @extend_schema(request=SecAggSharesSerializer, responses={201: SecAggAckSerializer, **ROUND_UNKNOWN})
     def post(self, request):
         return super().post(request)
 
@@ -126,7 +134,7 @@ class SecAggRevealView(_SecAggStep):
     """Phase ``unmask``: a survivor's shares of survivors' self-mask seeds and dropped phones' mask
     keys. Aggregation starts once every survivor revealed (or at the phase deadline with t)."""
 
-    @extend_schema(request=SecAggRevealSerializer, responses={201: SecAggAckSerializer})
+    @extend_schema(request=SecAggRevealSerializer, responses={201: SecAggAckSerializer, **ROUND_UNKNOWN})
     def post(self, request):
         return super().post(request)
 

@@ -50,7 +50,8 @@ class SyncExportView(APIView):
     content_negotiation_class = AlwaysJson
 
     @extend_schema(parameters=[*MAP_FILTER_PARAMS, OpenApiParameter("bbox", OpenApiTypes.STR)],
-                   responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
+                   responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/geo+json"): OpenApiTypes.OBJECT,
+                              (200, "application/zip"): OpenApiTypes.BINARY,
                               403: OpenApiResponse(description="export_limit_exceeded / permission_denied"),
                               400: OpenApiResponse(description="export_too_large, invalid_filter, invalid_bbox")})
     def get(self, request, suffix: str):

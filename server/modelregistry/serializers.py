@@ -9,7 +9,7 @@ from .models import ModelVersion
 
 class ModelVersionSerializer(serializers.ModelSerializer):
     download_url = serializers.SerializerMethodField()
-    parent = serializers.SlugRelatedField(slug_field="version", read_only=True)
+    parent = serializers.SlugRelatedField(slug_field="version", read_only=True, allow_null=True)  # shipped: none
 
     class Meta:
         model = ModelVersion

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.http import FileResponse, HttpResponseNotModified
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -39,7 +39,8 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
                            status_code=400, fields={"set": "unknown"})
         return value
 
-    @extend_schema(parameters=[SET_PARAM], responses=ModelVersionSerializer)
+    @extend_schema(parameters=[SET_PARAM], responses={
+        200: ModelVersionSerializer, 404: OpenApiResponse(description="no_current_model: none published yet")})
     @action(detail=False, methods=["get"])
     def current(self, request):
         """The model a phone should run now, with its download URL and sha256."""

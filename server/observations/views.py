@@ -19,6 +19,12 @@ class ObservationPagination(GeoJsonPagination):
     page_size_query_param = "page_size"
     max_page_size = 1000
 
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        """rest_framework_gis renames ``results`` to ``features`` but leaves ``results`` in ``required``."""
+        out = super().get_paginated_response_schema(schema)
+        out["required"] = ["type", "count", "features"]
+        return out
+
 
 FILTER_PARAMS = [
     OpenApiParameter("bbox", OpenApiTypes.STR, description="minLng,minLat,maxLng,maxLat (WGS84)"),

@@ -199,3 +199,8 @@ def test_uncaught_exception_under_api_is_a_bare_json_500(researcher, debug_on, m
     assert response.json() == {"error": {"code": "server_error", "message": "Something went wrong on our side.",
                                          "fields": {}}}
 
+
+
+def test_federated_update_parser_is_strict_too(api):
+    response = api.post("/api/v1/fl/updates", '{"round": ' + deep(100_000) + "}", content_type="application/json")
+    assert_error(response, 400, "malformed_request")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -92,7 +92,7 @@ class HuntDetailView(APIView):
 class TimeTravelView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT},
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, 409: OpenApiResponse(description="no_route")},
                    description="The species' past observations as a route of waypoints (level 3).")
     def get(self, request, species_label: str):
         require_level(request.user, "timetravel")
