@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.utils import timezone
 from knox.models import AuthToken
 
 from .models import User
@@ -34,3 +37,13 @@ def revoke_token(token: AuthToken) -> None:
 def revoke_all_tokens(user: User) -> int:
     """Revoke every token of ``user``; returns how many there were."""
     return AuthToken.objects.filter(user=user).delete()[0]
+
+
+def purge_expired() -> dict[str, int]:
+    """Delete expired tokens (knox deletes them only when they are presented) and recorded login
+    failures older than the lockout cool-off (they no longer count, and hold addresses and user
+    agents). Returns how many of each were deleted."""
+    now = timezone.now()
+    tokens = AuthToken.objects.filter(expiry__lt=now).delete()[0]
+    failures = AccessAttempt.objects.filter(attempt_time__lt=now - settings.AXES_COOLOFF_TIME).delete()[0]
+    return {"tokens": tokens, "login_failures": failures}

@@ -129,3 +129,21 @@ def test_demo_users_command_prints_no_token(settings, db, capsys):
     call_command("create_demo_users", stdout=out)
     assert "token" not in out.getvalue().lower() and "dawn_" not in out.getvalue()
     assert not AuthToken.objects.exists()
+
+
+def test_the_hourly_purge_drops_expired_tokens_and_stale_login_failures(player, settings):
+    from axes.models import AccessAttempt
+
+    from server.accounts.tasks import purge_expired_credentials
+
+    live, dead = api_token(player), api_token(player)
+    AuthToken.objects.filter(token_key=dead[:15]).update(expiry=timezone.now() - timedelta(seconds=1))
+    old = timezone.now() - settings.AXES_COOLOFF_TIME - timedelta(minutes=1)
+    for name, when in (("stale", old), ("recent", timezone.now())):
+        attempt = AccessAttempt.objects.create(username=name, ip_address="10.0.0.1", user_agent="t", get_data="",
+                                               post_data="", http_accept="", path_info="/", failures_since_start=1)
+        AccessAttempt.objects.filter(pk=attempt.pk).update(attempt_time=when)  # a field set on creation
+    assert purge_expired_credentials() == {"tokens": 1, "login_failures": 1}
+    assert me(live).status_code == 200
+    assert list(AccessAttempt.objects.values_list("username", flat=True)) == ["recent"]
+    assert "purge-expired-credentials" in settings.CELERY_BEAT_SCHEDULE
