@@ -3,7 +3,10 @@
 ``ApiJsonErrorsMiddleware`` (first in ``MIDDLEWARE``):
 
 * refuses a path or query string holding a NUL character (``%00``) with 400 ``malformed_request``
-  before any view sees it (PostgreSQL text cannot hold NUL, and no route or filter accepts one);
+  before any view sees it (PostgreSQL text cannot hold NUL, and no route or filter accepts one),
+  and a query string over ``MAX_QUERY_CHARS`` with 414 ``query_too_long`` (longer request lines,
+  about 80 kB with httptools, are refused by uvicorn itself with a plain-text 400 before any
+  application code runs);
 * answers a form field over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (Django's ``RequestDataTooBig``) with
   413 ``request_too_large`` and too many form fields with 400 ``malformed_request``;
 * replaces any other error response under ``/api/`` that is not JSON (Django's 404 and 500 pages,
@@ -23,8 +26,9 @@ from django.http import HttpRequest, HttpResponse
 from .errors import json_error
 
 API_PREFIX = "/api/"
+MAX_QUERY_CHARS = 8 * 1024  # the longest legitimate query (50 species labels) is about 2 kB
 CODE_BY_STATUS = {400: "malformed_request", 401: "not_authenticated", 403: "permission_denied", 404: "not_found",
-                  405: "method_not_allowed", 406: "not_acceptable", 413: "request_too_large",
+                  405: "method_not_allowed", 406: "not_acceptable", 413: "request_too_large", 414: "query_too_long",
                   415: "unsupported_media_type", 429: "throttled"}
 SERVER_ERROR = ("server_error", "Something went wrong on our side.")
 
@@ -53,8 +57,11 @@ class ApiJsonErrorsMiddleware:
             return self.get_response(request)
         if "\x00" in request.path:
             return json_error("malformed_request", "The path contains a NUL character.", 400)
-        if "%00" in request.META.get("QUERY_STRING", "") or "\x00" in request.META.get("QUERY_STRING", ""):
+        query = request.META.get("QUERY_STRING", "")
+        if "%00" in query or "\x00" in query:
             return json_error("malformed_request", "The query string contains a NUL character.", 400)
+        if len(query) > MAX_QUERY_CHARS:
+            return json_error("query_too_long", f"The query string exceeds {MAX_QUERY_CHARS} characters.", 414)
         response = self.get_response(request)
         if response.status_code >= 400 and not is_json(response):
             return contract_error(response.status_code)

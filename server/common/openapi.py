@@ -4,7 +4,8 @@
 ``Error`` schema and gives every operation the 4xx responses the API can answer it with:
 
 * 400 (a malformed request or query: ``malformed_request``, ``invalid_filter``, ...), 401 (a bad or
-  expired token) and 403 (a role or level the caller lacks) on every operation;
+  expired token), 403 (a role or level the caller lacks) and 414 (``query_too_long``) on every
+  operation;
 * 404 where the path names a resource (a path parameter) or the list is paginated (a ``page`` past
   the end);
 * 409 (a conflict with the current state: ``idempotency_key_reused``, ``already_answered``,
@@ -38,6 +39,7 @@ DESCRIPTIONS = {
     "404": "No such resource.",
     "409": "The request conflicts with the current state (see the error code).",
     "413": "The request body is too large (request_too_large).",
+    "414": "The query string is too long (query_too_long).",
     "415": "The body's content type is not one this operation reads (unsupported_media_type).",
     "429": "Too many requests (throttled / rate_limited).",
 }
@@ -45,7 +47,7 @@ DESCRIPTIONS = {
 
 def statuses_for(path: str, method: str, operation: dict[str, Any]) -> list[str]:
     """The 4xx statuses every operation of this shape can answer."""
-    out = ["400", "401", "403"]
+    out = ["400", "401", "403", "414"]
     if "{" in path or any(p.get("name") == "page" for p in operation.get("parameters", [])):
         out.append("404")
     if method in WRITE_METHODS:

@@ -65,6 +65,13 @@ def test_nul_anywhere_in_an_api_url_is_refused(researcher_api, catalogue, url):
     assert_error(researcher_api.get(url), 400, "malformed_request")
 
 
+def test_query_string_over_the_limit_is_a_json_414(api, catalogue):
+    from server.common.api_json_errors import MAX_QUERY_CHARS
+
+    assert_error(api.get("/api/v1/observations/?species=" + "a" * MAX_QUERY_CHARS), 414, "query_too_long")
+    assert api.get("/api/v1/observations/?species=" + "a" * 4000).status_code == 200
+
+
 def test_path_parameters_out_of_range(researcher_api, catalogue):
     assert_error(researcher_api.get("/api/v1/soundscapes/cells/-1/"), 400, "invalid_cell")
     assert_error(researcher_api.get("/api/v1/soundscapes/cells/-1/mix/"), 400, "invalid_cell")
