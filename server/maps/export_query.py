@@ -8,7 +8,8 @@ from .filters import MapFilters, apply_map_filters
 
 
 def export_queryset(filters: MapFilters, bbox: str | None):
-    qs = apply_map_filters(Observation.objects.all(), filters)
+    """Exports are shared data: obscured records are filtered at their published date, for everyone."""
+    qs = apply_map_filters(Observation.objects.all(), filters, coarse=True)
     if bbox:
         qs = qs.filter(public_location__intersects=parse_bbox(bbox))
     return qs

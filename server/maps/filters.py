@@ -17,6 +17,7 @@ from django.db.models.functions import Lower
 
 from server.common.errors import ApiError
 from server.observations.filters import parse_instant, split_list
+from server.observations.geoprivacy import coarse_from, coarse_until, midnight_within
 from server.observations.models import Source, Status
 from server.species.models import Species
 
@@ -134,8 +135,18 @@ def parse_map_filters(params) -> MapFilters:
     return MapFilters(**kw)
 
 
-def filters_sql(f: MapFilters, alias: str = "o") -> tuple[str, list]:
-    """A ``WHERE`` fragment (always valid, ``TRUE`` when empty) and its parameters."""
+def time_of_day_range(f: MapFilters) -> tuple[time, time]:
+    """[start, end] of the time-of-day filter, ``time_to`` inclusive of its whole minute."""
+    lo, hi = f.time_from or time(0, 0), f.time_to or time(23, 59, 59, 999999)
+    return lo, (time(hi.hour, hi.minute, 59, 999999) if f.time_to else hi)
+
+
+def filters_sql(f: MapFilters, alias: str = "o", coarse: bool = False) -> tuple[str, list]:
+    """A ``WHERE`` fragment (always valid, ``TRUE`` when empty) and its parameters.
+
+    ``coarse``: the asker sees obscured observations at their date only, so time filters test those
+    at their published midnight (UTC), not their instant; otherwise a narrowing date-time range or
+    time-of-day filter would find the time. The sargable ``observed_at`` bounds stay first."""
     parts: list[str] = ["TRUE"]
     args: list = []
     if f.species_ids:
@@ -144,15 +155,24 @@ def filters_sql(f: MapFilters, alias: str = "o") -> tuple[str, list]:
     if f.date_from:
         parts.append(f"{alias}.observed_at >= %s")
         args.append(f.date_from)
+        if coarse:
+            parts.append(f"(NOT {alias}.obscured OR {alias}.observed_at >= %s)")
+            args.append(coarse_from(f.date_from))
     if f.date_to:
-        parts.append(f"{alias}.observed_at <= %s")
-        args.append(f.date_to)
+        if coarse:
+            parts.append(f"{alias}.observed_at < %s AND ({alias}.obscured OR {alias}.observed_at <= %s)")
+            args += [coarse_until(f.date_to), f.date_to]
+        else:
+            parts.append(f"{alias}.observed_at <= %s")
+            args.append(f.date_to)
     if f.time_from or f.time_to:
         tod = f"({alias}.observed_at AT TIME ZONE 'UTC')::time"
-        lo, hi = f.time_from or time(0, 0), f.time_to or time(23, 59, 59, 999999)
-        if f.time_to:
-            hi = time(hi.hour, hi.minute, 59, 999999)
-        parts.append(f"{tod} BETWEEN %s AND %s" if lo <= hi else f"({tod} >= %s OR {tod} <= %s)")
+        lo, hi = time_of_day_range(f)
+        test = f"{tod} BETWEEN %s AND %s" if lo <= hi else f"({tod} >= %s OR {tod} <= %s)"
+        if coarse:
+            test = (f"({alias}.obscured OR {test})" if midnight_within(lo, hi)
+                    else f"(NOT {alias}.obscured AND {test})")
+        parts.append(test)
         args += [lo, hi]
     if f.grades:
         parts.append(f"{alias}.status = ANY(%s)")
@@ -169,21 +189,29 @@ def filters_sql(f: MapFilters, alias: str = "o") -> tuple[str, list]:
     return " AND ".join(parts), args
 
 
-def apply_map_filters(qs: QuerySet, f: MapFilters) -> QuerySet:
-    """The same filters on an Observation queryset (same semantics as :func:`filters_sql`)."""
+def apply_map_filters(qs: QuerySet, f: MapFilters, coarse: bool = False) -> QuerySet:
+    """The same filters on an Observation queryset (same semantics as :func:`filters_sql`, ``coarse``
+    included)."""
     if f.species_ids:
         qs = qs.filter(species_id__in=f.species_ids)
     if f.date_from:
         qs = qs.filter(observed_at__gte=f.date_from)
+        if coarse:
+            qs = qs.filter(Q(obscured=False) | Q(observed_at__gte=coarse_from(f.date_from)))
     if f.date_to:
-        qs = qs.filter(observed_at__lte=f.date_to)
-    if f.time_from or f.time_to:
-        lo = f.time_from or time(0, 0)
-        hi = time(f.time_to.hour, f.time_to.minute, 59, 999999) if f.time_to else time(23, 59, 59, 999999)
-        if lo <= hi:
-            qs = qs.filter(observed_at__time__gte=lo, observed_at__time__lte=hi)
+        if coarse:
+            qs = qs.filter(Q(obscured=True) | Q(observed_at__lte=f.date_to), observed_at__lt=coarse_until(f.date_to))
         else:
-            qs = qs.filter(Q(observed_at__time__gte=lo) | Q(observed_at__time__lte=hi))
+            qs = qs.filter(observed_at__lte=f.date_to)
+    if f.time_from or f.time_to:
+        lo, hi = time_of_day_range(f)
+        if lo <= hi:
+            test = Q(observed_at__time__gte=lo, observed_at__time__lte=hi)
+        else:
+            test = Q(observed_at__time__gte=lo) | Q(observed_at__time__lte=hi)
+        if coarse:
+            test = (Q(obscured=True) | test) if midnight_within(lo, hi) else (Q(obscured=False) & test)
+        qs = qs.filter(test)
     if f.grades:
         qs = qs.filter(status__in=f.grades)
     if f.min_confidence is not None:

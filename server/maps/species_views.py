@@ -42,7 +42,8 @@ def species_queryset(request, species: Species, geo_field: str):
     params = request.query_params.copy()
     params.pop("species", None)
     filters: MapFilters = parse_map_filters(params)
-    qs = apply_map_filters(Observation.objects.filter(species=species), filters)
+    qs = apply_map_filters(Observation.objects.filter(species=species), filters,
+                           coarse=not is_researcher(request.user))
     if request.query_params.get("bbox"):
         qs = qs.filter(**{f"{geo_field}__intersects": parse_bbox(request.query_params["bbox"])})
     return qs

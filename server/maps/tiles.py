@@ -78,8 +78,9 @@ cells AS MATERIALIZED ({cells_select_sql("TRUE", f"(SELECT {level} AS level, bs.
 
 
 def raw_cluster_tile_sql(tile: Tile, f: MapFilters) -> tuple[str, list]:
-    """Clusters straight from ``observations_observation`` (any filter; the slow path at low zoom)."""
-    where, args = filters_sql(f)
+    """Clusters straight from ``observations_observation`` (any filter; the slow path at low zoom). Cluster
+    tiles are public: time filters see obscured observations at their date only."""
+    where, args = filters_sql(f, coarse=True)
     px, py = mercator_sql("o.public_location")
     sql = f"""
 WITH env AS (SELECT ST_TileEnvelope(%s, %s, %s) AS m),
@@ -161,7 +162,7 @@ def cluster_tile_sql(tile: Tile, f: MapFilters) -> tuple[str, list]:
 
 
 def point_tile_sql(tile: Tile, f: MapFilters, audience: Audience) -> tuple[str, list]:
-    where, args = filters_sql(f)
+    where, args = filters_sql(f, coarse=not audience.researcher)
     select_args: list = []
     near_args: list = []
     if audience.researcher:
@@ -188,7 +189,7 @@ feat AS (
   JOIN species_species s ON s.id = o.species_id
   CROSS JOIN bounds b
   WHERE {near} AND {where}
-  ORDER BY o.observed_at DESC, o.id
+  ORDER BY 5 DESC, o.id  -- by the published time: the order of withheld features must not date them
   LIMIT {MAX_POINTS_PER_TILE}
 )
 SELECT ST_AsMVT(feat, 'points', {MVT_EXTENT}, 'geom') FROM feat WHERE geom IS NOT NULL

@@ -10,6 +10,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from server.common.errors import ApiError
 from server.common.strict_json import text_problem
 
+from .geoprivacy import coarse_from, coarse_until
 from .models import Status
 
 MAX_LIST_ITEMS = 50
@@ -63,8 +64,9 @@ def split_list(raw: str, name: str) -> list[str]:
     return items
 
 
-def apply_filters(qs: QuerySet, params, geo_field: str) -> QuerySet:
-    """bbox, species (labels or ids), date_from/date_to, status, source."""
+def apply_filters(qs: QuerySet, params, geo_field: str, coarse: bool = False) -> QuerySet:
+    """bbox, species (labels or ids), date_from/date_to, status, source. ``coarse``: obscured observations
+    match the date bounds at their published date only (see :func:`server.maps.filters.filters_sql`)."""
     if params.get("bbox"):
         qs = qs.filter(**{f"{geo_field}__intersects": parse_bbox(params["bbox"])})
     if params.get("species"):
@@ -73,9 +75,14 @@ def apply_filters(qs: QuerySet, params, geo_field: str) -> QuerySet:
         labels = [x for x in items if not x.isdigit()]
         qs = qs.filter(Q(species_id__in=ids) | Q(species__label__in=labels) | Q(species__scientific_name__in=labels))
     if params.get("date_from"):
-        qs = qs.filter(observed_at__gte=parse_instant(params["date_from"], "date_from"))
+        start = parse_instant(params["date_from"], "date_from")
+        qs = qs.filter(observed_at__gte=start)
+        if coarse:
+            qs = qs.filter(Q(obscured=False) | Q(observed_at__gte=coarse_from(start)))
     if params.get("date_to"):
-        qs = qs.filter(observed_at__lte=parse_instant(params["date_to"], "date_to", end_of_day=True))
+        end = parse_instant(params["date_to"], "date_to", end_of_day=True)
+        qs = (qs.filter(Q(obscured=True) | Q(observed_at__lte=end), observed_at__lt=coarse_until(end)) if coarse
+              else qs.filter(observed_at__lte=end))
     if params.get("status"):
         statuses = split_list(params["status"], "status")
         bad = [s for s in statuses if s not in Status.values]

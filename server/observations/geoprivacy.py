@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 CELL_DEGREES = 0.2
 
@@ -79,3 +79,28 @@ def linkage_window(observed_at: datetime, hours: int = LINKAGE_WINDOW_HOURS) -> 
     """[start, end] of the instants whose same-recordist observations are linked to one at ``observed_at``."""
     span = timedelta(hours=hours)
     return observed_at - span, observed_at + span
+
+
+def _midnight(t: datetime) -> datetime:
+    u = t.astimezone(timezone.utc)
+    return datetime(u.year, u.month, u.day, tzinfo=timezone.utc)
+
+
+def coarse_from(bound: datetime) -> datetime:
+    """The earliest true instant whose published midnight is at or after ``bound`` (its next midnight,
+    or itself at midnight): an obscured record matches ``date_from`` iff its instant is at least this."""
+    start = _midnight(bound)
+    return start if start == bound else start + timedelta(days=1)
+
+
+def coarse_until(bound: datetime) -> datetime:
+    """The end (exclusive) of the day holding ``bound``: an obscured record matches ``date_to`` iff its
+    instant is before this (its published midnight is at or before ``bound``)."""
+    return _midnight(bound) + timedelta(days=1)
+
+
+def midnight_within(start: time, end: time) -> bool:
+    """Whether 00:00, an obscured record's published time of day, lies in a time-of-day filter
+    [start, end] (which wraps past midnight when start > end)."""
+    midnight = time(0, 0)
+    return start <= midnight <= end if start <= end else True

@@ -50,5 +50,5 @@ class ObservationViewSet(viewsets.ReadOnlyModelViewSet):
         geo_field = "location" if is_researcher(user) else "public_location"
         qs = Observation.objects.select_related("species").order_by("-observed_at", "-id")
         if self.action == "list":
-            qs = apply_filters(qs, self.request.query_params, geo_field)
+            qs = apply_filters(qs, self.request.query_params, geo_field, coarse=not is_researcher(user))
         return qs

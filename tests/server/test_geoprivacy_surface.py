@@ -469,3 +469,43 @@ def test_distance_oracles_locate_the_published_point_never_the_bird(scene, playe
     assert haversine_m(true_lat, true_lng, shown.y, shown.x) > 5_000       # the seed's point is far from the bird
     assert haversine_m(lat, lng, shown.y, shown.x) < radius_m / 50         # what it finds is the published point
     assert haversine_m(lat, lng, true_lat, true_lng) > 4_000               # and not the bird
+
+
+# --- time filters -----------------------------------------------------------------------------------------
+
+def hidden_seen(client, scene, query: dict[str, str]) -> dict[str, set]:
+    """Which hidden observations each filtered output holds (tiles: ids, or cluster counts)."""
+    ids = {obs.pk for obs in scene.hidden.values()}
+    seen: dict[str, set] = {}
+    if "time_from" not in query:  # the GeoJSON list filters dates only
+        body = client.get("/api/v1/observations/", {"bbox": BBOX, **query}).json()
+        seen["list"] = {f["id"] for f in body["features"]} & ids
+    for label in (BLACKBIRD, ORDINARY):
+        route = client.get(f"/api/v1/map/species/{label}/route/", query).json()
+        seen[f"route {label}"] = {f["properties"].get("id") for f in route["features"]} & ids
+        seen[f"abundance {label}"] = {client.get(f"/api/v1/map/species/{label}/abundance/", query).json()["total"]}
+    rows = csv.DictReader(io.StringIO(client.get("/api/v1/map/export.csv", query).content.decode()))
+    seen["export"] = {int(r["occurrenceID"].rsplit(":", 1)[1]) for r in rows} & ids
+    encoded = "&".join(f"{k}={v}" for k, v in query.items())
+    for name in ("sensitive", "linked"):
+        shown = scene.hidden[name].public_location
+        for z in (10, POINT_ZOOM):
+            t = lnglat_to_tile(shown.x, shown.y, z)
+            layers = decode(client.get(f"/api/v1/map/tiles/{t.z}/{t.x}/{t.y}.mvt?{encoded}").content)
+            seen[f"tile {z} {name}"] = ({f["properties"]["count"] for f in layers.get("clusters", [])}
+                                        | ({f["properties"]["id"] for f in layers.get("points", [])} & ids))
+    return seen
+
+
+def test_time_filters_answer_for_the_date_not_the_time(scene, player):
+    """A date-time range or a time-of-day filter around the true time finds an obscured observation exactly
+    when the same filter an hour later does: the filters see its date, never its time."""
+    day = DAY.isoformat()
+    around = {"date_from": f"{day}T10:17:00Z", "date_to": f"{day}T10:17:59Z"}
+    later = {"date_from": f"{day}T11:17:00Z", "date_to": f"{day}T11:17:59Z"}
+    for client in (client_for(None), client_for(player)):
+        assert hidden_seen(client, scene, around) == hidden_seen(client, scene, later)
+        assert hidden_seen(client, scene, {"time_from": "10:17", "time_to": "10:17"}) == \
+            hidden_seen(client, scene, {"time_from": "11:17", "time_to": "11:17"})
+        whole_day = hidden_seen(client, scene, {"date_from": day, "date_to": day})
+        assert {scene.hidden["sensitive"].pk, scene.hidden["linked"].pk} <= whole_day["export"]
