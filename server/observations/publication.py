@@ -8,7 +8,10 @@ coordinates (a xeno-canto page shows the recording's exact place).
 """
 from __future__ import annotations
 
-from django.db.models import Q
+from datetime import timezone
+
+from django.db.models import Case, F, Q, When
+from django.db.models.functions import TruncDay
 
 from server.common.permissions import is_researcher
 
@@ -36,6 +39,12 @@ def shown_time(obs: Observation, withheld: bool) -> tuple[str, str]:
 def public_cell(obs: Observation) -> list[float]:
     """[west, south, east, north] of the 0.2° cell the public point lies in (the true point's cell)."""
     return list(cell_bounds(obs.public_location.y, obs.public_location.x))
+
+
+def published_instant():
+    """An expression for ordering lists the public reads: an obscured observation's UTC midnight, else its
+    instant (ordered by the instant, an obscured record would sit between the exact ones of its hour)."""
+    return Case(When(obscured=True, then=TruncDay("observed_at", tzinfo=timezone.utc)), default=F("observed_at"))
 
 
 def distance_field(user) -> str:

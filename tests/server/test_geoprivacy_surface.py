@@ -350,6 +350,10 @@ def test_no_reachable_output_reveals_a_true_point_time_recordist_or_source_page(
     assert detail["obscured"] is True and detail["cell"] == list(cell_bounds(shown.y, shown.x))
     assert detail["observed_at"] == DAY.isoformat() and detail["date_precision"] == "day"
     assert detail["recordist"] == "" and detail["source_url"] == "" and detail["locality"] == ""
+    # lists are ordered by the published time: the blackbird (10:17, published as midnight) comes after
+    # the decoy recorded at 07:13 the same day, as if it had no time
+    queue = [r["observation"] for r in json.loads(as_player["identify queue"])["results"]]
+    assert queue.index(scene.decoy.pk) < queue.index(scene.hidden["sensitive"].pk)
     rows = list(csv.DictReader(io.StringIO(as_player["export csv"])))
     imported = next(r for r in rows if r["occurrenceID"] == f"dawnchorus:obs:{scene.hidden['imported'].pk}")
     assert imported["eventDate"] == "2021-03-09" and imported["eventTime"] == ""

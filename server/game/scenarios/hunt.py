@@ -10,7 +10,7 @@ from rest_framework import status
 
 from server.common.errors import ApiError
 from server.observations.models import Observation
-from server.observations.publication import is_withheld, shown_time
+from server.observations.publication import is_withheld, published_instant, shown_time
 
 from ..ledger import AwardBatch, award
 from ..models import Hunt, HuntFind
@@ -52,7 +52,7 @@ def summary(hunt: Hunt) -> dict:
     now = timezone.now()
     others = (Observation.objects.filter(species_id=hunt.species_id).exclude(observer_id=hunt.player_id)
               .only("public_location", "observed_at", "date_precision", "obscured", "observer_id")
-              .order_by("-observed_at")[:OTHERS_SHOWN])
+              .order_by(published_instant().desc(), "-id")[:OTHERS_SHOWN])
     finds = list(hunt.finds.order_by("created_at"))
     return {
         "id": hunt.pk, "species": hunt.species.label, "started_at": hunt.started_at, "ends_at": hunt.ends_at,

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from server.common.errors import ApiError
 from server.common.permissions import IsResearcher
 from server.observations.models import Observation, Status
-from server.observations.publication import is_withheld, shown_time
+from server.observations.publication import is_withheld, published_instant, shown_time
 
 from .. import anticheat, identifications, review
 from ..models import Identification
@@ -78,7 +78,7 @@ class IdentifyQueueView(APIView):
         qs = (Observation.objects.filter(recording__isnull=False, status=Status.NEEDS_ID,
                                          public_clip_token__isnull=False)
               .exclude(observer=request.user).exclude(identifications__identifier=request.user)
-              .select_related("species").order_by("-observed_at")[:50])
+              .select_related("species").order_by(published_instant().desc(), "-id")[:50])
         return Response({"results": [{
             "observation": o.pk, "species": o.species.label, "status": o.status, "obscured": o.obscured,
             "lat": o.public_location.y, "lng": o.public_location.x,
