@@ -125,7 +125,8 @@ def test_an_obscured_observation_is_drawn_as_its_cell_not_a_point(live, page):
     open_map(page, live)
     page.evaluate(f"window.dawnMap.map.jumpTo({{center: [{lng}, {lat}], zoom: 16}})")
     page.wait_for_function(f"""window.dawnMap.map.loaded() && window.dawnMap.map
-        .queryRenderedFeatures({{layers: ['obscured-cells']}}).some(f => JSON.parse(f.properties.ids).includes({hidden.pk}))""")
+        .queryRenderedFeatures({{layers: ['obscured-cells']}})
+        .some(f => JSON.parse(f.properties.ids).includes({hidden.pk}))""")
     cell = page.evaluate(f"""window.dawnMap.map.queryRenderedFeatures({{layers: ['obscured-cells']}})
         .find(f => JSON.parse(f.properties.ids).includes({hidden.pk})).properties""")
     assert [cell["west"], cell["south"], cell["east"], cell["north"]] == pytest.approx([west, south, east, north])
