@@ -1,6 +1,7 @@
 """GeoJSON representation of observations, geoprivacy-aware (see :mod:`.publication`)."""
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework_gis.fields import GeometrySerializerMethodField
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
@@ -29,13 +30,15 @@ class ObservationSerializer(GeoFeatureModelSerializer):
     coordinate_uncertainty_m = serializers.SerializerMethodField()
     obscured = serializers.SerializerMethodField()
     recording = serializers.SerializerMethodField()
+    cell = serializers.SerializerMethodField(help_text="[west, south, east, north] of the 0.2° cell an obscured "
+                                                       "observation is published as; null when exact.")
 
     class Meta:
         model = Observation
         geo_field = "geometry"
         fields = ["id", "species", "common_name", "scientific_name", "observed_at", "date_precision",
                   "confidence", "status", "sound_type", "source", "source_url", "recordist", "license",
-                  "locality", "coordinate_uncertainty_m", "georeference_remarks", "obscured", "recording"]
+                  "locality", "coordinate_uncertainty_m", "georeference_remarks", "obscured", "recording", "cell"]
 
     def _privileged(self, obs: Observation) -> bool:
         return sees_true_location(self.context["request"].user, obs)
@@ -48,6 +51,11 @@ class ObservationSerializer(GeoFeatureModelSerializer):
 
     def get_obscured(self, obs: Observation) -> bool:
         return obs.obscured and not self._privileged(obs)
+
+    @extend_schema_field(serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4,
+                                               allow_null=True))
+    def get_cell(self, obs: Observation) -> list[float] | None:
+        return public_cell(obs) if is_withheld(obs, self.context["request"].user) else None
 
     def get_recording(self, obs: Observation) -> str | None:
         if obs.recording_id is None:
@@ -63,5 +71,4 @@ class ObservationSerializer(GeoFeatureModelSerializer):
             props = feature["properties"]
             props["observed_at"], props["date_precision"] = shown_time(obs, True)
             props.update({name: "" for name in WITHHELD_TEXT})
-            props["cell"] = public_cell(obs)
         return feature
