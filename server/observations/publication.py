@@ -36,6 +36,12 @@ def shown_time(obs: Observation, withheld: bool) -> tuple[str, str]:
     return obs.observed_at.isoformat(), obs.date_precision
 
 
+def shown_observed_at(obs: Observation, withheld: bool):
+    """observed_at as a response field: the instant (a datetime, rendered as DRF renders it), or the date
+    string when withheld."""
+    return shown_time(obs, True)[0] if withheld else obs.observed_at
+
+
 def public_cell(obs: Observation) -> list[float]:
     """[west, south, east, north] of the 0.2° cell the public point lies in (the true point's cell)."""
     return list(cell_bounds(obs.public_location.y, obs.public_location.x))

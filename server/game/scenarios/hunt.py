@@ -10,7 +10,7 @@ from rest_framework import status
 
 from server.common.errors import ApiError
 from server.observations.models import Observation
-from server.observations.publication import is_withheld, published_instant, shown_time
+from server.observations.publication import is_withheld, published_instant, shown_observed_at
 
 from ..ledger import AwardBatch, award
 from ..models import Hunt, HuntFind
@@ -60,6 +60,6 @@ def summary(hunt: Hunt) -> dict:
         "min_spacing_m": hunt.min_spacing_m, "score": len(finds),
         "finds": [{"observation": f.observation_id, "lat": f.location.y, "lng": f.location.x} for f in finds],
         "others": [{"lat": o.public_location.y, "lng": o.public_location.x, "obscured": o.obscured,
-                    "observed_at": shown_time(o, is_withheld(o, hunt.player))[0]} for o in others],
+                    "observed_at": shown_observed_at(o, is_withheld(o, hunt.player))} for o in others],
     }
 

@@ -11,7 +11,7 @@ from rest_framework import status
 
 from server.common.errors import ApiError
 from server.observations.models import Observation
-from server.observations.publication import shown_time
+from server.observations.publication import shown_observed_at
 
 from ..geo import haversine_m, speed_m_s
 from ..ledger import AwardBatch, award
@@ -32,7 +32,7 @@ def story(obs: Observation) -> dict:
     """A waypoint's story as everyone may read it: an obscured observation's date only, and no recordist,
     locality or source link (waypoints are public positions; the story must not undo that)."""
     withheld = obs.obscured
-    return {"observation": obs.pk, "observed_at": shown_time(obs, withheld)[0],
+    return {"observation": obs.pk, "observed_at": shown_observed_at(obs, withheld),
             "recordist": "" if withheld else obs.recordist, "locality": "" if withheld else obs.locality,
             "sound_type": obs.sound_type, "source": obs.source, "source_url": "" if withheld else obs.source_url}
 

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from server.common.errors import ApiError
 from server.common.permissions import IsResearcher
 from server.observations.models import Observation, Status
-from server.observations.publication import is_withheld, published_instant, shown_time
+from server.observations.publication import is_withheld, published_instant, shown_observed_at
 
 from .. import anticheat, identifications, review
 from ..models import Identification
@@ -82,7 +82,7 @@ class IdentifyQueueView(APIView):
         return Response({"results": [{
             "observation": o.pk, "species": o.species.label, "status": o.status, "obscured": o.obscured,
             "lat": o.public_location.y, "lng": o.public_location.x,
-            "observed_at": shown_time(o, is_withheld(o, request.user))[0],
+            "observed_at": shown_observed_at(o, is_withheld(o, request.user)),
             "audio_url": reverse("game-identify-audio", args=[o.pk], request=request)} for o in qs]})
 
 
