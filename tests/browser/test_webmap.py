@@ -30,6 +30,8 @@ from .conftest import WAIT_MS, shot
 # heavily loaded, so waits are generous but finite.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420, func_only=True), pytest.mark.django_db]
 PASSWORD = "correct horse battery"
+# wait_for_function predicates are functions ("() => ..."): an expression string would be eval'ed in the
+# page, which the Content-Security-Policy (script-src 'self') forbids.
 RENDERED_COUNT = """() => window.dawnMap.map.queryRenderedFeatures({layers: ['clusters']})
     .reduce((n, f) => n + f.properties.count, 0)"""
 
@@ -62,16 +64,16 @@ def live(services, django_db_blocker) -> str:
 
 def open_map(page, base_url: str) -> None:
     page.goto(base_url + "/map/")
-    page.wait_for_function("document.body.dataset.mapReady === '1'")
-    page.wait_for_function("window.dawnMap.map.loaded()")
+    page.wait_for_function("() => document.body.dataset.mapReady === '1'")
+    page.wait_for_function("() => window.dawnMap.map.loaded()")
 
 
 def sign_in(page, username: str) -> None:
     page.get_by_label("User").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_function(f"document.getElementById('whoami').textContent.startsWith('{username}')")
-    page.wait_for_function("document.body.dataset.mapReady === '1'")
+    page.wait_for_function(f"() => document.getElementById('whoami').textContent.startsWith('{username}')")
+    page.wait_for_function("() => document.body.dataset.mapReady === '1'")
 
 
 def test_map_loads_filters_and_popup_plays_audio(live, page):
@@ -82,20 +84,20 @@ def test_map_loads_filters_and_popup_plays_audio(live, page):
     shot(page, "1-loaded")
     page.get_by_label("Species", exact=True).select_option(["Bananaquit"])
     page.get_by_role("button", name="Apply filters").click()
-    page.wait_for_function(f"({RENDERED_COUNT})() < {total} && window.dawnMap.map.loaded()")
+    page.wait_for_function(f"() => ({RENDERED_COUNT})() < {total} && window.dawnMap.map.loaded()")
     bananaquits = Observation.objects.filter(species__label="Bananaquit").count()
-    page.wait_for_function(f"({RENDERED_COUNT})() === {bananaquits}")
+    page.wait_for_function(f"() => ({RENDERED_COUNT})() === {bananaquits}")
     assert "species=Bananaquit" in page.evaluate("window.dawnMap.tileQuery")
     shot(page, "2-filtered")
     assert page.locator("#species-page").is_visible()  # one species chosen: its abundance and route
-    page.wait_for_function("document.querySelectorAll('#abundance rect').length > 0")
+    page.wait_for_function("() => document.querySelectorAll('#abundance rect').length > 0")
     page.get_by_role("button", name="Reset", exact=True).click()
-    page.wait_for_function(f"({RENDERED_COUNT})() === {total}")
+    page.wait_for_function(f"() => ({RENDERED_COUNT})() === {total}")
 
     warbler = Observation.objects.get(source_id="173620")  # its clip ships in fixtures/audio
     lng, lat = warbler.public_location.x, warbler.public_location.y
     page.evaluate(f"window.dawnMap.map.jumpTo({{center: [{lng}, {lat}], zoom: 16}})")
-    page.wait_for_function(f"""window.dawnMap.map.loaded() && window.dawnMap.map
+    page.wait_for_function(f"""() => window.dawnMap.map.loaded() && window.dawnMap.map
         .queryRenderedFeatures({{layers: ['points']}}).some(f => f.properties.id === {warbler.pk})""")
     xy = page.evaluate(f"(() => {{ const p = window.dawnMap.map.project([{lng}, {lat}]); "
                        f"const r = window.dawnMap.map.getCanvas().getBoundingClientRect(); "
@@ -107,11 +109,11 @@ def test_map_loads_filters_and_popup_plays_audio(live, page):
     popup = page.locator(f".popup-body[data-observation='{warbler.pk}']")
     popup.wait_for()
     assert "Adelaide's Warbler" in popup.inner_text() and "Eric DeFonso" in popup.inner_text()
-    page.wait_for_function("document.querySelector('.popup-body audio').readyState >= 1")
-    page.wait_for_function("document.querySelector('.popup-body img').complete && "
+    page.wait_for_function("() => document.querySelector('.popup-body audio').readyState >= 1")
+    page.wait_for_function("() => document.querySelector('.popup-body img').complete && "
                            "document.querySelector('.popup-body img').naturalWidth > 100")
     page.evaluate("(() => { const a = document.querySelector('.popup-body audio'); a.muted = true; return a.play(); })()")
-    page.wait_for_function("document.querySelector('.popup-body audio').currentTime > 0.5")
+    page.wait_for_function("() => document.querySelector('.popup-body audio').currentTime > 0.5")
     shot(page, "3-popup")
     assert page.errors == []
 
@@ -124,7 +126,7 @@ def test_an_obscured_observation_is_drawn_as_its_cell_not_a_point(live, page):
     west, south, east, north = cell_bounds(lat, lng)
     open_map(page, live)
     page.evaluate(f"window.dawnMap.map.jumpTo({{center: [{lng}, {lat}], zoom: 16}})")
-    page.wait_for_function(f"""window.dawnMap.map.loaded() && window.dawnMap.map
+    page.wait_for_function(f"""() => window.dawnMap.map.loaded() && window.dawnMap.map
         .queryRenderedFeatures({{layers: ['obscured-cells']}})
         .some(f => JSON.parse(f.properties.ids).includes({hidden.pk}))""")
     cell = page.evaluate(f"""window.dawnMap.map.queryRenderedFeatures({{layers: ['obscured-cells']}})
@@ -151,7 +153,7 @@ def test_dwca_export_for_researcher_refused_for_player(live, page, browser):
     sign_in(page, "dr_ornis")
     assert page.locator("#exports").is_visible()
     # the live socket signs in with its token as a subprotocol (never in the URL)
-    page.wait_for_function("document.body.dataset.liveAuthenticated === 'true'")
+    page.wait_for_function("() => document.body.dataset.liveAuthenticated === 'true'")
     with page.expect_download() as info:
         page.get_by_role("button", name="Darwin Core Archive").click()
     data = open(info.value.path(), "rb").read()
@@ -159,7 +161,7 @@ def test_dwca_export_for_researcher_refused_for_player(live, page, browser):
     assert {"meta.xml", "eml.xml", "occurrence.txt", "multimedia.txt"} <= set(zf.namelist())
     rows = zf.read("occurrence.txt").decode().strip().split("\n")
     assert len(rows) == 1 + Observation.objects.count()
-    page.wait_for_function("document.getElementById('export-status').textContent.startsWith('Downloaded')")
+    page.wait_for_function("() => document.getElementById('export-status').textContent.startsWith('Downloaded')")
     shot(page, "4-researcher-export")
 
     player_context = browser.new_context(viewport={"width": 390, "height": 780})  # phone width
@@ -179,7 +181,7 @@ def test_new_recording_appears_live_without_reload(live, page):
     player = User.objects.get(username="robin")
     base = live
     open_map(page, base)
-    page.wait_for_function("document.body.dataset.live === '1'")
+    page.wait_for_function("() => document.body.dataset.live === '1'")
     page.evaluate("window.__sameDocument = true")
     token = requests.post(base + "/api/v1/auth/login/", json={"username": player.username, "password": PASSWORD},
                           timeout=60).json()["token"]
@@ -212,6 +214,6 @@ def test_an_expired_token_leaves_the_map_working_signed_out(live, page):
     page.goto(live + "/map/")
     page.evaluate("localStorage.setItem('dawn-chorus-token', 'dawn_' + '0'.repeat(64))")
     open_map(page, live)
-    page.wait_for_function("document.body.dataset.liveAuthenticated === 'false'")
+    page.wait_for_function("() => document.body.dataset.liveAuthenticated === 'false'")
     assert page.evaluate("localStorage.getItem('dawn-chorus-token')") is None
     assert page.locator("#login-form").is_visible()
