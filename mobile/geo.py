@@ -77,7 +77,8 @@ def bbox_around(lat: float, lng: float, zoom: float, size: tuple[float, float]) 
 
 
 def features_to_points(geojson: dict, own_username: str = "") -> list[dict]:
-    """Points from the observations API's GeoJSON (lng, lat order) with their species."""
+    """Points from the observations API's GeoJSON (lng, lat order) with their species; obscured
+    observations are left to :func:`obscured_cells` (their point would look exact)."""
     pts = []
     for f in (geojson or {}).get("features", []) or []:
         try:
@@ -85,10 +86,27 @@ def features_to_points(geojson: dict, own_username: str = "") -> list[dict]:
         except (KeyError, TypeError, ValueError):
             continue
         props = f.get("properties") or {}
+        if props.get("cell"):
+            continue
         pts.append({"id": f.get("id", props.get("id")), "lat": float(lat), "lng": float(lng),
                     "species": props.get("species", ""),
                     "own": bool(own_username) and props.get("recordist") == own_username})
     return pts
+
+
+def obscured_cells(geojson: dict) -> list[tuple[float, float, float, float]]:
+    """(west, south, east, north) of each distinct cell an obscured observation is published as (its
+    ``cell`` property): the map draws these areas instead of points."""
+    cells = []
+    for f in (geojson or {}).get("features", []) or []:
+        cell = (f.get("properties") or {}).get("cell")
+        try:
+            box = tuple(float(v) for v in cell) if cell else None
+        except (TypeError, ValueError):
+            continue
+        if box is not None and len(box) == 4 and box not in cells:
+            cells.append(box)
+    return cells
 
 
 def fit_view(points: list[tuple[float, float]], size: tuple[float, float], margin: float = 0.8,

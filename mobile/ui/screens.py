@@ -316,7 +316,9 @@ class MapScreen(DawnScreen):
 
         def done(data):
             m.points = geo.features_to_points(data, c.username)
-            self.message = f"{len(m.points)} observations in view"
+            m.cells = geo.obscured_cells(data)
+            hidden = f", {len(m.cells)} obscured area{'s' if len(m.cells) != 1 else ''}" if m.cells else ""
+            self.message = f"{len(m.points)} observations in view{hidden}"
 
         app().run_bg(lambda: c.api.observations(bbox), done, lambda e: setattr(self, "message", message_of(e)))
 

@@ -123,11 +123,13 @@ class Waveform(Widget):
 
 
 class CanvasMap(Widget):
-    """Observations as clustered dots on a plain background with a scale bar (no network tiles)."""
+    """Observations as clustered dots on a plain background with a scale bar (no network tiles); obscured
+    ones as their shaded 0.2° cells (``cells``: (west, south, east, north) each), never as dots."""
 
     center_latlng = ListProperty([18.2960, -65.7850])
     zoom = NumericProperty(14.0)
     points = ListProperty([])
+    cells = ListProperty([])
     me = ListProperty([])  # [lat, lng] of the player, or empty
     route = ListProperty([])  # [[lat, lng], ...] drawn as a line under the points (time travel)
     scale_text = StringProperty("")
@@ -135,7 +137,7 @@ class CanvasMap(Widget):
     def __init__(self, **kw):
         super().__init__(**kw)
         self._labels: list[Label] = []
-        self.bind(pos=self.redraw, size=self.redraw, points=self.redraw, zoom=self.redraw,
+        self.bind(pos=self.redraw, size=self.redraw, points=self.redraw, cells=self.redraw, zoom=self.redraw,
                   center_latlng=self.redraw, me=self.redraw, route=self.redraw)
 
     def redraw(self, *_):
@@ -160,6 +162,14 @@ class CanvasMap(Widget):
             while y < self.top:
                 Line(points=[self.x, y, self.right, y])
                 y += step
+        for west, south, east, north in self.cells:
+            x0, y0 = geo.to_screen(south, west, center, self.zoom, size)
+            x1, y1 = geo.to_screen(north, east, center, self.zoom, size)
+            with self.canvas:
+                Color(0.45, 0.25, 0.6, 0.18)
+                Rectangle(pos=(self.x + x0, self.y + y0), size=(x1 - x0, y1 - y0))
+                Color(0.45, 0.25, 0.6, 0.9)
+                Line(rectangle=(self.x + x0, self.y + y0, x1 - x0, y1 - y0), dash_length=dp(6), dash_offset=dp(4))
         if len(self.route) >= 2:
             line = []
             for lat, lng in self.route:

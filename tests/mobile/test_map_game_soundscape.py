@@ -39,6 +39,12 @@ def test_projection_clusters_and_scale_bar():
     assert geo.fit_view([(18.3, -65.8)], (400, 600), max_zoom=16)[1] == 16
     assert geo.features_to_points(feats, "robin") == [{"id": 7, "lat": 18.3, "lng": -65.8, "species": "Bananaquit",
                                                        "own": True}]
+    hidden = {"id": 8, "geometry": {"type": "Point", "coordinates": [-65.84, 18.36]},
+              "properties": {"species": "Yellow-shouldered Blackbird", "obscured": True, "recordist": "",
+                             "cell": [-66.0, 18.2, -65.8, 18.4]}}
+    feats["features"] += [hidden, dict(hidden, id=9)]
+    assert [p["id"] for p in geo.features_to_points(feats, "robin")] == [7]  # an obscured one is no dot
+    assert geo.obscured_cells(feats) == [(-66.0, 18.2, -65.8, 18.4)]          # but its cell, once
 
 
 def test_game_helpers_follow_the_server_shapes():
