@@ -14,7 +14,7 @@ from server.common.permissions import is_researcher
 from server.common.strict_json import text_problem
 from server.observations.filters import parse_bbox
 from server.observations.models import Observation
-from server.observations.publication import public_cell, shown_time
+from server.observations.publication import public_cell, published_instant, shown_time
 from server.species.models import Species
 
 from .filters import MapFilters, apply_map_filters, parse_map_filters
@@ -87,7 +87,9 @@ class RouteView(APIView):
         researcher = is_researcher(request.user)
         uid = request.user.id if request.user.is_authenticated else None
         geo_field = "location" if researcher else "public_location"
-        qs = species_queryset(request, sp, geo_field).order_by("observed_at", "id")[: int(raw_limit)]
+        # for the public in published-time order: an obscured point's place in the line must not date it
+        order = ("observed_at", "id") if researcher else (published_instant(), "id")
+        qs = species_queryset(request, sp, geo_field).order_by(*order)[: int(raw_limit)]
         features, line = [], []
         for obs in qs.only("id", "location", "public_location", "observed_at", "date_precision", "observer_id",
                            "status", "obscured"):

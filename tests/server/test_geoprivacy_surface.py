@@ -354,6 +354,8 @@ def test_no_reachable_output_reveals_a_true_point_time_recordist_or_source_page(
     # the decoy recorded at 07:13 the same day, as if it had no time
     queue = [r["observation"] for r in json.loads(as_player["identify queue"])["results"]]
     assert queue.index(scene.decoy.pk) < queue.index(scene.hidden["sensitive"].pk)
+    route = [f["properties"].get("id") for f in json.loads(anonymous[f"route {ORDINARY}"])["features"]]
+    assert route.index(scene.hidden["linked"].pk) < route.index(scene.sentinel.pk)  # 10:17 → midnight < 08:16
     rows = list(csv.DictReader(io.StringIO(as_player["export csv"])))
     imported = next(r for r in rows if r["occurrenceID"] == f"dawnchorus:obs:{scene.hidden['imported'].pk}")
     assert imported["eventDate"] == "2021-03-09" and imported["eventTime"] == ""
