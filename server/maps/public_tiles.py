@@ -28,6 +28,7 @@ from collections.abc import Callable
 
 import psycopg
 import redis.asyncio as aredis
+from csp.utils import build_policy
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.http import QueryDict
@@ -59,8 +60,11 @@ def has_credentials(headers: list[tuple[bytes, bytes]]) -> bool:
 
 
 def middleware_headers() -> list[tuple[str, str]]:
-    """The headers Django's security and clickjacking middleware add to every answer (plain http)."""
+    """The headers Django's security, CSP (django-csp) and clickjacking middleware add to every answer
+    (plain http)."""
     out = []
+    if getattr(settings, "CONTENT_SECURITY_POLICY", None):
+        out.append(("Content-Security-Policy", build_policy()))
     if settings.SECURE_CONTENT_TYPE_NOSNIFF:
         out.append(("X-Content-Type-Options", "nosniff"))
     if settings.SECURE_REFERRER_POLICY:
