@@ -14,6 +14,8 @@ from .geoprivacy import coarse_from, coarse_until
 from .models import Status
 
 MAX_LIST_ITEMS = 50
+EARLIEST_INSTANT = datetime(1, 1, 2, tzinfo=timezone.utc)
+LATEST_INSTANT = datetime(9999, 12, 30, tzinfo=timezone.utc)
 
 
 def parse_bbox(raw: str) -> Polygon:
@@ -33,7 +35,9 @@ def parse_bbox(raw: str) -> Polygon:
 def parse_instant(raw: str, name: str, end_of_day: bool = False) -> datetime:
     """An ISO date or date-time as an aware UTC datetime (naive means UTC; a date is its first or,
     with ``end_of_day``, its last instant). Offsets must be within ±24 h and the instant must lie in
-    years 1-9999 once in UTC; anything else raises ``ApiError("invalid_filter")`` naming ``name``."""
+    [``EARLIEST_INSTANT``, ``LATEST_INSTANT``] once in UTC (a day's margin inside ``datetime``'s range,
+    so day arithmetic on it cannot overflow); anything else raises ``ApiError("invalid_filter")``
+    naming ``name``."""
     refuse_bad_text(raw, name)
     try:
         value = parse_datetime(raw) if "T" in raw or " " in raw else None
@@ -44,8 +48,11 @@ def parse_instant(raw: str, name: str, end_of_day: bool = False) -> datetime:
             value = datetime.combine(day, time.max if end_of_day else time.min)
         if value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
-    except (ValueError, OverflowError):  # no ISO form, an offset beyond ±24 h, or a year outside 1-9999
+        value = value.astimezone(timezone.utc)
+        if not EARLIEST_INSTANT <= value <= LATEST_INSTANT:
+            raise ValueError(raw)
+        return value
+    except (ValueError, OverflowError):  # no ISO form, an offset beyond ±24 h, or out of range
         raise ApiError("invalid_filter", f"{name} must be an ISO date or date-time (UTC offsets within ±24 h).",
                        fields={name: raw}) from None
 

@@ -45,9 +45,11 @@ def researcher_api(researcher):
 @pytest.mark.parametrize("query", [
     "date_from=2020-01-01T00:00:00%2B99:00", "date_to=2020-01-01T00:00:00%2B99:00",
     "date_from=0001-01-01T00:00:00%2B23:00", "date_to=9999-12-31T23:59:59-23:00", "date_from=2020-02-30",
+    "date_to=9999-12-31", "date_from=0001-01-01",
 ])
-def test_observation_filters_refuse_odd_offsets(api, catalogue, query):
+def test_observation_filters_refuse_odd_offsets(api, client, catalogue, query):
     assert_error(api.get(f"/api/v1/observations/?{query}"), 400, "invalid_filter")
+    assert_error(client.get(f"/api/v1/observations/?{query}"), 400, "invalid_filter")  # coarse dates: anonymous
 
 
 @pytest.mark.parametrize("route", DATE_ROUTES)

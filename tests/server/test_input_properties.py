@@ -78,9 +78,10 @@ def test_map_filters_parse_or_refuse(params):
 @given(params=st.dictionaries(st.sampled_from(["species", "source", "status", "date_from", "date_to", "bbox"]),
                               filter_values.filter(lambda s: "\ud800" not in s and "\udfff" not in s), max_size=4),
        route=st.sampled_from(["/api/v1/observations/", "/api/v1/map/tiles/3/2/3.mvt", "/api/v1/map/export.csv",
-                              "/api/v1/map/species/Puerto Rican Tody/route/"]))
-def test_filtered_routes_never_fail_over_http(researcher_api, catalogue, params, route):
-    response = researcher_api.get(route, params)
+                              "/api/v1/map/species/Puerto Rican Tody/route/"]),
+       anonymous=st.booleans())
+def test_filtered_routes_never_fail_over_http(researcher_api, client, catalogue, params, route, anonymous):
+    response = (client if anonymous else researcher_api).get(route, params)
     if response.status_code >= 400:
         assert_error(response)
     else:
