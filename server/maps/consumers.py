@@ -77,7 +77,7 @@ class MapConsumer(AsyncJsonWebsocketConsumer):
     async def decode_json(cls, text_data):
         try:
             return json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # nesting past the interpreter's limit is malformed too
             return None
 
     async def error(self, code: str, message: str) -> None:

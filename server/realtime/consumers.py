@@ -93,7 +93,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         """Malformed JSON is answered with an error instead of dropping the connection."""
         try:
             return json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # nesting past the interpreter's limit is malformed too
             return None
 
     async def receive_json(self, content, **kwargs):

@@ -213,3 +213,26 @@ def test_uncaught_exception_under_api_is_a_bare_json_500(researcher, debug_on, m
 def test_federated_update_parser_is_strict_too(api):
     response = api.post("/api/v1/fl/updates", '{"round": ' + deep(100_000) + "}", content_type="application/json")
     assert_error(response, 400, "malformed_request")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ["/ws/v1/events/", "/ws/map/"])
+def test_websocket_deep_json_is_answered_and_the_socket_stays_open(path):
+    from asgiref.sync import async_to_sync
+    from channels.testing import WebsocketCommunicator
+
+    from server.asgi import application
+
+    async def scenario():
+        comm = WebsocketCommunicator(application, path, headers=[(b"origin", b"http://127.0.0.1")])
+        connected, _ = await comm.connect()
+        assert connected
+        await comm.receive_json_from()  # the hello
+        await comm.send_to(text_data=deep(100_000))
+        refused = await comm.receive_json_from(timeout=5)
+        assert refused["error"]["code"] in {"unsupported_message", "invalid_message"}
+        await comm.send_json_to({"type": "ping"})
+        assert (await comm.receive_json_from(timeout=5))["type"] == "pong"
+        await comm.disconnect()
+
+    async_to_sync(scenario)()
