@@ -148,19 +148,6 @@ CLASSIFIER_MODEL_PATH = os.environ.get("DAWN_MODEL_PATH") or None
 RECORDING_TOKEN_TTL_S = int(os.environ.get("DAWN_RECORDING_TOKEN_TTL_S", 6 * 3600))
 RECORDING_TOKEN_UPLOAD_TTL_S = int(os.environ.get("DAWN_RECORDING_TOKEN_UPLOAD_TTL_S", 7 * 86400))
 
-# --- browser security headers (django-csp; SecurityMiddleware) --------------------------------
-# One policy for the web map (/map/: MapLibre runs its workers from blob: URLs and draws data:/blob:
-# images), Swagger UI (/api/docs/: sidecar assets, its init script served as a file) and the admin.
-# Styles may be inline (Swagger UI and the admin set style attributes); scripts come only from here.
-CONTENT_SECURITY_POLICY = {"DIRECTIVES": {
-    "default-src": ["'self'"], "script-src": ["'self'"], "style-src": ["'self'", "'unsafe-inline'"],
-    "img-src": ["'self'", "data:", "blob:"], "font-src": ["'self'", "data:"], "worker-src": ["'self'", "blob:"],
-    "connect-src": ["'self'"], "media-src": ["'self'", "blob:"], "object-src": ["'none'"],
-    "base-uri": ["'self'"], "form-action": ["'self'"], "frame-ancestors": ["'none'"],
-}}
-# HSTS on HTTPS responses outside debug mode (DAWN_HSTS_SECONDS, default one year; 0 turns it off).
-SECURE_HSTS_SECONDS = 0 if DEBUG else int(os.environ.get("DAWN_HSTS_SECONDS", str(365 * 86400)))
-
 # --- sign-in: tokens, lockout, client addresses (server/accounts/README.md) ---------------------
 # Reverse proxies in front of the web process that append to X-Forwarded-For. 0: the header is
 # ignored and the peer address is the client. Feeds DRF's throttles (NUM_PROXIES) and django-axes
@@ -185,6 +172,19 @@ REST_KNOX = {
     "TOKEN_PREFIX": "dawn_",  # makes tokens recognisable to the log redaction (server/common/log_redaction.py)
     "AUTH_HEADER_PREFIX": "Token",
 }
+
+# --- browser security headers (django-csp; SecurityMiddleware) --------------------------------
+# One policy for the web map (/map/: MapLibre runs its workers from blob: URLs and draws data:/blob:
+# images), Swagger UI (/api/docs/: sidecar assets, its init script served as a file) and the admin.
+# Styles may be inline (Swagger UI and the admin set style attributes); scripts come only from here.
+CONTENT_SECURITY_POLICY = {"DIRECTIVES": {
+    "default-src": ["'self'"], "script-src": ["'self'"], "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:", "blob:"], "font-src": ["'self'", "data:"], "worker-src": ["'self'", "blob:"],
+    "connect-src": ["'self'"], "media-src": ["'self'", "blob:"], "object-src": ["'none'"],
+    "base-uri": ["'self'"], "form-action": ["'self'"], "frame-ancestors": ["'none'"],
+}}
+# HSTS on HTTPS responses outside debug mode (DAWN_HSTS_SECONDS, default one year; 0 turns it off).
+SECURE_HSTS_SECONDS = 0 if DEBUG else int(os.environ.get("DAWN_HSTS_SECONDS", str(365 * 86400)))
 
 # --- REST API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {

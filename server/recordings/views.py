@@ -1,8 +1,6 @@
 """Recording endpoints: submit (multipart), list/detail (own; researchers see all), audio."""
 from __future__ import annotations
 
-import json
-
 from django.core.cache import cache
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
