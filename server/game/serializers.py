@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from server.common.strict_fields import StrictFloatField
+
 
 class TeamCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=60)
@@ -20,9 +22,13 @@ class HuntSerializer(serializers.Serializer):
 
 
 class PositionSerializer(serializers.Serializer):
-    lat = serializers.FloatField(min_value=-90, max_value=90)
-    lng = serializers.FloatField(min_value=-180, max_value=180)
-    accuracy_m = serializers.FloatField(min_value=0.1, max_value=5000, required=False, default=20.0)
+    """A position as JSON numbers: ``true`` or ``"18.3"`` is refused (``invalid_coordinates``,
+    ``invalid_accuracy``), never read as 1.0 or 18.3."""
+
+    lat = StrictFloatField(min_value=-90, max_value=90, type_code="invalid_coordinates")
+    lng = StrictFloatField(min_value=-180, max_value=180, type_code="invalid_coordinates")
+    accuracy_m = StrictFloatField(min_value=0.1, max_value=5000, required=False, default=20.0,
+                                  type_code="invalid_accuracy")
 
 
 class AdoptSerializer(PositionSerializer):

@@ -236,3 +236,12 @@ def test_websocket_deep_json_is_answered_and_the_socket_stays_open(path):
         await comm.disconnect()
 
     async_to_sync(scenario)()
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    ({"lat": True, "lng": -65.78, "species": "Bananaquit"}, "invalid_coordinates"),
+    ({"lat": "18.3", "lng": -65.78, "species": "Bananaquit"}, "invalid_coordinates"),
+    ({"lat": 18.3, "lng": -65.78, "accuracy_m": True, "species": "Bananaquit"}, "invalid_accuracy"),
+])
+def test_game_positions_are_json_numbers(researcher_api, catalogue, body, code):
+    assert_error(researcher_api.post("/api/v1/game/adoptions/", body, format="json"), 400, code)
