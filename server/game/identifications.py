@@ -31,9 +31,10 @@ def _locked_observation(observation_id) -> Observation:
 
 
 def started_casual(obs: Observation) -> bool:
-    """The pipeline's own reasons to start casual: weak classifier evidence or a coarse GPS fix."""
-    return ((obs.confidence is not None and obs.confidence < CASUAL_CONFIDENCE)
-            or (obs.coordinate_uncertainty_m or 0) > CASUAL_ACCURACY_M)
+    """The pipeline's own reasons to start casual: weak classifier evidence (except in a kind conflict,
+    which needs an identification whatever the model's score for the claim) or a coarse GPS fix."""
+    weak = obs.confidence is not None and obs.confidence < CASUAL_CONFIDENCE and not obs.kind_conflict
+    return weak or (obs.coordinate_uncertainty_m or 0) > CASUAL_ACCURACY_M
 
 
 def current_grade(obs: Observation) -> grades.GradeResult:

@@ -8,8 +8,12 @@ from .filters import MapFilters, apply_map_filters
 
 
 def export_queryset(filters: MapFilters, bbox: str | None):
-    """Exports are shared data: obscured records are filtered at their published date, for everyone."""
-    qs = apply_map_filters(Observation.objects.all(), filters, coarse=True)
+    """Exports are shared data: obscured records are filtered at their published date, for everyone.
+
+    Every format is Darwin Core occurrences, so a record whose taxon has no scientific name (a city
+    sound such as ``siren``: not an organism) is left out; no export carries an empty ``scientificName``.
+    """
+    qs = apply_map_filters(Observation.objects.exclude(species__scientific_name=""), filters, coarse=True)
     if bbox:
         qs = qs.filter(public_location__intersects=parse_bbox(bbox))
     return qs

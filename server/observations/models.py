@@ -41,6 +41,13 @@ class Observation(models.Model):
     source_url = models.URLField(blank=True)
     recordist = models.CharField(max_length=120, blank=True)
     license = models.URLField(blank=True)
+    kind_conflict = models.BooleanField(
+        default=False, help_text="The claim and the model's answer are of different kinds (a bird and a city sound); "
+                                 "the observation keeps the claim and needs an identification.")
+    answers = models.JSONField(
+        default=dict, blank=True,
+        help_text="The identifications analysis weighed: {'claim': {...}, 'model': {...}}, each with label, kind, "
+                  "confidence and model_version (see server/recordings/decision.py).")
     public_clip_token = models.CharField(
         max_length=64, null=True, blank=True, unique=True,
         help_text="Random token naming the public clip (public_clips.py); null when there is none.")

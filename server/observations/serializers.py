@@ -21,7 +21,8 @@ WITHHELD_TEXT = ("recordist", "source_url", "locality", "georeference_remarks")
 class ObservationSerializer(GeoFeatureModelSerializer):
     """An observation as a GeoJSON Feature. Withheld (obscured, asked by neither a researcher nor the
     owner): the public point, ``cell`` ([west, south, east, north] of its 0.2° cell), the date only
-    (``date_precision`` at most ``day``), and no recordist, locality or source link."""
+    (``date_precision`` at most ``day``), no recordist, locality or source link, and no phone model version.
+    ``kind_conflict`` and ``answers`` show the claim and the model's answer (server/recordings/decision.py)."""
 
     geometry = GeometrySerializerMethodField()
     species = serializers.CharField(source="species.label")
@@ -30,6 +31,9 @@ class ObservationSerializer(GeoFeatureModelSerializer):
     coordinate_uncertainty_m = serializers.SerializerMethodField()
     obscured = serializers.SerializerMethodField()
     recording = serializers.SerializerMethodField()
+    answers = serializers.SerializerMethodField(help_text="The identifications analysis weighed: 'claim' (the "
+                                                          "player's) and 'model' (the server's), each with label, "
+                                                          "kind, confidence and model_version.")
     cell = serializers.SerializerMethodField(help_text="[west, south, east, north] of the 0.2° cell an obscured "
                                                        "observation is published as; null when exact.")
 
@@ -38,7 +42,8 @@ class ObservationSerializer(GeoFeatureModelSerializer):
         geo_field = "geometry"
         fields = ["id", "species", "common_name", "scientific_name", "observed_at", "date_precision",
                   "confidence", "status", "sound_type", "source", "source_url", "recordist", "license",
-                  "locality", "coordinate_uncertainty_m", "georeference_remarks", "obscured", "recording", "cell"]
+                  "locality", "coordinate_uncertainty_m", "georeference_remarks", "obscured", "recording", "cell",
+                  "kind_conflict", "answers"]
 
     def _privileged(self, obs: Observation) -> bool:
         return sees_true_location(self.context["request"].user, obs)
@@ -56,6 +61,14 @@ class ObservationSerializer(GeoFeatureModelSerializer):
                                                allow_null=True))
     def get_cell(self, obs: Observation) -> list[float] | None:
         return public_cell(obs) if is_withheld(obs, self.context["request"].user) else None
+
+    @extend_schema_field(serializers.DictField(child=serializers.DictField()))
+    def get_answers(self, obs: Observation) -> dict:
+        """Withheld: the phone's model version is left out (a per-device version would link records)."""
+        if not is_withheld(obs, self.context["request"].user):
+            return obs.answers
+        return {name: ({k: v for k, v in answer.items() if k != "model_version"} if name == "claim" else answer)
+                for name, answer in obs.answers.items()}
 
     def get_recording(self, obs: Observation) -> str | None:
         if obs.recording_id is None:

@@ -13,7 +13,7 @@ from server.observations.signals import observation_accepted
 from server.realtime.events import publish_outcome
 from server.species.models import Species
 
-from . import blob_refs, fingerprint_index, storage
+from . import blob_refs, decision, fingerprint_index, storage
 from .analysis import AnalysisOutcome
 from .models import FINAL_STATUSES, Recording, Status
 
@@ -42,14 +42,25 @@ def find_duplicate(rec: Recording, outcome: AnalysisOutcome) -> Recording | None
     return None
 
 
-def decide_species(rec: Recording, outcome: AnalysisOutcome) -> tuple[Species | None, float]:
-    """The player's claim is kept (scored by the model); without one, the model's answer."""
+def kind_of(label: str) -> str:
+    """The catalogue kind of ``label`` ("" when the catalogue does not know it)."""
+    return Species.objects.filter(label=label).values_list("kind", flat=True).first() or ""
+
+
+def decide_species(rec: Recording, outcome: AnalysisOutcome) -> tuple[Species | None, decision.Decision]:
+    """The claim (scored by the model) or, without one, the model's answer; see :mod:`.decision`."""
     pred = outcome.prediction
-    if rec.claimed_species is not None:
-        return rec.claimed_species, float(outcome.probabilities.get(rec.claimed_species.label, 0.0))
-    if pred is None or pred.unknown:
-        return None, 0.0
-    return Species.objects.filter(label=pred.label).first(), float(pred.confidence)
+    claimed = rec.claimed_species
+    claim = None if claimed is None else decision.Answer(
+        claimed.label, claimed.kind, rec.device_confidence, rec.device_model_version)
+    model = None if pred is None else decision.Answer(
+        pred.label, "" if pred.unknown else kind_of(pred.label), pred.confidence, pred.model_version)
+    score = 0.0 if claimed is None else outcome.probabilities.get(claimed.label, 0.0)
+    verdict = decision.decide(claim, model, pred is None or pred.unknown, score)
+    if verdict.label is None:
+        return None, verdict
+    species = claimed if claimed is not None else Species.objects.filter(label=verdict.label).first()
+    return species, verdict
 
 
 def finish(rec: Recording, outcome: AnalysisOutcome, code: str = "", reason: str = "") -> None:
@@ -106,16 +117,18 @@ def _apply_outcome(recording_id, outcome: AnalysisOutcome, written: list[str]) -
         elif outcome.rejected:
             finish(rec, outcome, outcome.reject_code, outcome.reject_reason)
         else:
-            species, confidence = decide_species(rec, outcome)
+            species, verdict = decide_species(rec, outcome)
             if species is None:
                 finish(rec, outcome, "unidentified", "No species could be identified; kept for review.")
             else:
-                casual = confidence < CASUAL_CONFIDENCE or rec.accuracy_m > CASUAL_ACCURACY_M
+                weak = verdict.confidence < CASUAL_CONFIDENCE and not verdict.kind_conflict
+                casual = weak or rec.accuracy_m > CASUAL_ACCURACY_M
                 observation = build_observation(
                     species=species, location=rec.location, seed=f"rec:{rec.pk}", recording=rec,
-                    observer=rec.owner, observed_at=rec.recorded_at, confidence=round(confidence, 4),
+                    observer=rec.owner, observed_at=rec.recorded_at, confidence=round(verdict.confidence, 4),
                     coordinate_uncertainty_m=rec.accuracy_m,
                     status=ObsStatus.CASUAL if casual else ObsStatus.NEEDS_ID,
+                    kind_conflict=verdict.kind_conflict, answers=verdict.answers,
                     recordist=rec.owner.display_name or rec.owner.username)
                 if public_clips.publishable(observation):
                     clip = public_clips.prepare(observation, outcome.public_clip())

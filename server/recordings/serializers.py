@@ -30,7 +30,8 @@ class RecordingSerializer(serializers.ModelSerializer):
         if obs is None:
             return None
         return {"id": obs.pk, "species": obs.species.label, "common_name": obs.species.common_name,
-                "confidence": obs.confidence, "status": obs.status}
+                "confidence": obs.confidence, "status": obs.status, "kind_conflict": obs.kind_conflict,
+                "answers": obs.answers}
 
     def get_audio_url(self, rec: Recording) -> str:
         return reverse("recording-audio", args=[rec.pk], request=self.context.get("request"))
