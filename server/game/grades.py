@@ -10,6 +10,9 @@
   started casual (classifier evidence too weak or GPS too coarse) and no other person has
   identified it yet.
 
+* An **expert label** (a researcher's own review label, not one propagated to a cluster) makes the
+  observation research grade with that label as its taxon, unless a data-quality metric fails.
+
 The classifier's confidence is *evidence*, not a vote: it never counts as an identification;
 it only decides the starting grade and the review-queue priority.
 """
@@ -51,12 +54,15 @@ def quality_fails(votes: list[tuple[str, bool]], min_votes_against: int = MIN_VO
 
 
 def grade(labels: list[str], votes: list[tuple[str, bool]], started_casual: bool,
-          min_votes_against: int = MIN_VOTES_AGAINST) -> GradeResult:
-    """The quality grade from identifications (observer's claim first), quality votes and the start."""
+          min_votes_against: int = MIN_VOTES_AGAINST, expert_label: str | None = None) -> GradeResult:
+    """The quality grade from identifications (observer's claim first), quality votes, the start and a
+    researcher's own review label (``expert_label``)."""
     taxon, count = community_taxon(labels)
     total = len(labels)
     if quality_fails(votes, min_votes_against):
-        return GradeResult("casual", taxon, count, total)
+        return GradeResult("casual", expert_label or taxon, count, total)
+    if expert_label is not None:
+        return GradeResult("research", expert_label, labels.count(expert_label), total)
     if taxon is not None and total >= MIN_IDS:
         return GradeResult("research", taxon, count, total)
     if started_casual and total <= 1:

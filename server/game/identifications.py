@@ -15,7 +15,7 @@ from server.species.models import Species
 from . import grades
 from .ledger import AwardBatch, award, total_xp
 from .levels import IDENTIFY_LEVEL, level_for
-from .models import Identification, IdKind, QualityMetric, QualityVote
+from .models import Identification, IdKind, QualityMetric, QualityVote, ReviewLabel
 
 
 def may_identify(user) -> bool:
@@ -37,11 +37,18 @@ def started_casual(obs: Observation) -> bool:
     return weak or (obs.coordinate_uncertainty_m or 0) > CASUAL_ACCURACY_M
 
 
+def expert_label(obs: Observation) -> str | None:
+    """The species of a researcher's own review label of ``obs`` (a propagated one does not count)."""
+    return ReviewLabel.objects.filter(observation=obs, propagated=False).values_list("species__label",
+                                                                                     flat=True).first()
+
+
 def current_grade(obs: Observation) -> grades.GradeResult:
-    """The grade from the observer's claim, every identification and every quality vote but the observer's."""
+    """The grade from the observer's claim, every identification, every quality vote but the observer's
+    and a researcher's own review label."""
     labels = [obs.species.label] + list(obs.identifications.order_by("id").values_list("species__label", flat=True))
     votes = list(obs.quality_votes.exclude(voter_id=obs.observer_id).values_list("metric", "agrees"))
-    result = grades.grade(labels, votes, started_casual(obs), settings.DQA_MIN_VOTES_AGAINST)
+    result = grades.grade(labels, votes, started_casual(obs), settings.DQA_MIN_VOTES_AGAINST, expert_label(obs))
     if result.status == "research" and result.community_taxon != obs.species.label:
         # the community disagrees with the observation's species: it needs an expert, not a grade
         return grades.GradeResult("needs_id", result.community_taxon, result.agreeing, result.total)

@@ -240,7 +240,8 @@ class RecordingEmbedding(models.Model):
 
 
 class ReviewLabel(models.Model):
-    """A researcher's label, direct or propagated from the medoid of its cluster."""
+    """A researcher's label, direct or propagated from the medoid of its cluster. It sets the observation's
+    species; a direct one also makes it research grade (``grades.grade``). The row keeps what it replaced."""
 
     observation = models.OneToOneField("observations.Observation", on_delete=models.CASCADE,
                                        related_name="review_label")
@@ -249,6 +250,10 @@ class ReviewLabel(models.Model):
     propagated = models.BooleanField(default=False)
     propagated_from = models.ForeignKey("observations.Observation", null=True, blank=True, on_delete=models.SET_NULL,
                                         related_name="+")
+    previous_species = models.ForeignKey("species.Species", null=True, blank=True, on_delete=models.PROTECT,
+                                         related_name="+", help_text="The observation's species before this label.")
+    previous_status = models.CharField(max_length=16, blank=True,
+                                       help_text="The observation's grade before this label.")
     created_at = models.DateTimeField(auto_now_add=True)
 
 

@@ -6,7 +6,9 @@
    other members by uncertainty. Uncertainty = 1 − classifier confidence + disagreement among
    identifications (+0.5 when the phone's and the server's labels differ).
 
-A researcher's label may propagate to the rest of the medoid's cluster (marked propagated).
+A researcher's label sets the observation's species and makes it research grade; it may propagate to
+the rest of the medoid's cluster (marked propagated: species set, grade by the usual rules). Label rows
+are never changed or deleted: each keeps the species and grade it replaced.
 """
 from __future__ import annotations
 
@@ -17,10 +19,13 @@ from rest_framework import status
 from ml.runtime.audio import decode
 from server.common.errors import ApiError
 from server.observations.models import Observation
+from server.observations.services import set_species
 from server.recordings import storage
 from server.species.models import Species
 
+from . import identifications
 from .kmedoids import default_k, kmedoids
+from .ledger import AwardBatch
 from .models import RecordingEmbedding, ReviewClusterMember, ReviewLabel
 
 MAX_QUEUE = 400
@@ -100,8 +105,25 @@ def build_queue() -> list[dict]:
     return entries
 
 
-def label(reviewer, observation_id: int, species_label: str, propagate: bool) -> list[ReviewLabel]:
-    """Label one observation; with ``propagate`` also the unreviewed rest of its cluster (if a medoid)."""
+def _apply(obs_id: int, species: Species, reviewer, batch: AwardBatch, source: Observation | None) -> ReviewLabel:
+    """One label row (keeping the species and grade it replaces), then the new species and grade."""
+    obs = (Observation.objects.select_for_update(of=("self",)).select_related("species")
+           .get(pk=obs_id))
+    row = ReviewLabel.objects.create(observation=obs, species=species, reviewer=reviewer,
+                                     propagated=source is not None, propagated_from=source,
+                                     previous_species_id=obs.species_id, previous_status=obs.status)
+    set_species(obs, species)
+    identifications.regrade(obs, batch)
+    return row
+
+
+def label(reviewer, observation_id: int, species_label: str, propagate: bool, batch: AwardBatch) -> list[ReviewLabel]:
+    """Label one observation; with ``propagate`` also the unreviewed rest of its cluster (if a medoid).
+
+    The label sets the observation's species; the researcher's own label makes it research grade, a
+    propagated one leaves the grade to the usual rules (:func:`identifications.current_grade`). Refused,
+    changing nothing: an unknown species (400 ``unknown_species``), an observation without a recording
+    (404), one labelled already (409 ``already_reviewed``). The caller checks the researcher role."""
     species = Species.objects.filter(label=str(species_label or "").strip()).first()
     if species is None:
         raise ApiError("unknown_species", "That species is not in the catalogue.", fields={"species": "unknown"})
@@ -112,11 +134,9 @@ def label(reviewer, observation_id: int, species_label: str, propagate: bool) ->
         if ReviewLabel.objects.select_for_update().filter(observation=obs).exists():
             raise ApiError("already_reviewed", "This observation has a review label already.",
                            status.HTTP_409_CONFLICT)
-        labels = [ReviewLabel.objects.create(observation=obs, species=species, reviewer=reviewer)]
+        labels = [_apply(obs.pk, species, reviewer, batch, None)]
         if propagate:
             members = (ReviewClusterMember.objects.filter(medoid=obs).exclude(observation=obs)
                        .exclude(observation__review_label__isnull=False).values_list("observation_id", flat=True))
-            for member in members:
-                labels.append(ReviewLabel.objects.create(observation_id=member, species=species, reviewer=reviewer,
-                                                         propagated=True, propagated_from=obs))
+            labels += [_apply(member, species, reviewer, batch, obs) for member in members]
     return labels

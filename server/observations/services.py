@@ -81,6 +81,22 @@ def public_uncertainty_m(obs: Observation) -> float | None:
 
 
 
+def set_species(obs: Observation, species) -> bool:
+    """Give a saved observation another species (a reviewer's label); True if it changed.
+
+    A sensitive species obscures the public point. An obscured point is never made exact again here
+    (what was withheld stays withheld, also after a mistaken label); the linkage rule runs on save."""
+    if obs.species_id == species.pk:
+        return False
+    obs.species = species
+    fields = ["species"]
+    if species.sensitive and not obs.obscured:
+        obs.public_location, obs.obscured = public_point(obs.location, True, f"relabel:{obs.pk}")[0], True
+        fields += list(LINKED_FIELDS)
+    obs.save(update_fields=fields)
+    return True
+
+
 def set_status(obs: Observation, status: str) -> bool:
     """Move an observation to another quality grade (community identification); True if it changed."""
     if status not in Status.values:

@@ -119,11 +119,19 @@ class ReviewLabelView(APIView):
     permission_classes = [IsResearcher]
 
     @extend_schema(request=ReviewLabelSerializer, responses={201: OpenApiTypes.OBJECT},
-                   description="Label an observation; propagate=true copies it to the medoid's cluster "
-                               "(marked propagated). Errors: already_reviewed (409).")
+                   description="Label an observation: the label sets its species and makes it research grade; "
+                               "propagate=true copies it to the medoid's cluster (marked propagated: species set, "
+                               "grade by the usual rules). Each result names the species and grade it replaced. "
+                               "Errors: unknown_species (400), permission_denied (403, not a researcher), "
+                               "not_found (404), already_reviewed (409).")
     def post(self, request):
         data = body(ReviewLabelSerializer, request)
-        labels = review.label(request.user, data["observation"], data["species"], data["propagate"])
+        with awarding() as batch:
+            labels = review.label(request.user, data["observation"], data["species"], data["propagate"], batch)
+        grades = dict(Observation.objects.filter(pk__in=[lab.observation_id for lab in labels])
+                      .values_list("pk", "status"))
         return Response({"results": [{"observation": lab.observation_id, "species": lab.species.label,
-                                      "propagated": lab.propagated} for lab in labels]},
+                                      "propagated": lab.propagated, "status": grades[lab.observation_id],
+                                      "previous_species": lab.previous_species.label if lab.previous_species
+                                      else None, "previous_status": lab.previous_status} for lab in labels]},
                         status=status.HTTP_201_CREATED)
