@@ -24,6 +24,7 @@ from ml import metrics
 from ml.runtime.audio import AudioError, decode
 from ml.runtime.classifier import MODELS_DIR, load_classifier
 from ml.runtime.features import window_starts
+from ml.threads import one_thread
 
 SETS = ("birds", "urban")
 
@@ -32,8 +33,9 @@ class BenchError(RuntimeError):
     """The benchmark cannot run (data or models missing)."""
 
 
-def _scientific(rows: list[dict]) -> dict[str, str]:
-    return {r.get("species") or r.get("label") or "": r.get("scientific", "") for r in rows}
+def _scientific(rows) -> dict[str, str]:
+    """Label -> scientific name, from the manifest rows' ``scientific`` column (empty when absent)."""
+    return {r.label: r.meta.get("scientific", "") for r in rows}
 
 
 def birdnet_file_scores(files: list[Path], labels: list[str], scientific: dict[str, str] | None = None
@@ -85,17 +87,18 @@ def evaluate_birdnet(manifest: Path, label_column: str | None = None, limit: int
 
     ``ms_per_file`` is ``ms_per_window`` times the mean number of windows per file.
     """
-    from ml.cli import read_manifest
+    from ml.manifest import read_manifest
     from ml.teachers.birdnet import BirdNET
 
-    rows, label_column = read_manifest(manifest, label_column)
+    table = read_manifest(manifest, label_column)
+    label_column, rows = table.label_column, list(table.rows)
     if limit:
         rows = rows[:limit]
-    truth = sorted({r[label_column] for r in rows})
-    files = [manifest.parent / r["file"] for r in rows]
+    truth = sorted({r.label for r in rows})
+    files = [r.path for r in rows]
     scores, windows, known, errors, ms_window = birdnet_file_scores(files, truth, _scientific(rows))
     ok = [i for i, sc in enumerate(scores) if sc is not None]
-    y = [rows[i][label_column] for i in ok]
+    y = [rows[i].label for i in ok]
     rep = _summary(y, [scores[i] for i in ok], known, truth) if ok else {
         "n": 0, "accuracy": None, "macro_f1": None, "ece": None}
     mean_windows = float(np.mean([windows[i] for i in ok])) if ok else 0.0
@@ -131,15 +134,13 @@ def test_files(model_set: str, data_root: Path, seed: int) -> tuple[list[Path], 
 def run_runtime_model(path: Path, decoded: list[tuple[np.ndarray, int] | None], y: list[str],
                       classes: list[str]) -> dict:
     """Metrics and single-thread timings of a runtime model on already decoded files."""
-    from ml.cli import _one_thread
-
     clf = load_classifier(path)
     if not any(d is not None for d in decoded):
         raise BenchError("none of the benchmark files could be decoded")
     allowed = (set(classes) & set(clf.labels)) or None
     probs, y_ok, t_total, n_windows = [], [], 0.0, 0
     labels = list(clf.labels)
-    with _one_thread():
+    with one_thread():
         clf.classify(*next(d for d in decoded if d is not None), allowed=allowed)  # warm caches (filterbanks, plans)
         for item, lab in zip(decoded, y):
             if item is None:

@@ -12,6 +12,10 @@ Output contracts (DESIGN.md §5):
   Unreadable files are listed under ``errors`` and skipped.
 * ``train`` trains PhiNet students (:mod:`ml.train`); ``bench-classifier`` runs BirdNET and
   the students on the same held-out recordings (:mod:`ml.bench`).
+* ``cv`` prints one JSON object (or writes it to ``--json-out``): per metric the mean and 95 % interval
+  over repeats x folds (``metrics``), ``ece_pooled``, the pooled ``confusion`` table, every fold's scores
+  and selections (``folds``) and the ``skipped`` unreadable files; the human table goes to stderr, or to
+  stdout with ``--table`` (:mod:`ml.cv`).
 
 Exit status 2 means the command itself could not run (bad arguments, unreadable model or
 manifest, teacher not available).
@@ -23,12 +27,14 @@ import csv
 import json
 import sys
 import time
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, asdict, fields
 from pathlib import Path
 from typing import Sequence
 
+from ml.manifest import ManifestError, read_manifest, read_manifests
 from ml.runtime.audio import AudioError, decode
 from ml.runtime.features import window_starts
+from ml.threads import one_thread
 
 EXIT_FILE_ERRORS = 1
 EXIT_USAGE = 2
@@ -121,34 +127,6 @@ def _prior_weights(args: argparse.Namespace) -> dict | int | None:
 
 # --- evaluate ----------------------------------------------------------------------------------
 
-def read_manifest(path: Path, label_column: str | None) -> tuple[list[dict], str]:
-    """Rows of a manifest CSV and the label column used (``species``, else ``label``).
-
-    Raises ValueError for a missing file column or label column, an empty manifest or a
-    single label class.
-    """
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        rows = list(reader)
-        columns = reader.fieldnames or []
-    if "file" not in columns:
-        raise ValueError(f"{path} has no 'file' column.")
-    if label_column is None:
-        label_column = next((c for c in ("species", "label") if c in columns), None)
-        if label_column is None:
-            raise ValueError(f"{path} has neither a 'species' nor a 'label' column; pass --label-column.")
-    elif label_column not in columns:
-        raise ValueError(f"{path} has no {label_column!r} column.")
-    rows = [r for r in rows if (r.get("file") or "").strip() and (r.get(label_column) or "").strip()]
-    if not rows:
-        raise ValueError(f"{path} lists no labelled files.")
-    classes = {r[label_column] for r in rows}
-    if len(classes) < 2:
-        raise ValueError(f"{path} has a single label class ({next(iter(classes))!r}); "
-                         "accuracy and macro-F1 need at least two.")
-    return rows, label_column
-
-
 def pick_default_model(labels: set[str]) -> Path:
     """The shipped model that knows most of ``labels``: birds, urban, then the mixed baseline."""
     from ml.runtime.classifier import DEFAULT_MODELS, default_model_path
@@ -167,26 +145,16 @@ def pick_default_model(labels: set[str]) -> Path:
     return best
 
 
-def _one_thread():
-    """Context manager limiting BLAS/OpenMP pools to one thread (timings are single-threaded)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # timings then use the BLAS default
-        import contextlib
-
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1)
-
-
 def evaluate(manifest: Path, label_column: str | None = None, model: str | None = None,
              restrict: bool = False, limit: int | None = None) -> dict:
     """Classify every file of a manifest and summarise (see the module docstring)."""
     from ml import metrics
 
-    rows, label_column = read_manifest(manifest, label_column)
+    table = read_manifest(manifest, label_column)
+    label_column, rows = table.label_column, list(table.rows)
     if limit:
         rows = rows[:limit]
-    truth_labels = sorted({r[label_column] for r in rows})
+    truth_labels = sorted({r.label for r in rows})
     model_path = Path(model) if model else pick_default_model(set(truth_labels))
     clf = _load(str(model_path))
     known = set(clf.labels)
@@ -194,14 +162,13 @@ def evaluate(manifest: Path, label_column: str | None = None, model: str | None 
     y_true, ranked, confidence, unknown, errors = [], [], [], [], []
     classify_s = decode_s = audio_s = 0.0
     n_windows = 0
-    with _one_thread():
+    with one_thread():
         for row in rows:
-            path = manifest.parent / row["file"]
             t0 = time.perf_counter()
             try:
-                samples, sr = _read_audio(path, clf.feature_params.sample_rate)
+                samples, sr = _read_audio(row.path, clf.feature_params.sample_rate)
             except AudioError as exc:
-                errors.append({"file": row["file"], "code": exc.code, "message": exc.message})
+                errors.append({"file": row.file, "code": exc.code, "message": exc.message})
                 continue
             t1 = time.perf_counter()
             pred = clf.classify(samples, sr, top_k=len(clf.labels), allowed=allowed)
@@ -210,7 +177,7 @@ def evaluate(manifest: Path, label_column: str | None = None, model: str | None 
             classify_s += t2 - t1
             audio_s += samples.size / sr
             n_windows += len(window_starts(round(samples.size * clf.feature_params.sample_rate / sr), clf.feature_params))
-            y_true.append(row[label_column])
+            y_true.append(row.label)
             ranked.append([lab for lab, _ in pred.ranked])
             confidence.append(pred.confidence)
             unknown.append(pred.unknown)
@@ -273,6 +240,75 @@ def cmd_bench(args: argparse.Namespace) -> int:
         _print_json(_error("bench_failed", str(exc)))
         return EXIT_USAGE
     _print_json(result)
+    return 0
+
+
+# --- cv ---------------------------------------------------------------------------------------------
+
+def cmd_cv(args: argparse.Namespace) -> int:
+    """Repeated grouped cross-validation with nested selection (:mod:`ml.cv`); exit status 2 on bad input."""
+    from ml import cv, cv_models
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    def usage(code: str, message: str) -> int:
+        _print_json(_error(code, message))
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+
+    try:
+        table = read_manifests(args.manifest, args.label_column)
+    except ManifestError as exc:
+        return usage("manifest_invalid", str(exc))
+    rows = list(table.rows)
+    options = cv_models.PhinetOptions(epochs=args.epochs, generations=args.generations, teacher=args.teacher,
+                                      alpha=args.alpha, hop_length=args.hop_length)
+    cache_dir = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else None
+    if cache_dir is None and not args.no_cache:
+        from ml.baseline import DEFAULT_CACHE
+
+        cache_dir = DEFAULT_CACHE
+    ok, skipped, state = cv_models.prepare(args.model_kind, rows, args.workers, cache_dir, log, options)
+    for s in skipped:
+        log(f"warning: {s['file']}: skipped ({s['code']}: {s['message']})")
+    kept = [rows[i] for i in ok]
+    labels = [r.label for r in kept]
+    if not kept:
+        return usage("manifest_invalid", "No file of the manifest could be read.")
+    if len(set(labels)) < 2:
+        return usage("manifest_invalid", f"After skipping unreadable files a single label class is left "
+                                         f"({labels[0]!r}); cross-validation needs at least two.")
+    if args.group_by == "recordist":
+        groups = [r.recordist or f"recording:{r.recording}" for r in kept]
+        if any(not r.recordist for r in kept):
+            log(f"warning: {sum(not r.recordist for r in kept)} files name no recordist; each is its own group")
+    else:
+        groups = [r.recording for r in kept]
+    try:
+        folds = cv.outer_folds(labels, groups, args.folds, args.repeats, args.seed)
+        learner = cv_models.make_learner(args.model_kind, rows, ok, state, options, log)
+        result = cv.run_cv(labels, groups, learner, folds, args.seed, log)
+    except cv.CVError as exc:
+        return usage("cv_invalid", str(exc))
+    groups_per_label = {lab: len({g for g, y in zip(groups, labels) if y == lab}) for lab in sorted(set(labels))}
+    report = {"command": "cv", "manifests": [str(m) for m in args.manifest], "label_column": table.label_column,
+              "model_kind": args.model_kind, "group_by": args.group_by, "n_folds": args.folds,
+              "n_repeats": args.repeats, "seed": args.seed, "n_files": len(kept), "n_groups": len(set(groups)),
+              "labels": learner.labels,
+              "labels_with_fewer_groups_than_folds": {k: v for k, v in groups_per_label.items() if v < args.folds},
+              "skipped": skipped, **result.summary()}
+    if args.model_kind == "phinet":
+        report["phinet_options"] = asdict(options)
+    text = cv.format_table(report)
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    if args.table:
+        print(text, flush=True)
+    else:
+        log(text)
+        if not args.json_out:
+            _print_json(report)
     return 0
 
 
@@ -433,6 +469,29 @@ def build_parser() -> argparse.ArgumentParser:
                    help="restrict predictions to the manifest's labels known to the model")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N rows")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("cv", help="repeated grouped k-fold cross-validation, selection nested in the training folds")
+    p.add_argument("--manifest", action="append", required=True, metavar="CSV",
+                   help="manifest (repeatable: e.g. the shared data plus an export_training_set manifest)")
+    p.add_argument("--label-column", default=None, help="default: 'species' if present, else 'label'")
+    p.add_argument("--model-kind", choices=["baseline", "phinet"], default="baseline",
+                   help="baseline: train-baseline's recipe; phinet: python -m ml train per fold")
+    p.add_argument("--group-by", choices=["recording", "recordist"], default="recording",
+                   help="what never straddles a fold's training and test parts")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--seed", type=int, default=20261206)
+    p.add_argument("--json-out", default=None, metavar="FILE", help="write the JSON report here instead of stdout")
+    p.add_argument("--table", action="store_true", help="print the human table on stdout (JSON: --json-out)")
+    p.add_argument("--workers", type=int, default=2, help="decoding processes")
+    p.add_argument("--cache-dir", default=None, help="feature cache (default var/cache/baseline)")
+    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--epochs", type=int, default=60, help="phinet: epochs per fold")
+    p.add_argument("--generations", type=int, default=1, help="phinet: born-again generations per fold")
+    p.add_argument("--teacher", choices=["birdnet", "birdnet-probe", "none"], default="none", help="phinet: teacher")
+    p.add_argument("--alpha", type=float, default=0.75, help="phinet: width multiplier")
+    p.add_argument("--hop-length", type=int, default=640, help="phinet: STFT hop at 24 kHz")
+    p.set_defaults(func=cmd_cv)
 
     p = sub.add_parser("bench-classifier", help="BirdNET vs the students on held-out recordings; table + JSON line")
     p.add_argument("--set", choices=["birds", "urban", "both"], default="both")

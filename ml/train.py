@@ -38,7 +38,6 @@ Pipeline (one seed makes it deterministic on one thread):
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import math
@@ -127,28 +126,16 @@ class Item:
 
 def read_items(cfg: TrainConfig) -> tuple[list[Item], str]:
     """Manifest rows as items with a split; raises :class:`TrainError` on bad manifests."""
-    path = Path(cfg.manifest)
-    if not path.is_file():
-        raise TrainError(f"Manifest {path} does not exist.")
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        rows = list(reader)
-        columns = reader.fieldnames or []
-    if "file" not in columns:
-        raise TrainError(f"{path} has no 'file' column.")
-    label_col = cfg.label_column or next((c for c in ("species", "label") if c in columns), None)
-    if label_col is None or label_col not in columns:
-        raise TrainError(f"{path} has no label column {cfg.label_column or 'species/label'!r}.")
-    if cfg.split_column and cfg.split_column not in columns:
-        raise TrainError(f"{path} has no split column {cfg.split_column!r}.")
-    rows = [r for r in rows if (r.get(label_col) or "").strip() and (r.get("file") or "").strip()]
-    if not rows:
-        raise TrainError(f"{path} lists no labelled files.")
-    labels = sorted({r[label_col] for r in rows})
-    if len(labels) < 2:
-        raise TrainError(f"{path} has a single class ({labels[0]!r}); training needs at least two.")
-    group_col = next((c for c in ("xc_id", "freesound_id") if c in columns), "file")
-    items = [Item(path.parent / r["file"], r[label_col], r.get(group_col) or r["file"], meta=r) for r in rows]
+    from ml.manifest import ManifestError, read_manifest
+
+    try:
+        table = read_manifest(cfg.manifest, cfg.label_column)
+    except ManifestError as exc:
+        raise TrainError(str(exc)) from None
+    if cfg.split_column and cfg.split_column not in table.columns:
+        raise TrainError(f"{table.path} has no split column {cfg.split_column!r}.")
+    label_col = table.label_column
+    items = [Item(r.path, r.label, r.recording, meta=dict(r.meta)) for r in table.rows]
     if cfg.split_column:
         for it in items:
             v = it.meta[cfg.split_column]

@@ -89,7 +89,7 @@ def test_train_with_the_birdnet_teacher(tmp_path, capsys):
     ("missing", "does not exist"),
     ("empty", "lists no labelled files"),
     ("no_label", "no label column"),
-    ("one_class", "single class"),
+    ("one_class", "single label class"),
     ("all_corrupt", "No file of the manifest could be read"),
 ])
 def test_train_refuses_bad_input(case, message, tmp_path, capsys):

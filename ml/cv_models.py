@@ -1,0 +1,260 @@
+"""The model kinds ``python -m ml cv`` trains per fold (the :class:`ml.cv.Learner` protocol).
+
+* ``baseline`` -- the shipped ``logmel-stats-mlp`` recipe of ``train-baseline`` (:mod:`ml.baseline`):
+  window summaries computed as at inference, the most active half of each recording's sounding windows,
+  class-balanced MLP, float16 storage; temperature (file-level NLL) and unknown threshold (right minus
+  wrong) chosen on the fold's validation part.
+* ``phinet`` -- ``python -m ml train`` (:func:`ml.train.train`) on a per-fold manifest whose split column
+  marks the fit part ``train``, the validation part ``val`` and the outer test fold ``test``. Generations,
+  temperature and threshold are chosen on ``val``; ``train`` also writes its own report of the ``test``
+  files, which chooses nothing. The exported runtime file then classifies the test files through
+  :mod:`ml.runtime.classifier`, as the phone and the server do.
+
+:func:`prepare` reads every file once, reports the unreadable ones and leaves them out.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ml.manifest import ManifestRow
+from ml.runtime.audio import AudioError
+
+KINDS = ("baseline", "phinet")
+
+
+@dataclass(frozen=True)
+class PhinetOptions:
+    """The ``train`` options ``cv --model-kind phinet`` passes on (the rest are :class:`ml.train.TrainConfig`'s)."""
+
+    epochs: int = 60
+    generations: int = 1
+    teacher: str = "none"
+    hop_length: int = 640
+    windows_per_file: int = 12
+    background_per_file: int = 3
+    alpha: float = 0.75
+    threads: int = 1
+
+
+# --- baseline ------------------------------------------------------------------------------------
+
+def _baseline_file(path: str, params) -> np.ndarray | tuple[str, str]:
+    """(n_windows, summary_dim + 1) features (last column: window RMS), or (code, message) when unreadable."""
+    from ml.baseline import file_features
+
+    try:
+        return file_features(path, params)
+    except AudioError as exc:
+        return exc.code, exc.message
+    except FileNotFoundError:
+        return "file_not_found", f"No such file: {path}"
+    except OSError as exc:
+        return "file_unreadable", str(exc)
+
+
+def baseline_features(paths: Sequence[Path], workers: int, cache_dir: Path | None, log: Callable[[str], None]
+                      ) -> tuple[list[np.ndarray | None], list[tuple[str, str] | None]]:
+    """Per file the baseline's window features (None when unreadable) and the error (None when read)."""
+    from ml.baseline import CACHE_LAYOUT, SUMMARY, _code_fingerprint
+    from ml.runtime.features import FeatureParams
+
+    params = FeatureParams()
+    stats = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) if p.is_file() else (str(p), -1, -1) for p in paths]
+    key = hashlib.sha256(json.dumps({"files": stats, "params": params.to_dict(), "summary": SUMMARY,
+                                     "code": _code_fingerprint(), "layout": CACHE_LAYOUT + "+cv-ok"},
+                                    sort_keys=True).encode()).hexdigest()[:20]
+    cache = cache_dir / f"cv-features-{key}.npz" if cache_dir else None
+    if cache and cache.exists():
+        with np.load(cache, allow_pickle=False) as npz:
+            flat, off, ok = npz["features"], npz["offsets"], npz["ok"]
+            codes, messages = list(npz["codes"]), list(npz["messages"])
+        log(f"features: {len(paths)} files from cache {cache.name}")
+        return ([flat[off[i]: off[i + 1]] if ok[i] else None for i in range(len(paths))],
+                [None if ok[i] else (str(codes[i]), str(messages[i])) for i in range(len(paths))])
+    names = [str(p) for p in paths]
+    if workers > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            out = list(pool.map(_baseline_file, names, [params] * len(names), chunksize=4))
+    else:
+        out = [_baseline_file(n, params) for n in names]
+    feats = [o if isinstance(o, np.ndarray) else None for o in out]
+    errors = [None if isinstance(o, np.ndarray) else o for o in out]
+    if cache:
+        good = [f for f in feats if f is not None]
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(cache.name + ".tmp")
+        with open(tmp, "wb") as fh:
+            np.savez(fh, features=np.concatenate(good) if good else np.zeros((0, 1), np.float32),
+                     offsets=np.cumsum([0] + [0 if f is None else len(f) for f in feats]),
+                     ok=np.array([f is not None for f in feats]),
+                     codes=np.array([e[0] if e else "" for e in errors]),
+                     messages=np.array([e[1] if e else "" for e in errors]))
+        os.replace(tmp, cache)
+    return feats, errors
+
+
+@dataclass
+class FittedBaseline:
+    arrays: dict
+    temperature: float
+    unknown_threshold: float
+    selection: dict
+    sounding: Callable[[int], np.ndarray]
+
+    def predict(self, idx: np.ndarray) -> np.ndarray:
+        from ml.baseline import file_probs, forward
+
+        return file_probs([forward(self.sounding(i), self.arrays) for i in idx], self.temperature)
+
+
+class BaselineLearner:
+    """``train-baseline``'s recipe on the window features of ``feats`` (aligned with ``labels_of_items``)."""
+
+    def __init__(self, feats: Sequence[np.ndarray], labels_of_items: Sequence[str], hyper=None,
+                 log: Callable[[str], None] = lambda line: None):
+        from ml.baseline import Hyper
+
+        self.feats = list(feats)
+        self.labels = sorted(set(labels_of_items))
+        index = {lab: k for k, lab in enumerate(self.labels)}
+        self.y = np.array([index[lab] for lab in labels_of_items])
+        self.hyper = hyper or Hyper()
+        self.log = log
+
+    def sounding(self, i: int) -> np.ndarray:
+        """The item's features over its sounding windows (all windows when none sounds), as at inference."""
+        from ml.runtime.classifier import SILENCE_RMS
+
+        t = self.feats[i]
+        m = t[:, -1] >= SILENCE_RMS
+        return t[m, :-1] if m.any() else t[:, :-1]
+
+    def fit(self, fit_idx: np.ndarray, val_idx: np.ndarray, seed: int) -> FittedBaseline:
+        from ml.baseline import (file_probs, fit_temperature, fit_unknown_threshold, forward, select_active,
+                                 storage_arrays, train_mlp)
+        from ml.runtime.features import FeatureParams
+
+        params = FeatureParams()
+        hyper = replace(self.hyper, seed=seed)
+        xs, ys = [], []
+        for i in fit_idx:
+            f = self.sounding(i)
+            keep = select_active(f, params, hyper.keep_active_fraction)
+            xs.append(f[keep])
+            ys.append(np.full(len(keep), self.y[i]))
+        x, y = np.concatenate(xs), np.concatenate(ys)
+        counts = np.bincount(y, minlength=len(self.labels)).astype(np.float64)
+        arrays = storage_arrays(train_mlp(x, y, 1.0 / counts[y], len(self.labels), hyper, log=self.log))
+        val_logits = [forward(self.sounding(i), arrays) for i in val_idx]
+        y_val = self.y[np.asarray(val_idx)]
+        temperature = fit_temperature([(val_logits, y_val)])
+        threshold = fit_unknown_threshold([(file_probs(val_logits, temperature), y_val)])
+        return FittedBaseline(arrays, temperature, threshold,
+                              {"temperature": round(temperature, 4), "unknown_threshold": threshold,
+                               "train_windows": int(len(x))}, self.sounding)
+
+
+# --- phinet (python -m ml train per fold) ---------------------------------------------------------
+
+@dataclass
+class FittedRuntimeModel:
+    path: Path
+    rows: Sequence[ManifestRow]
+    labels: list[str]
+    unknown_threshold: float
+    selection: dict
+
+    def predict(self, idx: np.ndarray) -> np.ndarray:
+        from ml.runtime.audio import decode
+        from ml.runtime.classifier import load_classifier
+
+        clf = load_classifier(self.path)
+        order = [list(clf.labels).index(lab) for lab in self.labels]
+        out = []
+        for i in idx:
+            samples, sr = decode(self.rows[i].path.read_bytes(), sample_rate=clf.feature_params.sample_rate)
+            out.append(np.asarray(clf.file_probabilities(samples, sr), dtype=np.float64)[order])
+        return np.stack(out)
+
+
+class PhinetLearner:
+    """A PhiNet student per fold through :func:`ml.train.train` (see the module docstring)."""
+
+    def __init__(self, rows: Sequence[ManifestRow], options: PhinetOptions, workdir: Path,
+                 log: Callable[[str], None] = lambda line: None):
+        self.rows = list(rows)
+        self.labels = sorted({r.label for r in self.rows})
+        self.options = options
+        self.workdir = workdir
+        self.log = log
+        self.n_fits = 0
+
+    def fit(self, fit_idx: np.ndarray, val_idx: np.ndarray, seed: int) -> FittedRuntimeModel:
+        from ml.train import TrainConfig, train
+
+        split = ["test"] * len(self.rows)  # every file stays in the manifest so the feature cache is shared
+        for i in fit_idx:
+            split[i] = "train"
+        for i in val_idx:
+            split[i] = "val"
+        self.n_fits += 1
+        manifest = self.workdir / f"fold-{self.n_fits}.csv"
+        with open(manifest, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["file", "label", "recording_id", "scientific", "cv_split"])
+            for r, s in zip(self.rows, split):
+                w.writerow([str(r.path.resolve()), r.label, r.recording, r.meta.get("scientific", ""), s])
+        out = self.workdir / f"fold-{self.n_fits}.npz"
+        o = self.options
+        cfg = TrainConfig(manifest=str(manifest), out=str(out), split_column="cv_split", train_values=("train",),
+                          val_values=("val",), test_values=("test",), xnor=False, generations=o.generations,
+                          epochs=o.epochs, teacher=o.teacher, hop_length=o.hop_length, alpha=o.alpha,
+                          windows_per_file=o.windows_per_file, background_per_file=o.background_per_file,
+                          threads=o.threads, seed=seed, version=f"cv-fold-{self.n_fits}")
+        report = train(cfg, log=self.log)
+        return FittedRuntimeModel(out, self.rows, self.labels, float(report["unknown_threshold"]),
+                                  {"temperature": round(float(report["temperature"]), 4),
+                                   "unknown_threshold": round(float(report["unknown_threshold"]), 4),
+                                   "generations_kept": [g["generation"] for g in report["generations"] if g["kept"]]})
+
+
+def prepare(kind: str, rows: Sequence[ManifestRow], workers: int, cache_dir: Path | None,
+            log: Callable[[str], None], options: PhinetOptions | None = None) -> tuple[list[int], list[dict], dict]:
+    """(indices of the readable rows, skipped files as ``{file, code, message}``, kind-specific state)."""
+    if kind == "baseline":
+        feats, errors = baseline_features([r.path for r in rows], workers, cache_dir, log)
+        ok = [i for i, f in enumerate(feats) if f is not None]
+        skipped = [{"file": str(rows[i].path), "code": e[0], "message": e[1]} for i, e in enumerate(errors) if e]
+        return ok, skipped, {"feats": feats}
+    if kind == "phinet":
+        from ml.runtime.features import FeatureParams
+        from ml.train import Item, load_features
+
+        hop = (options or PhinetOptions()).hop_length
+        items = [Item(r.path.resolve(), r.label, r.recording) for r in rows]  # the paths train() will read
+        feats, _, _ = load_features(items, FeatureParams(hop_length=hop), workers, log)
+        ok = [i for i, f in enumerate(feats) if f is not None]
+        skipped = [{"file": str(rows[i].path), "code": "audio_unreadable", "message": "skipped (unreadable)"}
+                   for i, f in enumerate(feats) if f is None]
+        return ok, skipped, {}
+    raise ValueError(f"unknown model kind {kind!r}; choose from {', '.join(KINDS)}")
+
+
+def make_learner(kind: str, rows: Sequence[ManifestRow], ok: Sequence[int], state: dict,
+                 options: PhinetOptions | None, log: Callable[[str], None]):
+    """The learner of ``kind`` over ``rows[i] for i in ok`` (the readable ones, as :func:`prepare` found)."""
+    rows = [rows[i] for i in ok]
+    if kind == "baseline":
+        return BaselineLearner([state["feats"][i] for i in ok], [r.label for r in rows])
+    workdir = Path(tempfile.mkdtemp(prefix="dawn-cv-"))
+    return PhinetLearner(rows, options or PhinetOptions(), workdir, log)
