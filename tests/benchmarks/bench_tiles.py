@@ -217,10 +217,14 @@ FROM picks p JOIN observations_observation o ON o.id = p.id"""
 
 
 def set_trigger_mode(conn, mode: str) -> None:
-    """``without`` skips triggers; ``journal`` and ``inline`` install that design's trigger functions."""
-    from server.maps import journal, summary
+    """``without`` skips triggers; ``journal`` and ``inline`` install that design's trigger functions (``inline``:
+    those of migrations 0002–0003, which applied contributions inside the writing transaction)."""
+    from importlib import import_module
 
-    conn.execute(summary.inline_functions_sql() if mode == "inline" else journal.journal_functions_sql())
+    from server.maps import journal
+
+    inline = import_module("server.maps.migrations.0002_tilecell_summary").INLINE_FUNCTIONS_SQL
+    conn.execute(inline if mode == "inline" else journal.journal_functions_sql())
     conn.execute(f"SET session_replication_role = {'replica' if mode == 'without' else 'origin'}")
 
 

@@ -1,0 +1,37 @@
+"""The map summary's migrations hold frozen SQL; the functions they left in the database are the ones
+:mod:`server.maps.journal` generates, so the live module describes the live schema."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.db import connection
+
+from server.maps import journal
+
+pytestmark = pytest.mark.django_db
+
+FUNCTION = re.compile(r"CREATE OR REPLACE FUNCTION (\w+)\(.*?\$fn\$(.*?)\$fn\$", re.S)
+
+
+def generated_bodies(sql: str) -> dict[str, str]:
+    """Function name → body (the text between the ``$fn$`` quotes) of every function ``sql`` creates."""
+    return {name: body for name, body in FUNCTION.findall(sql)}
+
+
+def installed_bodies(names: list[str]) -> dict[str, str]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT proname, prosrc FROM pg_proc WHERE proname = ANY(%s)", [names])
+        return dict(cur.fetchall())
+
+
+def test_generated_bodies_reads_every_function():
+    bodies = generated_bodies(journal.journal_functions_sql())
+    assert list(bodies) == list(journal.TRIGGER_FUNCTIONS)
+    assert all("RETURN NULL;" in body for body in bodies.values())
+
+
+@pytest.mark.parametrize("sql", [journal.refresh_function_sql, journal.journal_functions_sql])
+def test_the_migrated_functions_are_the_ones_journal_generates(sql):
+    expected = generated_bodies(sql())
+    assert expected and installed_bodies(list(expected)) == expected
