@@ -27,6 +27,7 @@ MAX_FRAME_S = 0.12   # the longest Opus packet: 120 ms
 
 @lru_cache(maxsize=1)
 def _libopus():
+    """libopus through ctypes with the decoder's and encoder's signatures declared, or None."""
     name = ctypes.util.find_library("opus") or "libopus.so.0"
     try:
         lib = ctypes.CDLL(name)
@@ -38,6 +39,13 @@ def _libopus():
     lib.opus_decode_float.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int32, ctypes.c_void_p,
                                       ctypes.c_int, ctypes.c_int]
     lib.opus_decoder_destroy.argtypes = [ctypes.c_void_p]
+    lib.opus_encoder_create.restype = ctypes.c_void_p
+    lib.opus_encoder_create.argtypes = [ctypes.c_int32, ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
+    lib.opus_encode_float.restype = ctypes.c_int32
+    lib.opus_encode_float.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p,
+                                      ctypes.c_int32]
+    lib.opus_encoder_destroy.argtypes = [ctypes.c_void_p]
+    lib.opus_get_version_string.restype = ctypes.c_char_p
     return lib
 
 

@@ -1,7 +1,7 @@
 """Ogg/Opus encoding straight through libopus (ctypes), with an Ogg muxer in Python.
 
 libsndfile's Opus writer (``audio.encode_ogg_opus``) costs several times what libopus itself needs
-on a short clip (figures: README, *The journey of one recording*), and the public clip is encoded
+on a short clip, and the public clip is encoded
 for every accepted recording. Here each 20-ms frame goes to ``opus_encode_float`` and the packets are laid
 into Ogg pages as RFC 7845 says: an ``OpusHead`` page (pre-skip = the encoder's lookahead), an
 ``OpusTags`` page holding only the vendor string and no user comments, then audio pages whose
@@ -14,14 +14,13 @@ caller uses libsndfile instead.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import struct
 import zlib
-from functools import lru_cache
 
 import numpy as np
 
-OPUS_RATES = (8_000, 12_000, 16_000, 24_000, 48_000)
+from .opus import OPUS_RATES, _libopus
+
 APPLICATION_AUDIO = 2049
 SET_COMPLEXITY = 4010
 GET_LOOKAHEAD = 4027
@@ -29,23 +28,6 @@ FRAME_S = 0.02
 MAX_PACKET = 4000
 PACKETS_PER_PAGE = 50
 _REVERSED_BITS = bytes(int(f"{b:08b}"[::-1], 2) for b in range(256))
-
-
-@lru_cache(maxsize=1)
-def _libopus():
-    name = ctypes.util.find_library("opus") or "libopus.so.0"
-    try:
-        lib = ctypes.CDLL(name)
-    except OSError:
-        return None
-    lib.opus_encoder_create.restype = ctypes.c_void_p
-    lib.opus_encoder_create.argtypes = [ctypes.c_int32, ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
-    lib.opus_encode_float.restype = ctypes.c_int32
-    lib.opus_encode_float.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p,
-                                      ctypes.c_int32]
-    lib.opus_encoder_destroy.argtypes = [ctypes.c_void_p]
-    lib.opus_get_version_string.restype = ctypes.c_char_p
-    return lib
 
 
 def ogg_crc(data: bytes) -> int:
