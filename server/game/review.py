@@ -19,7 +19,7 @@ from rest_framework import status
 from ml.runtime.audio import decode
 from server.common.errors import ApiError
 from server.observations.models import Observation
-from server.observations.services import set_species
+from server.observations.services import record_review
 from server.recordings import storage
 from server.species.models import Species
 
@@ -112,7 +112,7 @@ def _apply(obs_id: int, species: Species, reviewer, batch: AwardBatch, source: O
     row = ReviewLabel.objects.create(observation=obs, species=species, reviewer=reviewer,
                                      propagated=source is not None, propagated_from=source,
                                      previous_species_id=obs.species_id, previous_status=obs.status)
-    set_species(obs, species)
+    record_review(obs, species)
     identifications.regrade(obs, batch)
     return row
 

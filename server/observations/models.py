@@ -48,6 +48,8 @@ class Observation(models.Model):
         default=dict, blank=True,
         help_text="The identifications analysis weighed: {'claim': {...}, 'model': {...}}, each with label, kind, "
                   "confidence and model_version (see server/recordings/decision.py).")
+    reviewed_at = models.DateTimeField(null=True, blank=True,
+                                       help_text="When a reviewer's label (direct or propagated) set the species.")
     public_clip_token = models.CharField(
         max_length=64, null=True, blank=True, unique=True,
         help_text="Random token naming the public clip (public_clips.py); null when there is none.")

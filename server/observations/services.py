@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django.contrib.gis.geos import Point
 from django.db.models import Q
+from django.utils import timezone
 
 from .geoprivacy import linkage_window, obscure, obscured_uncertainty_m
 from .models import Observation, Status
@@ -81,20 +82,17 @@ def public_uncertainty_m(obs: Observation) -> float | None:
 
 
 
-def set_species(obs: Observation, species) -> bool:
-    """Give a saved observation another species (a reviewer's label); True if it changed.
+def record_review(obs: Observation, species) -> None:
+    """A reviewer labelled a saved observation: it takes the label's species and ``reviewed_at`` is set.
 
     A sensitive species obscures the public point. An obscured point is never made exact again here
     (what was withheld stays withheld, also after a mistaken label); the linkage rule runs on save."""
-    if obs.species_id == species.pk:
-        return False
-    obs.species = species
-    fields = ["species"]
+    obs.species, obs.reviewed_at = species, timezone.now()
+    fields = ["species", "reviewed_at"]
     if species.sensitive and not obs.obscured:
         obs.public_location, obs.obscured = public_point(obs.location, True, f"relabel:{obs.pk}")[0], True
         fields += list(LINKED_FIELDS)
     obs.save(update_fields=fields)
-    return True
 
 
 def set_status(obs: Observation, status: str) -> bool:

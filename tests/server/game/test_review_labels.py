@@ -29,7 +29,7 @@ def test_a_researchers_label_sets_species_and_research_grade(game, player, resea
                                            "status": "research", "previous_species": "Puerto Rican Owl",
                                            "previous_status": "needs_id"}]
     obs.refresh_from_db()
-    assert obs.species.label == "Bananaquit" and obs.status == "research"
+    assert obs.species.label == "Bananaquit" and obs.status == "research" and obs.reviewed_at is not None
     row = ReviewLabel.objects.get(observation=obs)
     assert (row.previous_species.label, row.previous_status, row.reviewer) == ("Puerto Rican Owl", "needs_id",
                                                                                researcher)
@@ -55,7 +55,7 @@ def test_a_propagated_label_sets_the_species_but_not_research_grade(game, player
                                                  "propagate": True}, format="json")
     assert [r["status"] for r in response.json()["results"]] == ["research", "needs_id"]
     member.refresh_from_db()
-    assert member.species.label == "Bananaquit" and member.status == "needs_id"
+    assert member.species.label == "Bananaquit" and member.status == "needs_id" and member.reviewed_at
     assert ReviewLabel.objects.get(observation=member).previous_species.label == bird_clips[1].label
 
 
@@ -68,12 +68,12 @@ def test_a_propagated_label_sets_the_species_but_not_research_grade(game, player
 ])
 def test_refused_labels_change_nothing(game, player, researcher, bird_clips, who, species, status, code):
     obs = accept(player, bird_clips[0])
-    before = Observation.objects.values("species_id", "status").get(pk=obs.pk)
+    before = Observation.objects.values("species_id", "status", "reviewed_at").get(pk=obs.pk)
     user = {"researcher": researcher, "player": player, "other": make_user("jay", "player"),
             "anonymous": None}[who]
     response = client_for(user).post(URL, {"observation": obs.pk, "species": species}, format="json")
     assert response.status_code == status and response.json()["error"]["code"] == code, response.content
-    assert Observation.objects.values("species_id", "status").get(pk=obs.pk) == before
+    assert Observation.objects.values("species_id", "status", "reviewed_at").get(pk=obs.pk) == before
     assert not ReviewLabel.objects.exists()
 
 
