@@ -27,11 +27,11 @@ import csv
 import json
 import sys
 import time
-from dataclasses import MISSING, asdict, fields
+from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Sequence
 
-from ml.manifest import ManifestError, read_manifest, read_manifests
+from ml.manifest import ManifestError, read_manifest
 from ml.runtime.audio import AudioError, decode
 from ml.runtime.features import window_starts
 from ml.threads import one_thread
@@ -235,7 +235,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     try:
         result = bench_classifier(sets=args.set, data_root=Path(args.data_root), seed=args.seed,
-                                  limit=args.limit, log=lambda line: print(line, file=sys.stderr, flush=True))
+                                  limit=args.limit, log=lambda line: print(line, file=sys.stderr, flush=True),
+                                  cv_repeats=args.cv_repeats)
     except BenchError as exc:
         _print_json(_error("bench_failed", str(exc)))
         return EXIT_USAGE
@@ -246,60 +247,32 @@ def cmd_bench(args: argparse.Namespace) -> int:
 # --- cv ---------------------------------------------------------------------------------------------
 
 def cmd_cv(args: argparse.Namespace) -> int:
-    """Repeated grouped cross-validation with nested selection (:mod:`ml.cv`); exit status 2 on bad input."""
+    """Repeated grouped cross-validation with nested selection (:mod:`ml.cv_run`); exit status 2 on bad input."""
     from ml import cv, cv_models
+    from ml.cv_run import cross_validate
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    def usage(code: str, message: str) -> int:
-        _print_json(_error(code, message))
-        print(f"error: {message}", file=sys.stderr)
-        return EXIT_USAGE
-
-    try:
-        table = read_manifests(args.manifest, args.label_column)
-    except ManifestError as exc:
-        return usage("manifest_invalid", str(exc))
-    rows = list(table.rows)
     options = cv_models.PhinetOptions(epochs=args.epochs, generations=args.generations, teacher=args.teacher,
                                       alpha=args.alpha, hop_length=args.hop_length)
-    cache_dir = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else None
-    if cache_dir is None and not args.no_cache:
+    if args.no_cache:
+        cache_dir = None
+    elif args.cache_dir:
+        cache_dir = Path(args.cache_dir)
+    else:
         from ml.baseline import DEFAULT_CACHE
 
         cache_dir = DEFAULT_CACHE
-    ok, skipped, state = cv_models.prepare(args.model_kind, rows, args.workers, cache_dir, log, options)
-    for s in skipped:
-        log(f"warning: {s['file']}: skipped ({s['code']}: {s['message']})")
-    kept = [rows[i] for i in ok]
-    labels = [r.label for r in kept]
-    if not kept:
-        return usage("manifest_invalid", "No file of the manifest could be read.")
-    if len(set(labels)) < 2:
-        return usage("manifest_invalid", f"After skipping unreadable files a single label class is left "
-                                         f"({labels[0]!r}); cross-validation needs at least two.")
-    if args.group_by == "recordist":
-        groups = [r.recordist or f"recording:{r.recording}" for r in kept]
-        if any(not r.recordist for r in kept):
-            log(f"warning: {sum(not r.recordist for r in kept)} files name no recordist; each is its own group")
-    else:
-        groups = [r.recording for r in kept]
     try:
-        folds = cv.outer_folds(labels, groups, args.folds, args.repeats, args.seed)
-        learner = cv_models.make_learner(args.model_kind, rows, ok, state, options, log)
-        result = cv.run_cv(labels, groups, learner, folds, args.seed, log)
-    except cv.CVError as exc:
-        return usage("cv_invalid", str(exc))
-    groups_per_label = {lab: len({g for g, y in zip(groups, labels) if y == lab}) for lab in sorted(set(labels))}
-    report = {"command": "cv", "manifests": [str(m) for m in args.manifest], "label_column": table.label_column,
-              "model_kind": args.model_kind, "group_by": args.group_by, "n_folds": args.folds,
-              "n_repeats": args.repeats, "seed": args.seed, "n_files": len(kept), "n_groups": len(set(groups)),
-              "labels": learner.labels,
-              "labels_with_fewer_groups_than_folds": {k: v for k, v in groups_per_label.items() if v < args.folds},
-              "skipped": skipped, **result.summary()}
-    if args.model_kind == "phinet":
-        report["phinet_options"] = asdict(options)
+        report = cross_validate(args.manifest, label_column=args.label_column, kind=args.model_kind,
+                                group_by=args.group_by, folds=args.folds, repeats=args.repeats, seed=args.seed,
+                                options=options, workers=args.workers, cache_dir=cache_dir, log=log)
+    except (ManifestError, cv.CVError) as exc:
+        code = "manifest_invalid" if isinstance(exc, ManifestError) else "cv_invalid"
+        _print_json(_error(code, str(exc)))
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     text = cv.format_table(report)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
@@ -498,6 +471,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", default=str(DEFAULT_DATA_ROOT))
     p.add_argument("--seed", type=int, default=20261121, help="split seed (the students' training seed)")
     p.add_argument("--limit", type=int, default=None, help="at most N test files per set")
+    p.add_argument("--cv-repeats", type=int, default=5,
+                   help="birds: repeats of the baseline recipe's 5-fold CV (by recording and by recordist); 0: skip")
     p.set_defaults(func=cmd_bench)
 
     sub.add_parser("fetch-xc", add_help=False,

@@ -200,7 +200,8 @@ class PhinetLearner:
         self.n_fits = 0
 
     def fit(self, fit_idx: np.ndarray, val_idx: np.ndarray, seed: int) -> FittedRuntimeModel:
-        from ml.train import TrainConfig, train
+        from ml.cv import CVError
+        from ml.train import TrainConfig, TrainError, train
 
         split = ["test"] * len(self.rows)  # every file stays in the manifest so the feature cache is shared
         for i in fit_idx:
@@ -221,7 +222,10 @@ class PhinetLearner:
                           epochs=o.epochs, teacher=o.teacher, hop_length=o.hop_length, alpha=o.alpha,
                           windows_per_file=o.windows_per_file, background_per_file=o.background_per_file,
                           threads=o.threads, seed=seed, version=f"cv-fold-{self.n_fits}")
-        report = train(cfg, log=self.log)
+        try:
+            report = train(cfg, log=self.log)
+        except TrainError as exc:
+            raise CVError(f"fold {self.n_fits}: {exc}") from None
         return FittedRuntimeModel(out, self.rows, self.labels, float(report["unknown_threshold"]),
                                   {"temperature": round(float(report["temperature"]), 4),
                                    "unknown_threshold": round(float(report["unknown_threshold"]), 4),

@@ -41,3 +41,19 @@ def test_xnor_targets_compare_the_twin_with_its_full_precision_student():
     out = xnor_targets(rows, "urban")
     assert out["xnor_within_5_points"] is False and out["xnor_size_met (>= 8x)"] is False
     assert xnor_targets(rows, "birds") == {} and xnor_targets(rows[:1], "urban") == {}
+
+
+def test_cv_figures_report_both_groupings_with_intervals(tmp_path):
+    from ml.bench import CV_COMMANDS, cv_figures
+    from tests.ml.test_cv import _clip_manifest
+
+    lines: list[str] = []
+    out = cv_figures(_clip_manifest(tmp_path), repeats=1, log=lines.append, cache_dir=tmp_path / "cache")
+    assert set(out) == {"baseline_by_recording", "baseline_by_recordist"}
+    for entry in out.values():
+        assert entry["folds"] == 5 and entry["repeats"] == 1 and entry["n_files"] == 15
+        acc = entry["metrics"]["accuracy"]
+        assert acc["n"] == 5 and 0 <= acc["low"] <= acc["mean"] <= acc["high"] <= 1
+        assert 0 <= entry["ece_pooled"] <= 1
+    assert any("grouped by recordist" in line and "| accuracy |" in line for line in lines)
+    assert "--model-kind phinet" in CV_COMMANDS["phinet"]

@@ -274,3 +274,17 @@ def test_cv_refuses_more_folds_than_recordings(tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 2 and "cannot fill 20 folds" in captured.err
     assert json.loads(captured.out)["error"]["code"] == "cv_invalid"
+
+
+def test_cv_of_phinet_students_trains_one_per_fold(tmp_path, capsys, monkeypatch):
+    from ml import train as train_mod
+
+    monkeypatch.setattr(train_mod, "CACHE_DIR", tmp_path / "students")
+    manifest = _clip_manifest(tmp_path)
+    assert main(["cv", "--manifest", str(manifest), "--model-kind", "phinet", "--epochs", "1", "--alpha", "0.25",
+                 "--folds", "2", "--repeats", "1", "--workers", "1"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["model_kind"] == "phinet" and out["phinet_options"]["epochs"] == 1
+    assert [f["n_test"] for f in out["folds"]] and sum(f["n_test"] for f in out["folds"]) == 15
+    assert all({"temperature", "unknown_threshold", "generations_kept"} <= set(f["selection"]) for f in out["folds"])
+    assert out["metrics"]["accuracy"]["n"] == 2
