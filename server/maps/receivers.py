@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from . import generation, live, refresh
+from . import generation, live, tasks
 
 
 # A targeted update of these fields (e.g. a grade change after community identifications) is pushed
@@ -14,7 +14,7 @@ LIVE_FIELDS = frozenset({"status", "species", "confidence", "location", "public_
 
 def _invalidate_on_commit() -> None:
     transaction.on_commit(generation.bump)
-    transaction.on_commit(refresh.request_refresh)
+    transaction.on_commit(tasks.request_refresh)
 
 
 def on_observation_saved(sender, instance, created: bool, update_fields=None, **kwargs) -> None:

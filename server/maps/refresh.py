@@ -5,11 +5,11 @@ journal commit together, so a worker killed mid-batch loses nothing and repeats 
 that applied rows the tile generation is bumped on commit, which also invalidates cached tiles after
 writes that sent no Django signal (bulk SQL). Who calls: the ``maps.refresh_summary`` Celery task
 (beat every :data:`~server.maps.schedule.REFRESH_EVERY_S` seconds, and enqueued on commit after an
-observation is saved or deleted, at most one queued at a time), ``generate_observations``, tests.
+observation is saved or deleted, at most one queued at a time: :func:`~server.maps.tasks.request_refresh`),
+``generate_observations``, tests.
 """
 from __future__ import annotations
 
-import logging
 import time
 
 from django.db import connections, transaction
@@ -17,10 +17,7 @@ from django.db import connections, transaction
 from . import generation
 from .summary import PENDING_TABLE, REFRESH_LOCK
 
-log = logging.getLogger(__name__)
 BATCH_ROWS = 20_000        # journal rows per transaction
-REQUEST_DELAY_S = 1.0      # an on-commit request waits this long, so a burst of writes shares one refresh
-REQUEST_TTL_S = 30         # a lost request (broker hiccup) blocks new ones at most this long; beat covers it
 
 
 def refresh_batch(limit: int | None = BATCH_ROWS, *, wait: bool = True, using: str = "default") -> int | None:
@@ -58,26 +55,3 @@ def pending_rows(using: str = "default") -> int:
     with connections[using].cursor() as cur:
         cur.execute(f"SELECT count(*) FROM {PENDING_TABLE}")
         return int(cur.fetchone()[0])
-
-
-def request_key() -> str:
-    return f"{generation.KEY_PREFIX}maps:refresh-requested:{generation.scope()}"
-
-
-def request_refresh() -> None:
-    """Enqueue ``maps.refresh_summary`` unless one is already queued (best effort: beat catches up)."""
-    try:
-        if generation.client().set(request_key(), 1, nx=True, ex=REQUEST_TTL_S):
-            from .tasks import refresh_summary
-
-            refresh_summary.apply_async(countdown=REQUEST_DELAY_S, retry=False)
-    except Exception as exc:  # pragma: no cover - Redis or broker down: the data is committed
-        log.warning("map summary refresh request failed: %s", exc)
-
-
-def clear_request() -> None:
-    """A starting refresh task: writes committed from now on enqueue a fresh one."""
-    try:
-        generation.client().delete(request_key())
-    except Exception:  # pragma: no cover
-        pass

@@ -11,7 +11,7 @@ from django.utils import timezone
 from ml.runtime.classifier import Classifier, build_classifier, default_model_path, load_classifier
 from ml.runtime.files import atomic_write
 from ml.runtime.model_format import ModelFormatError, load_model_file
-from server.recordings.storage import absolute, sha256_hex
+from server.common.media_files import media_path, sha256_hex
 
 from .models import ModelSet, ModelVersion, Source
 
@@ -46,8 +46,8 @@ def register_model_file(path: str | os.PathLike, model_set: str | None = None, *
         existing = ModelVersion.objects.select_for_update().filter(sha256=sha).first()
         if existing is None:
             rel = stored_path(sha)
-            if not absolute(rel).exists():
-                atomic_write(absolute(rel), data)
+            if not media_path(rel).exists():
+                atomic_write(media_path(rel), data)
             existing = ModelVersion.objects.create(
                 model_set=model_set_of(header, model_set), version=str(header["model_version"]), file=rel,
                 sha256=sha, size_bytes=len(data), architecture=str(header["architecture"]["name"]),
@@ -74,7 +74,7 @@ def current_version(model_set: str = ModelSet.BIRDS) -> ModelVersion | None:
 
 
 def file_path(mv: ModelVersion) -> Path:
-    return absolute(mv.file)
+    return media_path(mv.file)
 
 
 def _current_path(model_set: str) -> str | None:

@@ -20,6 +20,8 @@ import json
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from server.game.board_access import BoardForbidden, BoardNameError, board_subscription
+
 from .events import MAP_GROUP, user_group
 from .hub import hub
 
@@ -44,13 +46,6 @@ def encoded(message: dict) -> str:
     if _last_encoded[0] is not message:
         _last_encoded = (message, json.dumps(message))
     return _last_encoded[1]
-
-
-@database_sync_to_async
-def is_team_member(user_id: int, team_id: int) -> bool:
-    from server.game.models import TeamMembership
-
-    return TeamMembership.objects.filter(player_id=user_id, team_id=team_id).exists()
 
 
 class EventsConsumer(AsyncJsonWebsocketConsumer):
@@ -111,8 +106,6 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def subscription(self, kind: str, content: dict) -> None:
         """(Un)subscribe to a board; forged streams and foreign team boards close the socket."""
-        from server.game import boards
-
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
@@ -124,18 +117,14 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": f"{kind}d", "stream": content["stream"]})
             return
         try:
-            name = boards.validate(str(content["board"]))
-        except boards.BoardNameError as exc:
+            board = await database_sync_to_async(board_subscription)(user.pk, str(content["board"]))
+        except BoardNameError as exc:
             await self.error("invalid_board", str(exc))
             return
-        if name.startswith("team-") and not await is_team_member(user.pk, int(name[5:])):
+        except BoardForbidden:
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        if name == "weekly":
-            from django.utils import timezone
-
-            name = boards.resolve(name, timezone.now())
-        group = boards.group_for(name)
+        name, group = board.name, board.group
         if kind == "subscribe":
             if group not in self.groups_joined and len(self.groups_joined) >= MAX_BOARDS + 2:
                 await self.error("too_many_subscriptions", f"At most {MAX_BOARDS} boards per socket.")

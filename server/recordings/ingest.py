@@ -16,8 +16,8 @@ from server.species.models import Species
 
 from . import blob_refs, session_token, storage
 from .metadata import UNKNOWN_LABEL
-from .models import Recording, Status
 from .submission_sql import NewRecording, Submission, insert_recording, prior_submissions
+from .tasks import enqueue_analysis
 
 log = logging.getLogger(__name__)
 SEGMENT_TOLERANCE_S = 0.05
@@ -151,17 +151,3 @@ def insert_and_store(row: NewRecording, data: bytes) -> Submission | None:
                 log.warning("could not remove the audio of a failed upload (%s): %s", row.audio_path, exc)
         raise
     return created
-
-
-def enqueue_analysis(recording_id) -> bool:
-    """Queue analysis. ``enqueued_at`` is set optimistically; when the broker is down it is
-    cleared, and the row stays 'received' until the sweeper queues it again."""
-    from .tasks import analyse_recording
-
-    try:
-        analyse_recording.apply_async(args=[str(recording_id)], retry=False)
-    except Exception as exc:  # broker unreachable: never lose the submission
-        log.warning("could not enqueue analysis of %s: %s", recording_id, exc)
-        Recording.objects.filter(pk=recording_id, status=Status.RECEIVED).update(enqueued_at=None)
-        return False
-    return True

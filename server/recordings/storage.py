@@ -1,32 +1,20 @@
 """Content-addressed audio storage under MEDIA_ROOT: ``audio/ab/cd/<sha256>.<ext>``.
 
 Writes are atomic (temp file + rename), so a crash never leaves a half-written blob, and
-storing the same bytes twice is a no-op.
+storing the same bytes twice is a no-op. Paths go through the media-root guard
+(:func:`~server.common.media_files.media_path`, named ``absolute`` here).
 """
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
-from django.conf import settings
-
 from ml.runtime.files import atomic_write
+from server.common.media_files import media_path as absolute
+from server.common.media_files import sha256_hex
 
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+__all__ = ["absolute", "delete_blob", "read_blob", "relative_path", "sha256_hex", "store_blob"]
 
 
 def relative_path(sha: str, ext: str) -> str:
     return f"audio/{sha[:2]}/{sha[2:4]}/{sha}.{ext}"
-
-
-def absolute(rel: str) -> Path:
-    root = Path(settings.MEDIA_ROOT).resolve()
-    path = (root / rel).resolve()
-    if root not in path.parents:
-        raise ValueError(f"path escapes the media root: {rel}")
-    return path
 
 
 def store_blob(data: bytes, ext: str, sha: str | None = None) -> tuple[str, str]:

@@ -1,4 +1,4 @@
-"""Celery tasks: analyse a recording (idempotent, acknowledged late) and sweep stuck ones."""
+"""Celery tasks: analyse a recording (idempotent, acknowledged late), enqueue it, and sweep stuck ones."""
 from __future__ import annotations
 
 import logging
@@ -48,11 +48,21 @@ def analyse_recording(recording_id: str) -> str:
     return apply_outcome(claimed.id, outcome)
 
 
+def enqueue_analysis(recording_id) -> bool:
+    """Queue analysis. ``enqueued_at`` is set optimistically; when the broker is down it is
+    cleared, and the row stays 'received' until the sweeper queues it again."""
+    try:
+        analyse_recording.apply_async(args=[str(recording_id)], retry=False)
+    except Exception as exc:  # broker unreachable: never lose the submission
+        log.warning("could not enqueue analysis of %s: %s", recording_id, exc)
+        Recording.objects.filter(pk=recording_id, status=Status.RECEIVED).update(enqueued_at=None)
+        return False
+    return True
+
+
 @shared_task(name="recordings.sweep_stuck")
 def sweep_stuck_recordings() -> int:
     """Re-enqueue recordings left 'received' (broker was down) or 'processing' far too long."""
-    from .ingest import enqueue_analysis
-
     now = timezone.now()
     received_before = now - timedelta(seconds=settings.SWEEP_AFTER_SECONDS)
     processing_before = now - timedelta(

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 
 from ml.runtime.audio import AudioError, decode, encode_ogg_opus, probe
 from ml.runtime.files import atomic_write
+from server.common.media_files import media_path
 from server.observations import public_clips
 
 from .models import Clip
@@ -38,11 +39,8 @@ def clip_ref(clip: Clip) -> dict:
 
 
 def clip_path(rel: str) -> Path:
-    root = Path(settings.MEDIA_ROOT).resolve()
-    path = (root / rel).resolve()
-    if root not in path.parents:
-        raise ValueError(f"path escapes the media root: {rel}")
-    return path
+    """The clip file's absolute path, never outside ``MEDIA_ROOT`` (:func:`~server.common.media_files.media_path`)."""
+    return media_path(rel)
 
 
 def store(data: bytes) -> tuple[str, str]:

@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from server.celery import app as celery_app
-from server.maps import generation, refresh, summary
+from server.maps import generation, refresh, summary, tasks
 from server.maps.tasks import refresh_summary
 from server.maps.tilemath import lnglat_to_cell, lnglat_to_tile
 from server.observations.models import Observation
@@ -116,14 +116,14 @@ def test_a_busy_refresh_lock_skips_the_task(varied):
 def test_one_refresh_request_is_queued_at_a_time(db, monkeypatch):
     sent = []
     monkeypatch.setattr(refresh_summary, "apply_async", lambda **kw: sent.append(kw))
-    refresh.clear_request()
-    refresh.request_refresh()
-    refresh.request_refresh()
-    assert len(sent) == 1 and sent[0]["countdown"] == refresh.REQUEST_DELAY_S
-    refresh.clear_request()  # what a starting task does: later writes ask again
-    refresh.request_refresh()
+    tasks.clear_request()
+    tasks.request_refresh()
+    tasks.request_refresh()
+    assert len(sent) == 1 and sent[0]["countdown"] == tasks.REQUEST_DELAY_S
+    tasks.clear_request()  # what a starting task does: later writes ask again
+    tasks.request_refresh()
     assert len(sent) == 2
-    refresh.clear_request()
+    tasks.clear_request()
 
 
 def test_beat_refreshes_every_few_seconds():
@@ -142,7 +142,7 @@ def eager_tasks():
 
 @pytest.mark.django_db(transaction=True)
 def test_live_tiles_reflect_a_new_observation_after_the_refresh(make_obs, eager_tasks):
-    refresh.clear_request()
+    tasks.clear_request()
     first = make_obs("Bananaquit", -65.78, 18.30)
     assert pending() == []  # committed: the on-commit request ran the refresh
     assert [(c["count"], c["species"]) for c in clusters(9)] == [(1, "Bananaquit")]

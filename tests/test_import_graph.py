@@ -1,0 +1,117 @@
+"""No import cycles in ``server/``, ``ml/``, ``mobile/`` and ``webmap/src``; migrations run no live code; apps
+reach into each other only where a service module is meant for it. The graphs count imports inside
+functions too (see :mod:`tests.import_graph` for why)."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.import_graph import (ROOT, cycles, imported_names, js_graph, js_imports, python_graph, python_modules,
+                                strongly_connected)
+
+
+def write_package(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def repo_graph():
+    return python_graph()
+
+
+def test_the_python_packages_have_no_import_cycle(repo_graph):
+    assert {"server.recordings.tasks", "ml.runtime.audio", "mobile.main"} <= set(repo_graph)
+    assert cycles(repo_graph) == []
+
+
+def test_the_web_map_has_no_import_cycle():
+    graph = js_graph()
+    assert "live.js" in graph["main.js"]
+    assert cycles(graph) == []
+
+
+def test_a_deferred_import_closing_a_loop_is_a_cycle(tmp_path):
+    """The shape of the cycles this test forbids: a task module imported at the top, importing back inside
+    a function (recordings ingest/tasks, maps refresh/tasks)."""
+    write_package(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/ingest.py": "from . import storage\nfrom .tasks import analyse\n",
+        "pkg/tasks.py": "def sweep():\n    from .ingest import enqueue\n    return enqueue\n",
+        "pkg/storage.py": "import os\n",
+        "pkg/typed.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.ingest import x\n",
+    })
+    graph = python_graph(tmp_path, ("pkg",))
+    assert graph["pkg.ingest"] == {"pkg.storage", "pkg.tasks"} and graph["pkg.tasks"] == {"pkg.ingest"}
+    assert graph["pkg.typed"] == set()  # never runs
+    assert cycles(graph) == [["pkg.ingest", "pkg.tasks"]]
+    (tmp_path / "pkg/tasks.py").write_text("def sweep():\n    return None\n")
+    assert cycles(python_graph(tmp_path, ("pkg",))) == []
+
+
+def test_import_module_with_a_literal_counts_as_an_import():
+    names = imported_names('from importlib import import_module\nm = import_module("server.maps.x")\n',
+                           "server.maps.y", False)
+    assert ("server.maps.x", "server.maps.x") in names
+
+
+def test_relative_imports_resolve_against_the_package():
+    names = imported_names("from . import a\nfrom ..b import c\nfrom .d import e as f\n", "p.q.r", False)
+    assert names == {("p.q.a", "p.q"), ("p.b.c", "p.b"), ("p.q.d.e", "p.q.d")}
+    assert imported_names("from .x import y\n", "p.q", True) == {("p.q.x.y", "p.q.x")}
+
+
+def test_strongly_connected_components():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": {"e"}, "e": {"d"}, "f": {"a"}}
+    assert sorted(strongly_connected(graph)) == [["a", "b", "c"], ["d", "e"], ["f"]]
+    assert cycles(graph) == [["a", "b", "c"], ["d", "e"]]
+    chain = {str(i): {str(i + 1)} for i in range(5000)}  # deep: no recursion limit
+    assert cycles(chain) == [] and cycles({**chain, "5000": {"0"}}) == [sorted(map(str, range(5001)))]
+
+
+def test_js_imports_reads_relative_specifiers_only():
+    source = """import maplibregl from "maplibre-gl";
+import { a, b } from "./api.js";
+import {
+  c,
+} from './multi.js';
+import "./style.css";
+export { d } from "./re.js";
+export * from "../up.js";
+const lazy = await import("./lazy.js");
+"""
+    assert js_imports(source) == ["./api.js", "./multi.js", "./style.css", "./re.js", "../up.js", "./lazy.js"]
+
+
+def test_a_js_loop_is_a_cycle(tmp_path):
+    write_package(tmp_path, {"main.js": 'import { startLive } from "./live.js";\nexport function esc() {}\n',
+                             "live.js": 'import { esc } from "./main.js";\n', "html.js": ""})
+    assert cycles(js_graph(tmp_path)) == [["live.js", "main.js"]]
+
+
+def test_migrations_import_no_live_module():
+    """A migration holds what it ran (frozen SQL); from the project it may import model modules (callable
+    defaults, as Django writes them) and earlier migrations, nothing that changes with the live code."""
+    found = {}
+    for module, path in python_modules(ROOT, ("server",)).items():
+        if ".migrations." not in module:
+            continue
+        names = imported_names(path.read_text(encoding="utf-8"), module, path.name == "__init__.py")
+        live = sorted(name for name, _ in names
+                      if name.startswith("server.") and ".migrations." not in name
+                      and not name.endswith(".models") and not name.rpartition(".")[0].endswith(".models"))
+        if live:
+            found[module] = live
+    assert found == {}
+
+
+@pytest.mark.parametrize("module,other_app,allowed", [
+    ("server.realtime.consumers", "server.game", {"server.game.board_access"}),
+    ("server.modelregistry.services", "server.recordings", set()),
+])
+def test_an_app_reaches_another_through_its_service_module(repo_graph, module, other_app, allowed):
+    assert {m for m in repo_graph[module] if m.startswith(other_app + ".")} <= allowed
