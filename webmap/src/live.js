@@ -1,7 +1,7 @@
 // Live updates over /ws/map/: subscribe to the visible bbox; new observations pulse in.
 import maplibregl from "maplibre-gl";
 import { auth, socketProtocols } from "./api.js";
-import { esc } from "./main.js";
+import { esc } from "./html.js";
 
 export function startLive(map, config) {
   const state = document.getElementById("live-state");

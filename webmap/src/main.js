@@ -10,6 +10,7 @@ import { showSpecies } from "./species.js";
 import { startLive } from "./live.js";
 import { runExport } from "./exports.js";
 import { cellFeatures } from "./cells.js";
+import { esc } from "./html.js";
 
 const PALETTE = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#1f78b4",
   "#b2182b", "#4d9221", "#542788", "#8c510a", "#01665e", "#c51b7d", "#2166ac", "#762a83"];
@@ -152,10 +153,6 @@ export async function openPopup(map, id, lngLat) {
   } catch (error) {
     popup.setHTML(`<p role="alert">Could not load: ${esc(error.message)}</p>`);
   }
-}
-
-export function esc(text) {
-  return String(text ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
 function setupAccount(config) {
