@@ -20,7 +20,6 @@ window probabilities, as at inference) and given the ``unknown_threshold`` that 
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
@@ -35,6 +34,7 @@ from typing import Callable
 import numpy as np
 
 from ml import metrics
+from ml.manifest import read_manifest
 from ml.runtime import audio
 from ml.runtime.baseline_model import ARCHITECTURE, SUMMARY, summary_dim, window_summaries
 from ml.runtime.classifier import softmax
@@ -79,19 +79,9 @@ class Item:
 
 # --- data ------------------------------------------------------------------------------------
 
-def read_manifest(path: Path, label_column: str) -> list[dict]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    if rows and label_column not in rows[0]:
-        raise ValueError(f"{path} has no {label_column!r} column.")
-    return rows
-
-
 def bird_items(data_root: Path, hyper: Hyper) -> list[Item]:
-    manifest = data_root / BIRDS / "manifest.csv"
-    rows = read_manifest(manifest, "species")
-    items = [Item(BIRDS, manifest.parent / r["file"], r["species"], r.get("xc_id") or r["file"],
-                  meta={"split": r.get("split", "")}) for r in rows]
+    rows = read_manifest(data_root / BIRDS / "manifest.csv", "species").rows
+    items = [Item(BIRDS, r.path, r.label, r.recording, meta={"split": r.meta.get("split", "")}) for r in rows]
     given = {i.meta["split"] for i in items}
     if given <= {"train", "val", "test"} and given >= {"train", "val", "test"}:
         for it in items:
@@ -113,22 +103,20 @@ def bird_items(data_root: Path, hyper: Hyper) -> list[Item]:
 
 
 def urban_items(data_root: Path, hyper: Hyper) -> list[Item]:
-    manifest = data_root / URBAN / "manifest.csv"
-    rows = read_manifest(manifest, "label")
+    rows = read_manifest(data_root / URBAN / "manifest.csv", "label").rows
     items = []
     rng = random.Random(hyper.seed + 1)
-    fold3_groups = sorted({r["freesound_id"] for r in rows if r["fold"] == "3"})
+    fold3_groups = sorted({r.meta["freesound_id"] for r in rows if r.meta["fold"] == "3"})
     rng.shuffle(fold3_groups)
     fold3_val = set(fold3_groups[: len(fold3_groups) // 2])
     for r in rows:
-        fold = r["fold"]
+        fold = r.meta["fold"]
         split = {"1": "train", "2": "test"}.get(fold)
         if fold == "3":
-            split = "val" if r["freesound_id"] in fold3_val else "train"
+            split = "val" if r.meta["freesound_id"] in fold3_val else "train"
         if split is None:
             continue
-        items.append(Item(URBAN, manifest.parent / r["file"], r["label"], r["freesound_id"], split,
-                          meta={"fold": fold}))
+        items.append(Item(URBAN, r.path, r.label, r.meta["freesound_id"], split, meta={"fold": fold}))
     return items
 
 

@@ -246,10 +246,11 @@ def prepare(kind: str, rows: Sequence[ManifestRow], workers: int, cache_dir: Pat
 
         hop = (options or PhinetOptions()).hop_length
         items = [Item(r.path.resolve(), r.label, r.recording) for r in rows]  # the paths train() will read
-        feats, _, _ = load_features(items, FeatureParams(hop_length=hop), workers, log)
+        feats, _, errors = load_features(items, FeatureParams(hop_length=hop), workers, log)
         ok = [i for i, f in enumerate(feats) if f is not None]
-        skipped = [{"file": str(rows[i].path), "code": "audio_unreadable", "message": "skipped (unreadable)"}
-                   for i, f in enumerate(feats) if f is None]
+        failed = [i for i, f in enumerate(feats) if f is None]  # errors are in the same order: "path: skipped (why)"
+        skipped = [{"file": str(rows[i].path), "code": "file_unreadable", "message": e.split(": skipped ", 1)[-1]}
+                   for i, e in zip(failed, errors)]
         return ok, skipped, {}
     raise ValueError(f"unknown model kind {kind!r}; choose from {', '.join(KINDS)}")
 
