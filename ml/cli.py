@@ -447,8 +447,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--manifest", action="append", required=True, metavar="CSV",
                    help="manifest (repeatable: e.g. the shared data plus an export_training_set manifest)")
     p.add_argument("--label-column", default=None, help="default: 'species' if present, else 'label'")
-    p.add_argument("--model-kind", choices=["baseline", "phinet"], default="baseline",
-                   help="baseline: train-baseline's recipe; phinet: python -m ml train per fold")
+    p.add_argument("--model-kind", choices=["baseline", "phinet", "birdnet-probe"], default="baseline",
+                   help="baseline: train-baseline's recipe; phinet: python -m ml train per fold; birdnet-probe: a "
+                        "linear probe on BirdNET's window logits (the teachers extra)")
     p.add_argument("--group-by", choices=["recording", "recordist"], default="recording",
                    help="what never straddles a fold's training and test parts")
     p.add_argument("--folds", type=int, default=5)

@@ -9,6 +9,11 @@
   temperature and threshold are chosen on ``val``; ``train`` also writes its own report of the ``test``
   files, which chooses nothing. The exported runtime file then classifies the test files through
   :mod:`ml.runtime.classifier`, as the phone and the server do.
+* ``birdnet-probe`` -- a linear probe on BirdNET V2.4's 6,522 window logits (:func:`ml.train.fit_probe`:
+  multinomial logistic regression, standardised inputs, class-balanced), fitted on every window of the fit
+  part's recordings; a file's probabilities are the mean of its windows' ``softmax(logits / T)``, with the
+  temperature and unknown threshold chosen on the validation part as for ``baseline``. The verifier
+  candidate of DESIGN §2; needs the ``teachers`` extra.
 
 :func:`prepare` reads every file once, reports the unreadable ones and leaves them out.
 """
@@ -29,7 +34,7 @@ import numpy as np
 from ml.manifest import ManifestRow
 from ml.runtime.audio import AudioError
 
-KINDS = ("baseline", "phinet")
+KINDS = ("baseline", "phinet", "birdnet-probe")
 
 
 @dataclass(frozen=True)
@@ -232,6 +237,74 @@ class PhinetLearner:
                                    "generations_kept": [g["generation"] for g in report["generations"] if g["kept"]]})
 
 
+# --- birdnet-probe -------------------------------------------------------------------------------
+
+@dataclass
+class FittedProbe:
+    predict_logits: Callable[[np.ndarray], np.ndarray]
+    windows: Sequence[np.ndarray]
+    temperature: float
+    unknown_threshold: float
+    selection: dict
+
+    def predict(self, idx: np.ndarray) -> np.ndarray:
+        from ml.baseline import file_probs
+
+        return file_probs([self.predict_logits(self.windows[i]) for i in idx], self.temperature)
+
+
+class ProbeLearner:
+    """A linear probe on BirdNET's window logits per fold (see the module docstring)."""
+
+    def __init__(self, windows: Sequence[np.ndarray], labels_of_items: Sequence[str]):
+        self.windows = list(windows)
+        self.labels = sorted(set(labels_of_items))
+        index = {lab: k for k, lab in enumerate(self.labels)}
+        self.y = np.array([index[lab] for lab in labels_of_items])
+
+    def fit(self, fit_idx: np.ndarray, val_idx: np.ndarray, seed: int) -> FittedProbe:
+        from ml.baseline import file_probs, fit_temperature, fit_unknown_threshold
+        from ml.train import fit_probe
+
+        x = np.concatenate([self.windows[i] for i in fit_idx]).astype(np.float32)
+        y = np.concatenate([np.full(len(self.windows[i]), self.y[i]) for i in fit_idx])
+        predict = fit_probe(x, y, len(self.labels), seed)
+        val_logits = [predict(self.windows[i]).astype(np.float64) for i in val_idx]
+        y_val = self.y[np.asarray(val_idx)]
+        temperature = fit_temperature([(val_logits, y_val)])
+        threshold = fit_unknown_threshold([(file_probs(val_logits, temperature), y_val)])
+        return FittedProbe(lambda z: predict(z).astype(np.float64), self.windows, temperature, threshold,
+                           {"temperature": round(temperature, 4), "unknown_threshold": threshold,
+                            "train_windows": int(len(x))})
+
+
+def birdnet_windows(rows: Sequence[ManifestRow], log: Callable[[str], None]
+                    ) -> tuple[list[np.ndarray | None], list[tuple[str, str] | None]]:
+    """Per file BirdNET's (n_windows, 6522) logits (cached in ``var/cache/birdnet/``), or the error."""
+    from ml.cv import CVError
+    from ml.teachers import birdnet as bn
+
+    cache = bn.DEFAULT_CACHE
+    try:
+        model = None if all(r.path.is_file() and bn.is_cached(r.path, cache) for r in rows) else bn.BirdNET()
+    except bn.TeacherUnavailable as exc:
+        raise CVError(f"--model-kind birdnet-probe needs BirdNET: {exc}") from None
+    out, errors = [], []
+    for k, r in enumerate(rows):
+        try:
+            out.append(bn.cached_file_logits(model, r.path, cache))
+            errors.append(None)
+        except AudioError as exc:
+            out.append(None)
+            errors.append((exc.code, exc.message))
+        except OSError as exc:
+            out.append(None)
+            errors.append(("file_not_found" if isinstance(exc, FileNotFoundError) else "file_unreadable", str(exc)))
+        if (k + 1) % 50 == 0:
+            log(f"birdnet: {k + 1}/{len(rows)} files")
+    return out, errors
+
+
 def prepare(kind: str, rows: Sequence[ManifestRow], workers: int, cache_dir: Path | None,
             log: Callable[[str], None], options: PhinetOptions | None = None) -> tuple[list[int], list[dict], dict]:
     """(indices of the readable rows, skipped files as ``{file, code, message}``, kind-specific state)."""
@@ -252,6 +325,11 @@ def prepare(kind: str, rows: Sequence[ManifestRow], workers: int, cache_dir: Pat
         skipped = [{"file": str(rows[i].path), "code": "file_unreadable", "message": e.split(": skipped ", 1)[-1]}
                    for i, e in zip(failed, errors)]
         return ok, skipped, {}
+    if kind == "birdnet-probe":
+        windows, errors = birdnet_windows(rows, log)
+        ok = [i for i, w in enumerate(windows) if w is not None and len(w)]
+        skipped = [{"file": str(rows[i].path), "code": e[0], "message": e[1]} for i, e in enumerate(errors) if e]
+        return ok, skipped, {"windows": windows}
     raise ValueError(f"unknown model kind {kind!r}; choose from {', '.join(KINDS)}")
 
 
@@ -261,5 +339,7 @@ def make_learner(kind: str, rows: Sequence[ManifestRow], ok: Sequence[int], stat
     rows = [rows[i] for i in ok]
     if kind == "baseline":
         return BaselineLearner([state["feats"][i] for i in ok], [r.label for r in rows])
+    if kind == "birdnet-probe":
+        return ProbeLearner([state["windows"][i] for i in ok], [r.label for r in rows])
     workdir = Path(tempfile.mkdtemp(prefix="dawn-cv-"))
     return PhinetLearner(rows, options or PhinetOptions(), workdir, log)

