@@ -93,7 +93,8 @@ def test_exports_research_and_reviewed_recordings(labelled, exports):
     expected = {labelled[k].pk for k in ("tagged", "sensitive", "reviewed", "city")}
     assert set(by_obs) == expected
     assert by_obs[labelled["reviewed"].pk]["label"] == "Bananaquit"
-    assert by_obs[labelled["reviewed"].pk]["grade"] == "reviewed" and by_obs[labelled["tagged"].pk]["grade"] == "research"
+    assert by_obs[labelled["reviewed"].pk]["grade"] == "reviewed"
+    assert by_obs[labelled["tagged"].pk]["grade"] == "research"
     assert by_obs[labelled["city"].pk]["kind"] == "urban"
     true = by_obs[labelled["sensitive"].pk]   # a researcher/admin tool: the true point, also when sensitive
     assert (float(true["lat"]), float(true["lng"])) == (pytest.approx(18.31234), pytest.approx(-65.78765))
