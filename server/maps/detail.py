@@ -9,7 +9,7 @@ from django.urls import reverse
 from server.common.permissions import is_researcher
 from server.observations import public_clips
 from server.observations.models import Observation, Source, Status
-from server.observations.publication import public_cell, sees_true_location, shown_time
+from server.observations.publication import public_cell, sees_true_location, shown_answers, shown_time
 from server.observations.services import public_uncertainty_m
 
 
@@ -78,6 +78,7 @@ def observation_detail(obs: Observation, user, build_uri) -> dict:
         "recordist": "" if withheld else obs.recordist, "license": obs.license, "source": obs.source,
         "source_url": source_url,
         "model": model_info(obs),
+        "kind_conflict": obs.kind_conflict, "answers": shown_answers(obs, withheld),
         "identifications": identifications(obs),
         "audio_url": build_uri(clip) if clip else None,
         "spectrogram_url": build_uri(reverse("map-observation-spectrogram", args=[obs.pk])) if clip else None,

@@ -42,6 +42,15 @@ def shown_observed_at(obs: Observation, withheld: bool):
     return shown_time(obs, True)[0] if withheld else obs.observed_at
 
 
+def shown_answers(obs: Observation, withheld: bool) -> dict:
+    """The identifications analysis weighed (``claim``, ``model``); withheld, without the phone's model
+    version (a per-device version would link the record to the same recordist's others)."""
+    if not withheld:
+        return obs.answers
+    return {name: ({k: v for k, v in answer.items() if k != "model_version"} if name == "claim" else answer)
+            for name, answer in obs.answers.items()}
+
+
 def public_cell(obs: Observation) -> list[float]:
     """[west, south, east, north] of the 0.2° cell the public point lies in (the true point's cell)."""
     return list(cell_bounds(obs.public_location.y, obs.public_location.x))

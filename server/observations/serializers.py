@@ -9,7 +9,7 @@ from rest_framework_gis.serializers import GeoFeatureModelSerializer
 from server.common.permissions import is_researcher
 
 from .models import Observation
-from .publication import is_withheld, public_cell, sees_true_location, shown_time
+from .publication import is_withheld, public_cell, sees_true_location, shown_answers, shown_time
 from .services import public_uncertainty_m
 
 __all__ = ["ObservationSerializer", "sees_true_location"]
@@ -64,11 +64,7 @@ class ObservationSerializer(GeoFeatureModelSerializer):
 
     @extend_schema_field(serializers.DictField(child=serializers.DictField()))
     def get_answers(self, obs: Observation) -> dict:
-        """Withheld: the phone's model version is left out (a per-device version would link records)."""
-        if not is_withheld(obs, self.context["request"].user):
-            return obs.answers
-        return {name: ({k: v for k, v in answer.items() if k != "model_version"} if name == "claim" else answer)
-                for name, answer in obs.answers.items()}
+        return shown_answers(obs, is_withheld(obs, self.context["request"].user))
 
     def get_recording(self, obs: Observation) -> str | None:
         if obs.recording_id is None:

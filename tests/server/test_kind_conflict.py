@@ -75,6 +75,8 @@ def test_a_dog_bark_claimed_as_an_owl_is_needs_id_with_both_answers(api, catalog
     assert props["species"] == "Puerto Rican Owl" and props["status"] == "needs_id"
     assert props["kind_conflict"] is True and props["answers"]["model"] == model
     assert props["answers"]["claim"]["label"] == "Puerto Rican Owl"
+    popup = client_for(None).get(f"/api/v1/map/observations/{obs['id']}/").json()
+    assert popup["kind_conflict"] is True and popup["answers"]["model"] == model
     listed = client_for(None).get("/api/v1/observations/?source=app").json()["features"]
     assert [f["properties"]["answers"]["model"]["label"] for f in listed] == ["dog_bark"]
 
@@ -104,5 +106,7 @@ def test_a_withheld_observation_hides_the_phone_model_version(api, catalogue, cl
     assert obs.obscured and obs.kind_conflict
     public = client_for(None).get(f"/api/v1/observations/{obs.pk}/").json()["properties"]["answers"]
     assert "model_version" not in public["claim"] and public["model"]["label"] == "dog_bark"
+    popup = client_for(None).get(f"/api/v1/map/observations/{obs.pk}/").json()["answers"]
+    assert "model_version" not in popup["claim"] and popup["model"]["label"] == "dog_bark"
     own = api.get(f"/api/v1/observations/{obs.pk}/").json()["properties"]["answers"]
     assert own["claim"]["model_version"] == "phone-1"
