@@ -195,7 +195,8 @@ def format_table(summary: dict) -> str:
                      f"{_cell(s['sd'], 3)} | {s['n']} |")
     lines.append(f"| ece_pooled | {summary['ece_pooled']:.3f} | | | |")
     conf = summary["confusion"]
-    lines += ["", "| species | n | recall | precision | F1 | unknown | most often taken for |", "|---|---|---|---|---|---|---|"]
+    lines += ["", "| species | n | recall | precision | F1 | unknown | most often taken for |",
+              "|---|---|---|---|---|---|---|"]
     cols = conf["columns"]
     for i, lab in enumerate(conf["labels"]):
         row, e = conf["matrix"][i], conf["per_label"][lab]
