@@ -49,7 +49,7 @@ rows AS (
 INSERT INTO observations_observation
   (species_id, location, public_location, obscured, coordinate_uncertainty_m, georeference_remarks, locality,
    observed_at, date_precision, confidence, status, sound_type, source, source_id, source_url, recordist, license,
-   created_at)
+   kind_conflict, answers, created_at)
 SELECT r.species_id, ST_SetSRID(ST_MakePoint(r.lng, r.lat), 4326),
        CASE WHEN s.sensitive THEN ST_SetSRID(ST_MakePoint(
               floor(r.lng / 0.2) * 0.2 + 0.2 * ('x' || substr(md5('lng' || %(tag)s || r.i), 1, 8))::bit(32)::bigint / 4294967296.0,
@@ -57,7 +57,7 @@ SELECT r.species_id, ST_SetSRID(ST_MakePoint(r.lng, r.lat), 4326),
               4326)
             ELSE ST_SetSRID(ST_MakePoint(r.lng, r.lat), 4326) END,
        s.sensitive, 10 + 40 * random(), 'synthetic (benchmark)', '', r.observed_at, 'second', r.confidence, r.status,
-       r.sound_type, %(source)s, '', '', r.recordist, r.license, now()
+       r.sound_type, %(source)s, '', '', r.recordist, r.license, false, '{}'::jsonb, now()
 FROM rows r JOIN species_species s ON s.id = r.species_id
 """
 
