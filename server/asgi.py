@@ -1,6 +1,6 @@
 """ASGI entry point: websockets through Channels; public vector tiles on the event loop
-(server/maps/public_tiles.py); the rest of HTTP through Django's WSGI handler on a small thread pool
-(server/common/wsgi_bridge.py: one thread hand-over per request)."""
+(server/platform/public_tiles.py); the rest of HTTP through Django's WSGI handler on a small thread pool
+(server/platform/wsgi_bridge.py: one thread hand-over per request)."""
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "server.settings")
@@ -14,8 +14,8 @@ from django.conf import settings  # noqa: E402
 
 from server.common import log_redaction  # noqa: E402
 from server.common.middleware import FORM_OVERHEAD_BYTES, too_large_message  # noqa: E402
-from server.common.wsgi_bridge import WsgiBridge  # noqa: E402
-from server.maps.public_tiles import PublicTileRouter  # noqa: E402
+from server.platform.public_tiles import PublicTileRouter  # noqa: E402
+from server.platform.wsgi_bridge import WsgiBridge  # noqa: E402
 from server.realtime.auth import TokenAuthMiddlewareStack  # noqa: E402
 from server.realtime.routing import collect_websocket_urlpatterns  # noqa: E402
 

@@ -4,7 +4,7 @@ import os
 from celery import Celery
 from celery.signals import after_setup_logger, after_setup_task_logger
 
-from server.common.malloc_tuning import tune_malloc
+from server.platform.malloc_tuning import tune_malloc
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "server.settings")
 # One BLAS thread per process: workers scale by processes, and idle BLAS threads spinning up

@@ -90,7 +90,7 @@ TEMPLATES = [{
     ]},
 }]
 ASGI_APPLICATION = "server.asgi.application"
-# Threads per web process that run HTTP requests (server/common/wsgi_bridge.py). Under the GIL a few
+# Threads per web process that run HTTP requests (server/platform/wsgi_bridge.py). Under the GIL a few
 # are enough to overlap database and disk waits; more only add contention.
 HTTP_THREADS = int(os.environ.get("DAWN_HTTP_THREADS", "4"))
 WSGI_APPLICATION = None
@@ -234,7 +234,7 @@ CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer"
 # --- Celery ----------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "unix://")):
-    CELERY_BROKER_TRANSPORT = "server.common.kombu_redis:Transport"  # one Redis client per channel
+    CELERY_BROKER_TRANSPORT = "server.platform.kombu_redis:Transport"  # one Redis client per channel
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -8,6 +8,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 
 from server.common.errors import ApiError
 from server.common.strict_json import JsonRefused, loads_strict
@@ -83,9 +84,8 @@ class RecordingViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Re
         meta = parse_metadata(request.data.get("metadata"))
         result = ingest(request.user, request.FILES.get("audio"), meta)
         rec = result.recording
-        # the detail URL is this (list) URL plus the id: reverse() cost ~0.4 ms in a fresh request thread
         body = {"id": str(rec.id), "status": rec.status, "created": result.created,
-                "url": request.build_absolute_uri(f"{rec.id}/")}
+                "url": reverse("recording-detail", args=[rec.pk], request=request)}
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
     @extend_schema(request=None, responses={201: inline_serializer("RecordingSessionToken", {

@@ -42,11 +42,11 @@ from server.game.geo import haversine_m
 from server.game.ledger import award
 from server.game.scenarios import quiz
 from server.maps import live
-from server.maps.public_tiles import PublicTileRouter
 from server.maps.tilemath import POINT_ZOOM, lnglat_to_tile
 from server.observations.geoprivacy import cell_bounds
 from server.observations.models import Observation
 from server.observations.services import build_observation
+from server.platform.public_tiles import PublicTileRouter
 from server.realtime import events
 from server.recordings import storage
 from server.recordings.models import Recording, Status
@@ -185,7 +185,7 @@ async def asgi_get(app, path: str) -> tuple[int, bytes]:
 
 
 def fast_path_tiles(tiles) -> dict[str, str]:
-    """The anonymous tiles as the public fast path (server/maps/public_tiles.py) answers them."""
+    """The anonymous tiles as the public fast path (server/platform/public_tiles.py) answers them."""
     router = PublicTileRouter(application.application_mapping["http"].fallback)
 
     async def go() -> dict[str, str]:

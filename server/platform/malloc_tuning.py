@@ -2,10 +2,9 @@
 
 The analysis path allocates and frees arrays of a few megabytes for every recording (an STFT
 of 5 s at a 128-sample hop is 930 × 1024 floats). By default glibc serves blocks that large with
-``mmap`` and gives them back with ``munmap`` on free, so every such array is page-faulted in anew:
-on the 2-core machine this cost more than the FFT itself (fingerprint STFT 6.6 → 1.9 ms; the CPU part
-of one analysis 27.5–30.4 → 23.4–26.2 ms in three alternating runs of 100 recordings). Raising the mmap threshold to 32 MiB (glibc's maximum on
-64-bit) and the trim threshold to 128 MiB keeps those blocks in the heap for reuse.
+``mmap`` and gives them back with ``munmap`` on free, so every such array is page-faulted in anew.
+Raising the mmap threshold to 32 MiB (glibc's maximum on 64-bit) and the trim threshold to 128 MiB
+keeps those blocks in the heap for reuse (figures: ``server/platform/README.md``).
 
 ``DAWN_MALLOC_TUNING=0`` leaves glibc's defaults. A no-op where the C library is not glibc.
 """

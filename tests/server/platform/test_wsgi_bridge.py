@@ -1,4 +1,4 @@
-"""The HTTP side of the ASGI application (server/common/wsgi_bridge.py), driven as an ASGI server would."""
+"""The HTTP side of the ASGI application (server/platform/wsgi_bridge.py), driven as an ASGI server would."""
 from __future__ import annotations
 
 import asyncio
@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from server.common.wsgi_bridge import WsgiBridge, build_environ
+from server.platform.wsgi_bridge import WsgiBridge, build_environ
 
 
 def http_scope(method: str = "GET", path: str = "/", headers: list | None = None, query: bytes = b"") -> dict:

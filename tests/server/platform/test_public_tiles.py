@@ -1,4 +1,4 @@
-"""The public tile fast path (server/maps/public_tiles.py) answers exactly as Django's TileView does,
+"""The public tile fast path (server/platform/public_tiles.py) answers exactly as Django's TileView does,
 and leaves to Django what it must not answer."""
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ import pytest
 from django.conf import settings
 
 from server.asgi import application
-from server.maps.public_tiles import PublicTileRouter, has_credentials
 from server.maps.tilemath import POINT_ZOOM, lnglat_to_tile
-
-from .conftest import until
-from .mvt import decode
+from server.platform.public_tiles import PublicTileRouter, has_credentials
+from tests.server.maps.conftest import until
+from tests.server.maps.mvt import decode
 
 pytestmark = pytest.mark.django_db(transaction=True)
 IGNORED = {b"date", b"server"}

@@ -1,9 +1,9 @@
 """HTTP for the ASGI server: Django's WSGI handler run on a small pool of threads.
 
-The ASGI server (uvicorn) and Channels serve websockets; plain HTTP requests come here. Django's
-own ASGI handler spent about 2 ms of CPU per request on its machinery (an async middleware chain
-in which every ``MiddlewareMixin`` hops to a thread and back, a new thread per request, futures and
-tasks), while every view of this project is synchronous. Here a request costs one hand-over: the
+The ASGI server (uvicorn) and Channels serve websockets; plain HTTP requests come here, instead of
+to Django's own ASGI handler (an async middleware chain in which every ``MiddlewareMixin`` hops to a
+thread and back, a new thread per request, futures and tasks), since every view of this project is
+synchronous (figures: ``server/platform/README.md``). Here a request costs one hand-over: the
 body is read on the event loop (spooled to disk past ``spool_bytes``, refused past ``max_body``),
 then one pool thread runs the whole WSGI call, iterates the response and closes it, so
 ``request_started``/``request_finished`` and the request's database connection stay on that thread.
@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from tempfile import SpooledTemporaryFile
 from typing import IO, Any
 
-from .errors import error_body
+from server.common.errors import error_body
 
 log = logging.getLogger(__name__)
 FILE_BLOCK = 64 * 1024

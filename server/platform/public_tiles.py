@@ -2,8 +2,8 @@
 
 Most tile requests are anonymous, and a map view asks for a dozen at a time. Cluster tiles are the
 same for everyone, and a point tile asked without credentials shows public positions only. For
-these, Django's request cycle (the hand-over to a thread, middleware, DRF, a pooled connection per
-request) cost about as much as a zoom-16 tile's SQL. :class:`PublicTileRouter` answers them itself:
+these, :class:`PublicTileRouter` answers them itself instead of Django's request cycle (the hand-over
+to a thread, middleware, DRF, a pooled connection per request; figures: ``server/platform/README.md``):
 the same address and filter parsing, SQL, ETag, Redis tile cache and headers as
 :class:`~server.maps.tile_views.TileView`, on an asyncio psycopg pool with prepared statements, and
 the map generation (the ETag's input) as published on Redis pub/sub instead of read per request
@@ -35,12 +35,11 @@ from django.http import QueryDict
 from psycopg_pool import AsyncConnectionPool
 
 from server.common.errors import ApiError, error_body
-
-from . import generation
-from .filters import MapFilters
-from .tile_response import MVT_TYPE, TILE_ROUTE, etag_matches, parse_tile_request, tile_etag, tile_headers
-from .tilemath import POINT_ZOOM, Tile
-from .tiles import PUBLIC, mvt_bytes, tile_sql
+from server.maps import generation
+from server.maps.filters import MapFilters
+from server.maps.tile_response import MVT_TYPE, TILE_ROUTE, etag_matches, parse_tile_request, tile_etag, tile_headers
+from server.maps.tilemath import POINT_ZOOM, Tile
+from server.maps.tiles import PUBLIC, mvt_bytes, tile_sql
 
 log = logging.getLogger(__name__)
 TILE_PATH = re.compile(f"^/api/v1/{TILE_ROUTE}")
