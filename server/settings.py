@@ -1,35 +1,26 @@
-"""Django settings. Every value comes from the environment with a safe local default.
-
-Environment variables (see README "Configuration"):
-DJANGO_SECRET_KEY, DJANGO_DEBUG, DJANGO_ALLOWED_HOSTS, DATABASE_URL, REDIS_URL, MEDIA_ROOT,
-DAWN_MAX_UPLOAD_MB, DAWN_MAX_AUDIO_SECONDS, DAWN_MODEL_PATH, DAWN_VISIBILITY_TIMEOUT,
-DAWN_SWEEP_AFTER_SECONDS, DAWN_SECRET_KEY_FILE, DAWN_HSTS_SECONDS.
+"""Django settings. Every value that the environment sets comes from :mod:`server.config`
+(one typed field per variable, checked at start-up; README "Configuration"); this module reads
+no environment variable itself.
 """
 from __future__ import annotations
 
 import importlib
-import os
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 
-from server.common.secret_key import debug_enabled
 from server.common.secret_key import load_or_create as load_or_create_secret_key
+from server.config import load as load_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def env_bool(name: str, default: bool) -> bool:
-    return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
-
+CONFIG = load_config()  # raises ConfigurationError naming the variable when a value is bad
 
 # Debug mode only when a developer asks for it (DJANGO_DEBUG=1); `make run` does not.
-DEBUG = debug_enabled(os.environ)
+DEBUG = CONFIG.debug
 # DJANGO_SECRET_KEY, else a key generated once and kept in DAWN_SECRET_KEY_FILE (mode 0600).
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or load_or_create_secret_key(
-    Path(os.environ.get("DAWN_SECRET_KEY_FILE", BASE_DIR / "var" / "secret_key")))
-ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+SECRET_KEY = CONFIG.secret_key or load_or_create_secret_key(CONFIG.secret_key_file)
+ALLOWED_HOSTS = list(CONFIG.allowed_hosts)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -92,25 +83,23 @@ TEMPLATES = [{
 ASGI_APPLICATION = "server.asgi.application"
 # Threads per web process that run HTTP requests (server/platform/wsgi_bridge.py). Under the GIL a few
 # are enough to overlap database and disk waits; more only add contention.
-HTTP_THREADS = int(os.environ.get("DAWN_HTTP_THREADS", "4"))
+HTTP_THREADS = CONFIG.http_threads
 WSGI_APPLICATION = None
 
-DATABASES = {"default": dj_database_url.parse(
-    os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dawnchorus"),
-    engine="django.contrib.gis.db.backends.postgis")}
+DATABASES = {"default": dj_database_url.parse(CONFIG.database_url, engine="django.contrib.gis.db.backends.postgis")}
 # Parallel test runs (several checkouts or helpers on one machine) each need their own test DB.
-if os.environ.get("DAWN_TEST_DB_NAME"):
-    DATABASES["default"]["TEST"] = {"NAME": os.environ["DAWN_TEST_DB_NAME"]}
+if CONFIG.test_db_name:
+    DATABASES["default"]["TEST"] = {"NAME": CONFIG.test_db_name}
 # Under ASGI every request runs in its own thread, so without a pool each request would open a
 # new PostgreSQL connection (~30 ms). psycopg's pool hands out open connections instead.
 # Django's own cursors inline their parameters and never prepare; a prepare threshold lets the few
 # queries run on a server-binding cursor (vector tiles: server/maps/tiles.py) be prepared per connection.
 DATABASES["default"]["OPTIONS"] = {"prepare_threshold": 5}
-DB_POOL_MAX = int(os.environ.get("DAWN_DB_POOL_MAX", "8"))  # per process: Django's pool, and the public tiles' own
-if os.environ.get("DAWN_DB_POOL", "1") == "1":
+DB_POOL_MAX = CONFIG.db_pool_max  # per process: Django's pool, and the public tiles' own
+if CONFIG.db_pool:
     DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": 1, "max_size": DB_POOL_MAX, "timeout": 10}
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DAWN_CONN_MAX_AGE", "0"))
+    DATABASES["default"]["CONN_MAX_AGE"] = CONFIG.conn_max_age
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # GDAL 3.6 (Debian 12) cannot block network access in spatial refs; we never load user-supplied SRS.
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]
@@ -133,30 +122,31 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 STATICFILES_DIRS = [("webmap", BASE_DIR / "webmap" / "dist")]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
-MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media"))
+MEDIA_ROOT = CONFIG.media_root
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = CONFIG.redis_url
 
 # --- uploads and audio limits ----------------------------------------------------------------
-MAX_UPLOAD_BYTES = int(float(os.environ.get("DAWN_MAX_UPLOAD_MB", "25")) * 1024 * 1024)
-MAX_AUDIO_SECONDS = float(os.environ.get("DAWN_MAX_AUDIO_SECONDS", "300"))
+MAX_UPLOAD_BYTES = int(CONFIG.max_upload_mb * 1024 * 1024)
+MAX_AUDIO_SECONDS = CONFIG.max_audio_seconds
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # non-file form fields
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
-CLASSIFIER_MODEL_PATH = os.environ.get("DAWN_MODEL_PATH") or None
+CLASSIFIER_MODEL_PATH = CONFIG.model_path
+FAULT_ANALYSIS_DELAY_S = CONFIG.fault_analysis_delay_s  # fault tests only (server/recordings/analysis.py)
 # Recording session tokens (anti-cheat): the take must start within this many seconds of the token's
 # issue, and the upload may come this long after (offline queues).
-RECORDING_TOKEN_TTL_S = int(os.environ.get("DAWN_RECORDING_TOKEN_TTL_S", 6 * 3600))
-RECORDING_TOKEN_UPLOAD_TTL_S = int(os.environ.get("DAWN_RECORDING_TOKEN_UPLOAD_TTL_S", 7 * 86400))
+RECORDING_TOKEN_TTL_S = CONFIG.recording_token_ttl_s
+RECORDING_TOKEN_UPLOAD_TTL_S = CONFIG.recording_token_upload_ttl_s
 
 # --- sign-in: tokens, lockout, client addresses (server/accounts/README.md) ---------------------
 # Reverse proxies in front of the web process that append to X-Forwarded-For. 0: the header is
 # ignored and the peer address is the client. Feeds DRF's throttles (NUM_PROXIES) and django-axes
 # (AXES_CLIENT_IP_CALLABLE), so both see the same client address.
-TRUSTED_PROXIES = int(os.environ.get("DAWN_TRUSTED_PROXIES", "0"))
+TRUSTED_PROXIES = CONFIG.trusted_proxies
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend",  # first: refuses locked-out logins
                            "django.contrib.auth.backends.ModelBackend"]
-AXES_FAILURE_LIMIT = int(os.environ.get("DAWN_LOGIN_FAILURE_LIMIT", "10"))
-AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("DAWN_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_FAILURE_LIMIT = CONFIG.login_failure_limit
+AXES_COOLOFF_TIME = timedelta(minutes=CONFIG.login_cooloff_minutes)
 # each listed parameter counts on its own: an account locks whatever addresses try it, an address
 # locks whatever accounts it tries
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
@@ -166,9 +156,9 @@ AXES_LOCKOUT_CALLABLE = "server.accounts.lockout.lockout_response"
 AXES_RESET_ON_SUCCESS = False
 AXES_DISABLE_ACCESS_LOG = True  # failures are kept for the lockout; successful logins are not recorded
 REST_KNOX = {
-    "TOKEN_TTL": timedelta(days=float(os.environ.get("DAWN_TOKEN_TTL_DAYS", "10"))),
+    "TOKEN_TTL": timedelta(days=CONFIG.token_ttl_days),
     "AUTO_REFRESH": True,  # each use moves the expiry to now + TTL (written at most once a minute)
-    "AUTO_REFRESH_MAX_TTL": timedelta(days=float(os.environ.get("DAWN_TOKEN_MAX_TTL_DAYS", "90"))),
+    "AUTO_REFRESH_MAX_TTL": timedelta(days=CONFIG.token_max_ttl_days),
     "TOKEN_PREFIX": "dawn_",  # makes tokens recognisable to the log redaction (server/common/log_redaction.py)
     "AUTH_HEADER_PREFIX": "Token",
 }
@@ -184,7 +174,7 @@ CONTENT_SECURITY_POLICY = {"DIRECTIVES": {
     "base-uri": ["'self'"], "form-action": ["'self'"], "frame-ancestors": ["'none'"],
 }}
 # HSTS on HTTPS responses outside debug mode (DAWN_HSTS_SECONDS, default one year; 0 turns it off).
-SECURE_HSTS_SECONDS = 0 if DEBUG else int(os.environ.get("DAWN_HSTS_SECONDS", str(365 * 86400)))
+SECURE_HSTS_SECONDS = 0 if DEBUG else CONFIG.hsts_seconds
 
 # --- REST API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -200,7 +190,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"auth": os.environ.get("DAWN_AUTH_RATE", "30/min")},
+    "DEFAULT_THROTTLE_RATES": {"auth": CONFIG.auth_rate},
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # client address for throttles = the entry DAWN_TRUSTED_PROXIES hops from the right of
     # X-Forwarded-For; 0: REMOTE_ADDR only (see TRUSTED_PROXIES below)
@@ -232,7 +222,7 @@ CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer"
                                          "prefix": "dawn:channels"}}}
 
 # --- Celery ----------------------------------------------------------------------------------
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
+CELERY_BROKER_URL = CONFIG.celery_broker_url or REDIS_URL
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "unix://")):
     CELERY_BROKER_TRANSPORT = "server.platform.kombu_redis:Transport"  # one Redis client per channel
 CELERY_TASK_ACKS_LATE = True
@@ -243,17 +233,23 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # an unacknowledged task (worker killed) is redelivered after this many seconds
-    "visibility_timeout": int(os.environ.get("DAWN_VISIBILITY_TIMEOUT", "300")),
+    "visibility_timeout": CONFIG.visibility_timeout,
     "socket_connect_timeout": 2,
-    "unacked_restore_interval": int(os.environ.get("DAWN_UNACKED_RESTORE_INTERVAL", "10")),
-    "unacked_restore_throttle": int(os.environ.get("DAWN_UNACKED_RESTORE_THROTTLE", "10")),
+    "unacked_restore_interval": CONFIG.unacked_restore_interval,
+    "unacked_restore_throttle": CONFIG.unacked_restore_throttle,
 }
-CELERY_TASK_DEFAULT_QUEUE = os.environ.get("DAWN_CELERY_QUEUE", "dawn")
-SWEEP_AFTER_SECONDS = int(os.environ.get("DAWN_SWEEP_AFTER_SECONDS", "60"))
+CELERY_TASK_DEFAULT_QUEUE = CONFIG.celery_queue
+SWEEP_AFTER_SECONDS = CONFIG.sweep_after_seconds
 # blobs under MEDIA_ROOT/audio/ that no recording references are swept once older than this
-ORPHAN_BLOB_GRACE_SECONDS = int(os.environ.get("DAWN_ORPHAN_BLOB_GRACE_SECONDS", "3600"))
+ORPHAN_BLOB_GRACE_SECONDS = CONFIG.orphan_blob_grace_seconds
 # a data-quality metric turns an observation casual only with this many "no" votes (and more "no" than "yes")
-DQA_MIN_VOTES_AGAINST = max(1, int(os.environ.get("DAWN_DQA_MIN_VOTES_AGAINST", "2")))
+DQA_MIN_VOTES_AGAINST = CONFIG.dqa_min_votes_against
+# --- maps, federated learning, demo users ---
+MAP_TILE_CACHE = CONFIG.map_tile_cache  # False: no Redis tile cache (server/maps/generation.py)
+MAP_BASEMAP_URL = CONFIG.map_basemap_url  # "" : the web map's bundled offline basemap
+FL_VALIDATION_MANIFEST = CONFIG.fl_validation_manifest
+FL_HOLDOUT_MANIFEST = CONFIG.fl_holdout_manifest
+DEMO_PASSWORD = CONFIG.demo_password
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-recordings": {"task": "recordings.sweep_stuck", "schedule": timedelta(seconds=30)},
 }
@@ -269,6 +265,6 @@ LOGGING = {
     # Celery's own handlers get the same filter in server/asgi.py and server/celery.py)
     "filters": {"redact_tokens": {"()": "server.common.log_redaction.RedactTokens"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_tokens"]}},
-    "root": {"handlers": ["console"], "level": os.environ.get("DAWN_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": CONFIG.log_level},
     "loggers": {"django.request": {"level": "ERROR"}},
 }

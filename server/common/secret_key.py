@@ -12,11 +12,6 @@ from pathlib import Path
 KEY_BYTES = 50
 
 
-def debug_enabled(environ: dict[str, str]) -> bool:
-    """Django's debug mode is on only when ``DJANGO_DEBUG`` explicitly asks for it (1/true/yes/on)."""
-    return environ.get("DJANGO_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}
-
-
 def load_or_create(path: Path) -> str:
     """The key stored at ``path``; on first use a new random key is written there (mode 0600).
 

@@ -1,15 +1,15 @@
 """The server's labelled sets for federated rounds: validation (promotion gate) and held-out
 (optional server step, distillation proxy), as window embeddings of a manifest's files.
 
-``FL_VALIDATION_MANIFEST`` (default ``fixtures/audio/manifest.csv``) and
-``FL_HOLDOUT_MANIFEST`` (default: none) name CSV manifests with a ``file`` column and a
+``settings.FL_VALIDATION_MANIFEST`` (default ``fixtures/audio/manifest.csv``) and
+``settings.FL_HOLDOUT_MANIFEST`` (default: none), from the environment variables of those names
+(server/config.py), name CSV manifests with a ``file`` column and a
 ``species`` or ``label`` column (DESIGN.md §5); files whose label the model does not know are
 skipped. A file's prediction is the mean of its window probabilities, as at inference.
 """
 from __future__ import annotations
 
 import csv
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -20,8 +20,6 @@ from django.conf import settings
 from ml.federated.embedding import embed_windows
 from ml.runtime.audio import AudioError, decode
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_VALIDATION = REPO_ROOT / "fixtures" / "audio" / "manifest.csv"
 
 
 @dataclass(frozen=True)
@@ -36,11 +34,9 @@ class EmbeddedSet:
 
 
 def manifest_path(kind: str) -> Path | None:
-    name = f"FL_{kind.upper()}_MANIFEST"
-    value = os.environ.get(name) or getattr(settings, name, None)
-    if value:
-        return Path(value)
-    return DEFAULT_VALIDATION if kind == "validation" else None
+    """The manifest of ``kind`` ("validation" or "holdout"); ``None`` when none is configured."""
+    value = getattr(settings, f"FL_{kind.upper()}_MANIFEST", None)
+    return Path(value) if value else None
 
 
 def embedded_set(clf, manifest: Path) -> EmbeddedSet:

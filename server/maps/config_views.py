@@ -1,8 +1,7 @@
 """``GET /api/v1/map/config/``: what the browser app needs to start (URLs, role, species)."""
 from __future__ import annotations
 
-import os
-
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
@@ -19,8 +18,8 @@ from .tilemath import MAX_ZOOM, POINT_ZOOM
 
 def basemap_url() -> str:
     """An optional raster/vector tile URL template for deployments with a basemap server
-    (``DAWN_MAP_BASEMAP_URL``); empty means the bundled offline basemap."""
-    return os.environ.get("DAWN_MAP_BASEMAP_URL", "")
+    (``settings.MAP_BASEMAP_URL``, from ``DAWN_MAP_BASEMAP_URL``); empty means the bundled offline basemap."""
+    return settings.MAP_BASEMAP_URL
 
 
 class MapConfigView(APIView):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
 import time
 
 import redis
@@ -86,8 +85,9 @@ def tile_key(etag: str) -> str:
 
 
 def tile_cache_enabled() -> bool:
-    """``DAWN_MAP_TILE_CACHE=0`` turns the Redis tile cache off (ETags and 304s still work)."""
-    return os.environ.get("DAWN_MAP_TILE_CACHE", "1") != "0"
+    """``settings.MAP_TILE_CACHE`` (``DAWN_MAP_TILE_CACHE=0`` turns it off): the Redis tile cache is used
+    (ETags and 304s work either way)."""
+    return settings.MAP_TILE_CACHE
 
 
 def get_tile(etag: str) -> bytes | None:

@@ -7,7 +7,6 @@ The task in ``tasks.py`` turns the outcome into database rows.
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 
@@ -55,10 +54,10 @@ def classifier():
 
 
 def fault_injection_delay() -> None:
-    """DAWN_FAULT_ANALYSIS_DELAY_S stretches analysis so fault tests can kill a worker mid-task."""
-    delay = float(os.environ.get("DAWN_FAULT_ANALYSIS_DELAY_S", "0") or 0)
-    if delay > 0:
-        time.sleep(delay)
+    """``settings.FAULT_ANALYSIS_DELAY_S`` (DAWN_FAULT_ANALYSIS_DELAY_S) stretches analysis so fault tests
+    can kill a worker mid-task."""
+    if settings.FAULT_ANALYSIS_DELAY_S > 0:
+        time.sleep(settings.FAULT_ANALYSIS_DELAY_S)
 
 
 def overlap(spans: tuple[tuple[float, float], ...], start: float, end: float) -> float:

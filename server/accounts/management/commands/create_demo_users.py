@@ -1,5 +1,3 @@
-import os
-
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -15,7 +13,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if not settings.DEBUG:
             raise CommandError("Demo users are only created with DJANGO_DEBUG=1.")
-        password = os.environ.get("DAWN_DEMO_PASSWORD", "dawnchorus")
+        password = settings.DEMO_PASSWORD
         for username, role in DEMO_USERS:
             user, created = User.objects.get_or_create(username=username, defaults={"role": role})
             if created:
