@@ -259,9 +259,8 @@ class FieldClient:
         with self._lock:
             self.feed.append(message)
             self.uploader.on_event(message)
-            if message.get("type") in ("observation.accepted", "recording.update"):
-                rec = message.get("recording") or {}
-                if message.get("type") == "observation.accepted" or rec.get("status") == "accepted":
+            if message.get("type") == "recording.update":  # one per outcome (docs/realtime.md)
+                if (message.get("recording") or {}).get("status") == "accepted":
                     self.notify("success", "Your entry is on the map!")
             elif message.get("type") == "points.awarded":
                 self.notify("success", f"+{message.get('points', 0)} points")

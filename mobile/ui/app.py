@@ -150,7 +150,7 @@ class DawnChorusApp(App):
     def on_event(self, message: dict) -> None:
         kind = message.get("type")
         rec = message.get("recording") or {}
-        if kind == "observation.accepted" or (kind == "recording.update" and rec.get("status") == "accepted"):
+        if kind == "recording.update" and rec.get("status") == "accepted":
             self.banner = "Your entry is on the map!"
         elif kind == "recording.update" and rec.get("status") == "rejected":
             self.banner = f"A recording was rejected: {rec.get('reject_reason') or rec.get('reject_code')}"

@@ -1,6 +1,7 @@
-"""Anti-cheating: per-player rate limits, replayed audio and impossible travel.
+"""Anti-cheating: per-player rate limits and impossible travel.
 
-(The signed recording session token lives with ingest, in ``server/recordings/session_token.py``.)
+(The signed recording session token lives with ingest, in ``server/recordings/session_token.py``; replayed
+audio is analysis' decision, ``server.recordings.outcome.replayed``, and earns nothing: ``consequences``.)
 """
 from __future__ import annotations
 
@@ -38,11 +39,6 @@ def rate_limit(player_id: int, action: str) -> None:
     if count > limit:
         raise ApiError("rate_limited", f"Too many {action.replace('_', ' ')} requests; try again later.",
                        status.HTTP_429_TOO_MANY_REQUESTS, fields={"limit": f"{limit} per {window} s"})
-
-
-def audio_seen_before(obs: Observation, ctx: ObservationContext | None = None) -> bool:
-    """The same audio bytes were submitted earlier (by anyone): no points for a replay."""
-    return (ctx or context.load(obs)).replay
 
 
 def impossible_travel(obs: Observation, ctx: ObservationContext | None = None) -> PlayerFlag | None:

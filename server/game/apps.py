@@ -7,8 +7,8 @@ class GameConfig(AppConfig):
     verbose_name = "Game"
 
     def ready(self) -> None:
-        from server.observations.signals import observation_accepted
+        from server.recordings.events import recording_analysed
 
-        from .consequences import on_observation_accepted
+        from .consequences import on_recording_analysed
 
-        observation_accepted.connect(on_observation_accepted, dispatch_uid="game.observation_accepted")
+        recording_analysed.connect(on_recording_analysed, dispatch_uid="game.recording_analysed")

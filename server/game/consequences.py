@@ -1,15 +1,19 @@
-"""What an accepted observation earns: the receiver of ``observation_accepted``.
+"""What an accepted observation earns: the game's subscriber of the analysis event
+(``server.recordings.events.RecordingAnalysed``).
 
-Runs inside the transaction that creates the observation: one query reads what the rules need
-(context.load), then ledger rows, badges, quest and hunt progress are written there; boards and
-pushes happen after commit (see awards.settle).
+The event arrives after analysis committed. In one transaction of its own: one query reads what the
+rules need (context.load), then ledger rows, badges, quest and hunt progress are written; boards and
+pushes follow its commit (see awards.settle). Every award is idempotent by its cause, so the same
+observation awarded twice changes nothing. A replay (decided by analysis) earns nothing.
 """
 from __future__ import annotations
 
-from server.observations.models import Observation
-from server.realtime.events import observation_message
+from django.db import transaction
 
-from . import anticheat, context, push, quests
+from server.observations.models import Observation
+from server.recordings.events import RecordingAnalysed
+
+from . import anticheat, context, quests
 from .awards import PlayerOutcome, settle
 from .context import RARE_BELOW, ObservationContext, day_tag
 from .geo import cell_of
@@ -51,16 +55,23 @@ def award_observation(obs: Observation, ctx: ObservationContext, batch: AwardBat
     award_many(awards + batch.take_pending(), batch=batch)  # with the quest points counted before
 
 
-def on_observation_accepted(sender, observation: Observation, **kwargs) -> dict[int, PlayerOutcome]:
-    """Signal receiver: points, quests, hunts, badges, then boards and pushes after commit."""
-    obs = observation
-    if obs.observer_id is None:
+def on_recording_analysed(sender, event: RecordingAnalysed, **kwargs) -> dict[int, PlayerOutcome]:
+    """Event subscriber: an accepted recording's observation is awarded (see :func:`award_accepted`)."""
+    if event.observation is None:
+        return {}
+    obs = Observation.objects.select_related("species").get(pk=event.observation.id)
+    with transaction.atomic():
+        return award_accepted(obs, replay=event.replay)
+
+
+def award_accepted(obs: Observation, replay: bool = False) -> dict[int, PlayerOutcome]:
+    """Points, quests, hunts, badges for ``obs``, then boards and pushes after commit; nothing for a
+    replay or an impossible journey (a flag waits for a moderator)."""
+    if obs.observer_id is None or replay:
         return {}
     batch = AwardBatch()
-    push.to_player(batch, obs.observer_id, {**observation_message(obs), "type": "observation.accepted"})
     ctx = context.load(obs)
-    if ctx.replay or anticheat.impossible_travel(obs, ctx) is not None:
-        settle(batch)  # no points (a flag waits for a moderator); the message is still sent
+    if anticheat.impossible_travel(obs, ctx) is not None:
         return {}
     batch.teams[obs.observer_id] = ctx.team_id
     quests.on_observation(obs, ctx.quests, batch)  # quest points wait in the batch ...

@@ -1,8 +1,9 @@
 """What the award path reads about an accepted observation before writing anything, in one query.
 
-Replay check, the observer's previous observation (impossible travel), team, how common the
-species is, yesterday's recording (daily streak), a running treasure hunt of the species and the
-quests the observation matches: one round trip instead of seven.
+The observer's previous observation (impossible travel), team, how common the species is,
+yesterday's recording (daily streak), a running treasure hunt of the species and the quests the
+observation matches, in one round trip. Whether the audio is a replay is analysis' decision and
+arrives with the event (``RecordingAnalysed.replay``); the game never reads the recordings' table.
 """
 from __future__ import annotations
 
@@ -24,8 +25,6 @@ QUEST_FIELDS = ("id", "slug", "title", "target_count", "mode", "step_points", "r
 
 _SQL = f"""
 SELECT
-  %(duplicate)s OR EXISTS (SELECT 1 FROM recordings_recording r
-                           WHERE r.audio_sha256 = %(sha)s AND r.created_at < %(recorded)s),
   prev.id, prev.lng, prev.lat, prev.observed_at, prev.uncertainty,
   (SELECT m.team_id FROM game_teammembership m WHERE m.player_id = %(player)s ORDER BY m.id LIMIT 1),
   (SELECT count(*) FROM (SELECT 1 FROM observations_observation e
@@ -63,7 +62,6 @@ class PreviousObservation:
 
 @dataclass(frozen=True)
 class ObservationContext:
-    replay: bool  # the same audio bytes were submitted before (or flagged as a duplicate)
     previous: PreviousObservation | None  # the observer's previous recorded observation
     team_id: int | None
     earlier_of_species: int  # other observations of the species, counted up to RARE_BELOW
@@ -77,23 +75,20 @@ def day_tag(day) -> str:
 
 
 def load(obs: Observation) -> ObservationContext:
-    rec = obs.recording if obs.recording_id else None
     yesterday = (obs.observed_at - timedelta(days=1)).date()
     params = {
-        "duplicate": rec is not None and rec.duplicate_of_id is not None,
-        "sha": rec.audio_sha256 if rec else None, "recorded": rec.created_at if rec else None,
         "recorded_obs": obs.recording_id is not None, "player": obs.observer_id, "obs": obs.pk,
         "species": obs.species_id, "at": obs.observed_at, "yesterday": json.dumps([day_tag(yesterday)]),
         "lng": obs.location.x, "lat": obs.location.y,
     }
     with connection.cursor() as cur:
         cur.execute(_SQL, params)
-        (replay, prev_id, prev_lng, prev_lat, prev_at, prev_unc, team_id, earlier, streak, hunt_id,
+        (prev_id, prev_lng, prev_lat, prev_at, prev_unc, team_id, earlier, streak, hunt_id,
          quests) = cur.fetchone()
     previous = None if prev_id is None else PreviousObservation(prev_id, prev_lat, prev_lng, prev_at, prev_unc)
     if isinstance(quests, str):
         quests = json.loads(quests)
-    return ObservationContext(bool(replay), previous, team_id, earlier, bool(streak), hunt_id,
+    return ObservationContext(previous, team_id, earlier, bool(streak), hunt_id,
                               [_quest(row) for row in quests])
 
 

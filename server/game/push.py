@@ -1,12 +1,13 @@
 """Realtime game messages, sent after the transaction commits (never failing the caller).
 
-The messages of one award are collected in its :class:`AwardBatch` and published together after
-commit (:func:`publish`): one Redis round trip finds which groups have listeners, and only their
-messages wake the publisher thread.
+The messages of one award are collected in its :class:`AwardBatch` and handed to the one realtime
+publisher together after commit (:func:`publish`, ``server.realtime.publish.send``). Their types and
+fields are documented in ``docs/realtime.md``.
 """
 from __future__ import annotations
 
-from server.realtime.events import log_failure, send_nowait, user_group
+from server.realtime import publish as realtime
+from server.realtime.publish import user_group
 
 from .boards import group_for
 from .ledger import AwardBatch
@@ -24,6 +25,6 @@ def board_changed(board: str, changes: dict[int, float]) -> tuple[str, dict]:
 
 
 def publish(messages: list[tuple[str, dict]]) -> None:
-    """Hand (group, message) pairs to the publisher, only for groups with listeners; awarding never
-    waits for the sends (called after commit)."""
-    send_nowait(messages, on_error=log_failure)
+    """Hand (group, message) pairs to the realtime publisher (called after commit); awarding never
+    waits for the sends, and a failed one is only logged."""
+    realtime.send(messages)

@@ -9,10 +9,10 @@ class MapsConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from server.observations.models import Observation
-        from server.observations.signals import observation_accepted
+        from server.recordings.events import recording_analysed
 
         from . import receivers
 
         post_save.connect(receivers.on_observation_saved, sender=Observation, dispatch_uid="maps-obs-saved")
         post_delete.connect(receivers.on_observation_deleted, sender=Observation, dispatch_uid="maps-obs-deleted")
-        observation_accepted.connect(receivers.on_observation_accepted, dispatch_uid="maps-obs-accepted")
+        recording_analysed.connect(receivers.on_recording_analysed, dispatch_uid="maps-recording-analysed")

@@ -2,7 +2,13 @@
 
 A ``/ws/map/`` client subscribes to a bbox; the consumer joins the groups of the cells covering
 it (1° cells for small boxes, 10° cells for large ones) and filters exactly by bbox. The channel
-message carries both positions; the consumer sends each client only what it may see.
+message (``map.observation``, internal) carries both positions; the consumer sends each client only
+what it may see (see consumers.py). The messages leave through the one realtime publisher
+(``server.realtime.publish``); their client-side schema is in ``docs/realtime.md``.
+
+Two sources: an accepted recording's :class:`~server.recordings.events.RecordingAnalysed`
+(``observation.created``, :func:`publish_decided`) and a targeted update of a saved observation
+(``observation.changed``, :func:`publish`, from receivers.py).
 """
 from __future__ import annotations
 
@@ -10,7 +16,8 @@ import math
 
 from django.db import transaction
 
-from server.realtime import events
+from server.realtime import publish as realtime
+from server.recordings.events import DecidedObservation, Point, decided_observation
 
 FINE_DEGREES = 1
 COARSE_DEGREES = 10
@@ -38,29 +45,34 @@ def groups_for_bbox(west: float, south: float, east: float, north: float) -> lis
     return names
 
 
-def feature(obs, point) -> dict:
-    return {"type": "Feature", "id": obs.pk,
-            "geometry": {"type": "Point", "coordinates": [round(point.x, 6), round(point.y, 6)]},
-            "properties": {"id": obs.pk, "species": obs.species.label, "common_name": obs.species.common_name,
+def feature(obs: DecidedObservation, point: Point) -> dict:
+    return {"type": "Feature", "id": obs.id,
+            "geometry": {"type": "Point", "coordinates": [round(point.lng, 6), round(point.lat, 6)]},
+            "properties": {"id": obs.id, "species": obs.species_label, "common_name": obs.common_name,
                            "status": obs.status, "confidence": obs.confidence,
                            "observed_at": obs.observed_at.isoformat()}}
 
 
-def map_message(obs, event: str) -> dict:
+def map_message(obs: DecidedObservation, owner_id: int | None, event: str) -> dict:
     """The channel-layer message (internal): both positions, the owner, the obscured flag.
 
     An obscured observation has no public feature: pushed live, its arrival would date it to the
     second (the public gets its date only), so only researchers and its owner receive it."""
-    return {"type": "map.observation", "event": event, "owner_id": obs.observer_id, "obscured": obs.obscured,
-            "public": None if obs.obscured else feature(obs, obs.public_location),
-            "true": feature(obs, obs.location)}
+    return {"type": "map.observation", "event": event, "owner_id": owner_id, "obscured": obs.obscured,
+            "public": None if obs.obscured else feature(obs, obs.public_point),
+            "true": feature(obs, obs.true_point)}
 
 
-def publish(obs, event: str = "observation.created") -> None:
-    """Hand the message for the point's cell groups to the publisher (never waits for Redis)."""
-    message = map_message(obs, event)
-    events.send_nowait([(group, message) for group in groups_for_point(obs.public_location.x, obs.public_location.y)],
-                       on_error=events.log_failure)
+def publish_decided(obs: DecidedObservation, owner_id: int | None, event: str = "observation.created") -> None:
+    """Hand the message for the public point's cell groups to the realtime publisher (never waits, never
+    raises)."""
+    message = map_message(obs, owner_id, event)
+    realtime.send([(group, message) for group in groups_for_point(obs.public_point.lng, obs.public_point.lat)])
+
+
+def publish(obs, event: str = "observation.changed") -> None:
+    """Push a saved Observation (in the event's shape, see :func:`publish_decided`)."""
+    publish_decided(decided_observation(obs), obs.observer_id, event)
 
 
 def publish_after_commit(obs, event: str) -> None:

@@ -1,8 +1,9 @@
-"""WebSocket endpoint ``/ws/v1/events/``: a player's outcomes and the live map feed.
+"""WebSocket endpoint ``/ws/v1/events/``: a player's own stream and the leaderboards they follow.
 
 Authenticate with the API token in the subprotocols ``["dawn.v1", "token.<api token>"]`` or the
 session cookie (see auth.py: a bad token closes with 4401, ``?token=`` with 4400). Anonymous
-clients receive only the public map feed.
+clients get ``hello`` and ``pong`` only (the live map is ``/ws/map/``). Every message type and its
+fields: ``docs/realtime.md``.
 
 Authenticated clients may also follow leaderboards: ``{"type": "subscribe", "board": "alltime"}``
 (``unsubscribe`` likewise) to receive ``leaderboard.changed``. Public boards are open to every
@@ -11,7 +12,7 @@ player; ``team-<id>`` only to its members. Asking for someone else's stream
 with 4403; an anonymous subscription closes it with 4401.
 
 The player's own stream reaches the socket through its channel; the groups many sockets share
-(boards, the map feed) through the process's hub (see hub.py).
+(boards) through the process's hub (see hub.py).
 """
 from __future__ import annotations
 
@@ -22,20 +23,21 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from server.game.board_access import BoardForbidden, BoardNameError, board_subscription
 
-from .events import MAP_GROUP, user_group
 from .hub import hub
+from .publish import user_group
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 MAX_BOARDS = 20
-# channel-layer events sent to the client as they are (server.realtime.events, server.game.push)
-RELAYED = frozenset({"recording.update", "observation.created", "observation.accepted", "points.awarded",
-                     "badge.earned", "level.up", "quest.progress", "leaderboard.changed"})
+# channel-layer events sent to the client as they are (server.realtime.outcomes, server.game.push;
+# docs/realtime.md documents each)
+RELAYED = frozenset({"recording.update", "points.awarded", "badge.earned", "level.up", "quest.progress",
+                     "leaderboard.changed"})
 _last_encoded: tuple[dict | None, str] = (None, "")
 
 
 def shared(group: str) -> bool:
-    """Boards and the map feed, not a player's own stream."""
+    """Boards, not a player's own stream."""
     return not group.startswith("user.")
 
 
@@ -50,14 +52,14 @@ def encoded(message: dict) -> str:
 
 class EventsConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
-        self.groups_joined = [MAP_GROUP]
+        self.groups_joined = []
         user = self.scope.get("user")
-        if user is not None and user.is_authenticated:
+        authenticated = user is not None and user.is_authenticated
+        if authenticated:
             self.groups_joined.append(user_group(user.pk))
             await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         await self.accept()
-        await self.send_json({"type": "hello", "authenticated": len(self.groups_joined) > 1})
-        await hub().join(MAP_GROUP, self)  # after hello: shared groups reach the socket directly
+        await self.send_json({"type": "hello", "authenticated": authenticated})
 
     async def disconnect(self, code):
         for group in getattr(self, "groups_joined", []):
@@ -126,7 +128,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             return
         name, group = board.name, board.group
         if kind == "subscribe":
-            if group not in self.groups_joined and len(self.groups_joined) >= MAX_BOARDS + 2:
+            if group not in self.groups_joined and len(self.groups_joined) >= MAX_BOARDS + 1:
                 await self.error("too_many_subscriptions", f"At most {MAX_BOARDS} boards per socket.")
                 return
             if group not in self.groups_joined:

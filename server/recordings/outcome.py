@@ -1,4 +1,5 @@
-"""Turn an analysis outcome into rows: duplicate check, observation, fingerprint index, events."""
+"""Turn an analysis outcome into rows (duplicate check, observation, fingerprint index) and end with the
+one domain event, :class:`~.events.RecordingAnalysed`, sent after commit."""
 from __future__ import annotations
 
 from django.db import transaction
@@ -6,14 +7,11 @@ from django.utils import timezone
 
 from ml.runtime import fingerprint
 from server.observations import public_clips
-from server.observations.models import Observation
 from server.observations.models import Status as ObsStatus
 from server.observations.services import build_observation
-from server.observations.signals import observation_accepted
-from server.realtime.events import publish_outcome
 from server.species.models import Species
 
-from . import blob_refs, decision, fingerprint_index, storage
+from . import blob_refs, decision, events, fingerprint_index, storage
 from .analysis import AnalysisOutcome
 from .models import FINAL_STATUSES, Recording, Status
 
@@ -40,6 +38,11 @@ def find_duplicate(rec: Recording, outcome: AnalysisOutcome) -> Recording | None
         if fingerprint.is_duplicate(fingerprint.match(query, fingerprint_index.landmarks_of(cand_id))):
             return Recording.objects.get(pk=cand_id)
     return None
+
+
+def replayed(rec: Recording) -> bool:
+    """The same audio bytes were submitted earlier (by anyone): the observation stands, it earns nothing."""
+    return Recording.objects.filter(audio_sha256=rec.audio_sha256, created_at__lt=rec.created_at).exists()
 
 
 def kind_of(label: str) -> str:
@@ -135,7 +138,9 @@ def _apply_outcome(recording_id, outcome: AnalysisOutcome, written: list[str]) -
                     written += [clip] if clip else []
                 observation.save()
                 finish(rec, outcome)
-                observation_accepted.send(sender=Observation, observation=observation)
-        # handed to the publisher thread: the task never waits for Redis, and a failed push is only logged
-        transaction.on_commit(lambda: publish_outcome(rec, observation))
+        replay = duplicate is not None or (observation is not None and replayed(rec))
+        events.emit_on_commit(events.RecordingAnalysed(
+            recording_id=str(rec.pk), owner_id=rec.owner_id, status=rec.status, reject_code=rec.reject_code,
+            reject_reason=rec.reject_reason, replay=replay,
+            observation=None if observation is None else events.decided_observation(observation)))
     return rec.status

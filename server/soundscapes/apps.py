@@ -7,8 +7,8 @@ class SoundscapesConfig(AppConfig):
     verbose_name = "Soundscapes"
 
     def ready(self) -> None:
-        from server.observations.signals import observation_accepted
+        from server.recordings.events import recording_analysed
 
-        from .receivers import on_observation_accepted
+        from .receivers import on_recording_analysed
 
-        observation_accepted.connect(on_observation_accepted, dispatch_uid="soundscapes.observation_accepted")
+        recording_analysed.connect(on_recording_analysed, dispatch_uid="soundscapes.recording_analysed")

@@ -1,8 +1,13 @@
-"""Signal receivers: an accepted observation makes its cell's soundscape stale."""
+"""The soundscapes' subscriber of the analysis event: an accepted recording makes its cell's soundscape
+stale (the cell of the observation's public position)."""
 from __future__ import annotations
 
+from server.recordings.events import RecordingAnalysed
 
-def on_observation_accepted(sender, observation, **kwargs) -> None:
+
+def on_recording_analysed(sender, event: RecordingAnalysed, **kwargs) -> None:
     from .services import mark_stale
 
-    mark_stale(observation)
+    obs = event.observation
+    if obs is not None:
+        mark_stale(obs.public_point.lng, obs.public_point.lat, obs.observed_at)

@@ -3,7 +3,7 @@
 * :func:`build_window` rebuilds every cell of a window from one grouped query (beat, live).
 * :func:`specs_for` returns the specs of some cells, rebuilding stale ones (and a window never
   built, or a live window older than ``LIVE_MAX_AGE``) on the spot.
-* :func:`mark_stale` is called when an observation is accepted.
+* :func:`mark_stale` is called when a recording is accepted (receivers.py, on the analysis event).
 """
 from __future__ import annotations
 
@@ -112,12 +112,12 @@ def specs_for(cells: list[str], window_name: str) -> list[dict]:
     return out
 
 
-def mark_stale(observation: Observation) -> None:
-    """The cell of the observation's public position is stale for live and its day window."""
-    p = observation.public_location
-    cell = cell_of(p.y, p.x)
-    day = observation.observed_at.astimezone(dt_timezone.utc).date().isoformat()
-    # one INSERT … ON CONFLICT DO UPDATE for both windows (this runs inside every acceptance)
+def mark_stale(lng: float, lat: float, observed_at: datetime) -> None:
+    """The cell of an observation's public position (``lng``, ``lat``) is stale for live and for the UTC day
+    of ``observed_at``."""
+    cell = cell_of(lat, lng)
+    day = observed_at.astimezone(dt_timezone.utc).date().isoformat()
+    # one INSERT … ON CONFLICT DO UPDATE for both windows (this runs after every acceptance)
     CellSpec.objects.bulk_create(
         [CellSpec(window=window, cell=cell, spec=empty_spec(cell, window), stale=True) for window in (LIVE, day)],
         update_conflicts=True, unique_fields=["window", "cell"], update_fields=["stale"])

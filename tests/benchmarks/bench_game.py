@@ -116,16 +116,15 @@ def bench_board(ids: list[int], rng: random.Random, reads: int) -> dict:
 
 
 def bench_awards(ids: list[int], n: int, rng: random.Random) -> dict:
-    """Accepted observations as the pipeline makes them; the timer covers the game's receiver of
-    ``observation_accepted`` and the commit (ledger, anti-cheat, badges, quests, hunts inside; boards
+    """Accepted observations as the pipeline makes them; the timer covers the game's award of the analysis
+    event (``consequences.award_accepted``) and the commit (ledger, anti-cheat, badges, quests, hunts inside; boards
     and pushes in on_commit). Other apps' receivers (soundscapes) are not timed."""
     from django.contrib.gis.geos import Point
     from django.db import transaction
 
     from server.game.models import Team, TeamMembership
-    from server.observations.models import Observation
     from server.observations.services import build_observation
-    from server.game.consequences import on_observation_accepted
+    from server.game.consequences import award_accepted
     from server.recordings.models import Recording, Status
     from server.species.models import Species
 
@@ -150,7 +149,7 @@ def bench_awards(ids: list[int], n: int, rng: random.Random) -> dict:
                                     observer_id=player, observed_at=when, confidence=0.8, coordinate_uncertainty_m=8.0)
             obs.save()
             t0 = time.perf_counter()
-            on_observation_accepted(Observation, observation=obs)
+            award_accepted(obs)
         times.append((time.perf_counter() - t0) * 1000)
     warm = times[min(10, n // 5):]
     return {"awards": n, "p50_ms": pct(warm, 50), "p95_ms": pct(warm, 95), "max_ms": max(warm)}

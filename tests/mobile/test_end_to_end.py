@@ -44,17 +44,19 @@ def test_record_identify_queue_offline_then_upload_and_hear_back(live_server_url
         assert result.sent == [item.key], result
         assert client.queue.get(item.key).state in (SENT, ACCEPTED)
 
+        def outcomes():
+            return [m for m in client.feed if m.get("type") == "recording.update"]
+
         def heard():
             kinds = {m.get("type") for m in client.feed}
-            return client.queue.get(item.key).state == ACCEPTED and "points.awarded" in kinds and \
-                "observation.accepted" in kinds
+            return client.queue.get(item.key).state == ACCEPTED and "points.awarded" in kinds and bool(outcomes())
 
         wait_for(heard, 90, "the outcome over the websocket", proc_env)
         done = client.queue.get(item.key)
         obs = Observation.objects.get(pk=int(done.observation_id))
         assert obs.species.label == "Adelaide's Warbler" and obs.observer.username == "field_robin"
-        accepted = [m for m in client.feed if m.get("type") == "observation.accepted"]
-        assert accepted[0]["observation"]["id"] == obs.pk
+        assert len(outcomes()) == 1 and outcomes()[0]["recording"]["status"] == "accepted"  # one per outcome
+        assert outcomes()[0]["observation"]["id"] == obs.pk
         assert any(m.get("type") == "points.awarded" and m.get("points", 0) > 0 for m in client.feed)
         assert ("success", "Your entry is on the map!") in client.notices
 

@@ -47,8 +47,8 @@ from server.observations.geoprivacy import cell_bounds
 from server.observations.models import Observation
 from server.observations.services import build_observation
 from server.platform.public_tiles import PublicTileRouter
-from server.realtime import events
 from server.recordings import storage
+from server.recordings.events import RecordingAnalysed, decided_observation, dispatch
 from server.recordings.models import Recording, Status
 from server.species.models import Species
 
@@ -281,19 +281,28 @@ def game_answers(client, scene) -> dict[str, str]:
     return out
 
 
-async def collect_until(comm: WebsocketCommunicator, sentinel_id: int, id_of) -> list[dict]:
-    """Messages until the sentinel's arrives, then whatever else comes within half a second."""
+async def collect_until(comm: WebsocketCommunicator, sentinel_id: int | None, id_of) -> list[dict]:
+    """Messages until the sentinel's arrives (None: none awaited), then whatever else comes within half a
+    second."""
     got: list[dict] = []
-    while not any(id_of(m) == sentinel_id for m in got):
+    while sentinel_id is not None and not any(id_of(m) == sentinel_id for m in got):
         got.append(await comm.receive_json_from(timeout=10))
     while not await comm.receive_nothing(timeout=0.5):
         got.append(await comm.receive_json_from(timeout=1))
     return got
 
 
+def analysed(rec: Recording, obs: Observation) -> RecordingAnalysed:
+    """The domain event analysis sends for ``rec`` accepted as ``obs``."""
+    return RecordingAnalysed(recording_id=str(rec.pk), owner_id=rec.owner_id, status=Status.ACCEPTED,
+                             reject_code="", reject_reason="", replay=False, observation=decided_observation(obs))
+
+
 def websocket_answers(scene, tokens: dict[str, str | None]) -> dict[str, dict[str, str]]:
     """Both live feeds for each client (``{who: token or None}``, on one event loop), with every hidden
-    observation pushed as created and as changed, then a sentinel; ``{who: {feed: messages as text}}``."""
+    observation pushed as created and as changed, the analysis events of the two app recordings (through
+    every subscriber: the owner's stream, the live map, the game), then a sentinel; ``{who: {feed: messages as
+    text}}``. Neither client owns a recording here: their own streams stay silent."""
     async def open_feeds(token: str | None) -> tuple[WebsocketCommunicator, WebsocketCommunicator]:
         origin = [(b"origin", b"http://127.0.0.1")]
         protocols = ws_subprotocols(token) if token else None
@@ -310,18 +319,18 @@ def websocket_answers(scene, tokens: dict[str, str | None]) -> dict[str, dict[st
         for obs in scene.hidden.values():
             live.publish(obs, "observation.created")
             live.publish(obs, "observation.changed")
-        events.publish_outcome(scene.sensitive_rec, scene.hidden["sensitive"])
+        dispatch(analysed(scene.sensitive_rec, scene.hidden["sensitive"]))
+        dispatch(analysed(scene.decoy_rec, scene.decoy))
         live.publish(scene.sentinel, "observation.created")
-        events.publish_outcome(scene.decoy_rec, scene.decoy)
 
     async def scenario() -> dict[str, dict[str, str]]:
         feeds = {who: await open_feeds(token) for who, token in tokens.items()}
-        await asyncio.sleep(0.3)  # the events sockets join the shared map group through the hub
+        await asyncio.sleep(0.3)  # let the group joins settle
         await database_sync_to_async(push)()
         out = {}
         for who, (map_ws, events_ws) in feeds.items():
             on_map = await collect_until(map_ws, scene.sentinel.pk, lambda m: m.get("observation", {}).get("id"))
-            on_events = await collect_until(events_ws, scene.decoy.pk, lambda m: m.get("observation", {}).get("id"))
+            on_events = await collect_until(events_ws, None, lambda m: m)
             out[who] = {"ws map": json.dumps(on_map), "ws events": json.dumps(on_events)}
             for comm in (map_ws, events_ws):
                 await comm.disconnect()

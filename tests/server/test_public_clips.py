@@ -22,6 +22,7 @@ from server.accounts.models import Role
 from server.maps.public_clip_backfill import IMPORTED_CLIP_S, backfill
 from server.observations import public_clips
 from server.observations.models import Observation
+from server.platform import storage as files
 from server.recordings.models import Recording, Status
 from server.recordings.tasks import analyse_recording
 
@@ -178,7 +179,7 @@ def test_quiz_and_identify_audio_serve_the_public_clip(accepted, catalogue, tagg
 
     player = level(make_user("kestrel", Role.PLAYER))
     client = client_for(player)
-    clip = public_clips.clip_file(accepted).read_bytes()
+    clip = public_clips.read_clip(accepted)
     start = client.post("/api/v1/game/quiz/")
     assert start.status_code == 201, start.content
     question = start.json()["question"]
@@ -210,7 +211,7 @@ def test_export_media_and_soundscape_use_the_public_clip(accepted, researcher):
     assert f"/map/observations/{accepted.pk}/audio/" not in archive.read("multimedia.txt").decode()
     soundscape = recording_clip(str(accepted.recording_id), "Adelaide's Warbler")
     served = body_of(client.get(f"/api/v1/soundscapes/clips/{soundscape.sha256}/"))
-    assert served == public_clips.clip_file(accepted).read_bytes()
+    assert served == public_clips.read_clip(accepted)
 
 
 def test_speech_in_the_segment_is_muted_in_the_clip(api, catalogue):
@@ -227,7 +228,7 @@ def test_speech_in_the_segment_is_muted_in_the_clip(api, catalogue):
     rec = Recording.objects.get(pk=rec_id)
     if rec.status != Status.ACCEPTED or not rec.speech_muted:
         pytest.skip(f"speech not detected in the mixed take ({rec.reject_code})")
-    clip, csr = decode(public_clips.clip_file(rec.observation).read_bytes(), sample_rate=24_000)
+    clip, csr = decode(public_clips.read_clip(rec.observation), sample_rate=24_000)
     spans = rec.analysis["speech"]["segments"]
     for start, end in spans:
         inside = clip[int((start + 0.05) * csr):int((end - 0.05) * csr)]
@@ -287,7 +288,7 @@ def make_xc_obs(catalogue):
 
 def test_backfill_command_makes_clips_for_imports_and_is_idempotent(make_xc_obs, accepted, media_root):
     imported = make_xc_obs("https://creativecommons.org/licenses/by-nc-sa/4.0/")
-    public_clips.clip_file(accepted).unlink()                                    # an observation from before
+    files.delete(public_clips.clip_name(accepted))                                    # an observation from before
     Observation.objects.filter(pk=accepted.pk).update(public_clip_token=None)
     out = io.StringIO()
     call_command("make_public_clips", stdout=out)
@@ -296,7 +297,7 @@ def test_backfill_command_makes_clips_for_imports_and_is_idempotent(make_xc_obs,
     assert all(tokens.values())
     for pk in tokens:
         obs = Observation.objects.get(pk=pk)
-        data = public_clips.clip_file(obs).read_bytes()
+        data = public_clips.read_clip(obs)
         assert_public_clip(data)
         assert OggOpus(io.BytesIO(data)).info.length <= IMPORTED_CLIP_S + 0.03
     again = io.StringIO()
@@ -308,20 +309,18 @@ def test_backfill_command_makes_clips_for_imports_and_is_idempotent(make_xc_obs,
 
 def test_a_failed_analysis_transaction_leaves_no_clip_file(api, catalogue, tagged_upload, media_root):
     """The clip is written before the observation row commits; a rollback removes it again."""
-    from server.observations.signals import observation_accepted
+    from server.recordings import outcome
 
-    def boom(**kwargs):
-        raise RuntimeError("receiver failed")
+    def boom(*args, **kwargs):
+        raise RuntimeError("finishing failed")
 
     meta = metadata(segment={"start_s": SEGMENT[0], "end_s": SEGMENT[1]},
                     identification={"label": "Adelaide's Warbler", "confidence": 0.8, "model_version": "phone"})
     rec_id = submit(api, tagged_upload, meta).json()["id"]
-    observation_accepted.connect(boom, dispatch_uid="test-boom")
-    try:
+    with pytest.MonkeyPatch.context() as patch:   # fails after the observation row and its clip are written
+        patch.setattr(outcome, "finish", boom)
         with pytest.raises(RuntimeError):
             analyse_recording(rec_id)
-    finally:
-        observation_accepted.disconnect(dispatch_uid="test-boom")
     assert not Observation.objects.filter(recording_id=rec_id).exists()
     assert list((media_root / "public").rglob("*.ogg")) == []
 

@@ -9,8 +9,8 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
 from server.asgi import application
-from server.realtime import events
-from server.realtime.events import MAP_GROUP, user_group
+from server.realtime import publish
+from server.realtime.publish import user_group
 from tests.server.conftest import api_token, ws_subprotocols
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,7 +35,8 @@ async def connect(token: str | None = None, query: str = "") -> WebsocketCommuni
     return comm
 
 
-def test_websocket_delivers_own_updates_and_public_map(player, other_player):
+def test_websocket_delivers_own_updates_only(player, other_player):
+    """A player's socket gets their own stream; an anonymous one nothing (the map feed is /ws/map/)."""
     token = api_token(player)
 
     async def scenario():
@@ -53,11 +54,9 @@ def test_websocket_delivers_own_updates_and_public_map(player, other_player):
         layer = get_channel_layer()
         await layer.group_send(user_group(player.pk), {"type": "recording.update", "recording": {"id": "r1"}})
         await layer.group_send(user_group(other_player.pk), {"type": "recording.update", "recording": {"id": "r2"}})
-        await layer.group_send(MAP_GROUP, {"type": "observation.created", "observation": {"id": 7}})
         got = await mine.receive_json_from(timeout=5)
         assert got["recording"]["id"] == "r1"
-        assert (await mine.receive_json_from(timeout=5))["observation"]["id"] == 7
-        assert (await anon.receive_json_from(timeout=5))["observation"]["id"] == 7
+        assert await mine.receive_nothing(timeout=0.3)
         assert await anon.receive_nothing(timeout=0.3)
         await mine.disconnect()
         await anon.disconnect()
@@ -183,13 +182,13 @@ def test_board_subscribers_of_one_process_share_one_group_member(player):
 
 def test_pushes_to_groups_without_listeners_never_reach_the_layer(monkeypatch):
     sent = []
-    monkeypatch.setattr(events._outbox, "put", lambda items: sent.extend(g for g, _, _ in items))
+    monkeypatch.setattr(publish._outbox, "put", lambda items: sent.extend(g for g, _, _ in items))
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
     listened, empty, other = (f"test.{name}.{uuid.uuid4().hex}" for name in ("listened", "empty", "other"))
     async_to_sync(layer.group_add)(listened, channel)
-    events.send_nowait([(listened, {"type": "recording.update"}), (empty, {"type": "recording.update"}),
-                        (other, {"type": "observation.created"})])
+    publish.send([(listened, {"type": "recording.update"}), (empty, {"type": "recording.update"}),
+                  (other, {"type": "points.awarded"})])
     assert sent == [listened]
     async_to_sync(layer.group_discard)(listened, channel)
 
@@ -198,6 +197,6 @@ def test_a_push_with_redis_down_is_dropped_without_raising(monkeypatch, caplog):
     def down(groups):
         raise ConnectionError("redis is down")
 
-    monkeypatch.setattr(events, "live_groups", down)
-    events.send_nowait([("user.1", {"type": "recording.update"})])  # must not raise
+    monkeypatch.setattr(publish, "live_groups", down)
+    publish.send([("user.1", {"type": "recording.update"})])  # must not raise
     assert "dropped" in caplog.text

@@ -11,8 +11,8 @@ from ml.runtime.audio import probe
 from server.maps.public_clip_backfill import build_public_clip
 from server.observations.models import Observation
 from server.observations.services import build_observation
-from server.observations.signals import observation_accepted
 from server.recordings import storage
+from server.recordings.events import RecordingAnalysed, decided_observation, dispatch
 from server.recordings.models import Recording, Status
 from server.species.models import Species
 
@@ -28,8 +28,8 @@ def midday() -> datetime:
 def accept(player, clip, *, label: str | None = None, lat: float = 18.30, lng: float = -65.78,
            when: datetime | None = None, confidence: float = 0.8, accuracy_m: float = 8.0,
            signal: bool = True) -> Observation:
-    """Store the clip, create an accepted Recording and its Observation, and send observation_accepted
-    inside the same transaction (as recordings.outcome.apply_outcome does; not with ``signal=False``)."""
+    """Store the clip, create an accepted Recording and its Observation, and once committed hand the analysis
+    event to its subscribers (as recordings.outcome.apply_outcome does; not with ``signal=False``)."""
     when = when or datetime.now(timezone.utc) - timedelta(minutes=5)
     info = probe(clip.data)
     _, rel = storage.store_blob(clip.data, info.format)
@@ -45,7 +45,13 @@ def accept(player, clip, *, label: str | None = None, lat: float = 18.30, lng: f
                                 observer=player, observed_at=when, confidence=confidence,
                                 coordinate_uncertainty_m=accuracy_m, status="needs_id", recordist=player.username)
         obs.save()
-        if signal:
-            observation_accepted.send(sender=Observation, observation=obs)
+    if signal:
+        dispatch(analysed_event(obs))
     build_public_clip(obs)   # analysis makes it (recordings.outcome); the game plays only public clips
     return obs
+
+
+def analysed_event(obs: Observation, replay: bool = False) -> RecordingAnalysed:
+    """The event analysis sends for an accepted recording's observation ``obs``."""
+    return RecordingAnalysed(recording_id=str(obs.recording_id), owner_id=obs.observer_id, status=Status.ACCEPTED,
+                             reject_code="", reject_reason="", replay=replay, observation=decided_observation(obs))

@@ -68,16 +68,15 @@ def test_rate_limit_per_player(player, other_player, settings):
 
 
 def test_replayed_audio_earns_nothing(game, player, other_player, bird_clips):
+    """Replay is analysis' decision, carried by the event: the game takes it from there."""
     from server.game.ledger import total_xp
-    from .helpers import accept
+    from server.recordings.events import dispatch
 
-    first = accept(player, bird_clips[0])
-    replay = accept(other_player, bird_clips[0], lat=18.32)
-    Recording.objects.filter(pk=replay.recording_id).update(audio_sha256=first.recording.audio_sha256)
-    replay.refresh_from_db()
-    assert anticheat.audio_seen_before(replay) is True
-    assert anticheat.audio_seen_before(first) is False
-    before = total_xp(other_player.pk)
-    from server.game.consequences import on_observation_accepted
-    on_observation_accepted(None, observation=replay)
-    assert total_xp(other_player.pk) == before
+    from .helpers import accept, analysed_event
+
+    accept(player, bird_clips[0])
+    replay = accept(other_player, bird_clips[0], lat=18.32, signal=False)
+    dispatch(analysed_event(replay, replay=True))
+    assert total_xp(other_player.pk) == 0
+    dispatch(analysed_event(replay, replay=False))
+    assert total_xp(other_player.pk) > 0

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from server.game import push
-from server.game.consequences import on_observation_accepted
+from server.game.consequences import award_accepted
 from server.game.models import BadgeDefinition, PlayerBadge
 from server.realtime.consumers import encoded
 from server.realtime.outbox import live_groups
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 def award_queries(player, clip, **kw) -> list[str]:
     obs = accept(player, clip, signal=False, **kw)
     with CaptureQueriesContext(connection) as ctx:
-        on_observation_accepted(None, observation=obs)
+        award_accepted(obs)
     return [q["sql"] for q in ctx.captured_queries]
 
 

@@ -35,9 +35,9 @@ def test_first_recording_awards_points_badge_level_and_boards(game, player, bird
     assert leaderboards.scores(f"area-{cell_of(18.30, -65.78)}") == {player.pk: 70}
     assert leaderboards.scores("species-Bananaquit") == {player.pk: 70}
     # the same observation sent again (a redelivered task) changes nothing
-    from server.game.consequences import on_observation_accepted
+    from server.game.consequences import award_accepted
     with django_capture_on_commit_callbacks(execute=True):
-        on_observation_accepted(None, observation=obs)
+        award_accepted(obs)
     assert total_xp(player.pk) == 70 and leaderboards.scores("alltime") == {player.pk: 70}
 
 

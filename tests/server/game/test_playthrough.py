@@ -93,7 +93,7 @@ def test_full_play_through(catalogue, bird_clips, researcher):
 
         # 1. robin records: accepted, points, first badge, level 2, board change, quest progress
         rec1 = await sync_to_async(record)(robin, warbler, 18.300, 3)
-        first = ("recording.update", "observation.accepted", "points.awarded", "badge.earned", "level.up",
+        first = ("recording.update", "points.awarded", "badge.earned", "level.up",
                  "quest.progress", "leaderboard.changed")
         got = await drain(ws_robin, expect=first)
         types = [m["type"] for m in got]

@@ -7,8 +7,9 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from server.asgi import application
-from server.observations.signals import observation_accepted
 from server.observations.models import Observation
+from server.recordings.events import emit_on_commit
+from tests.server.game.helpers import analysed_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,7 +26,7 @@ def test_accepted_observation_reaches_subscribers_inside_the_bbox(make_obs):
         from django.db import transaction
         with transaction.atomic():
             obs = make_obs(label, lng, lat)
-            observation_accepted.send(sender=Observation, observation=obs)
+            emit_on_commit(analysed_event(obs))
         return obs
 
     async def scenario():

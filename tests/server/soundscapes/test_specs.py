@@ -6,12 +6,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from server.observations.models import Observation
-from server.observations.signals import observation_accepted
+from server.recordings.events import dispatch
 from server.soundscapes.cells import cell_of, cells_within
 from server.soundscapes.models import CellSpec
 from server.soundscapes.schedule import BEAT_SCHEDULE
 from server.soundscapes.tasks import rebuild_live
 from tests.server.conftest import client_for
+from tests.server.game.helpers import analysed_event
 
 from .conftest import LAT, LNG, add_obs
 
@@ -89,7 +90,7 @@ def test_an_accepted_observation_makes_its_cell_stale_and_the_next_fetch_fresh(c
     add_obs("Bananaquit")
     first = spec_of(CELL).json()
     obs = add_obs("Puerto Rican Vireo")
-    observation_accepted.send(sender=Observation, observation=obs)
+    dispatch(analysed_event(obs))
     assert CellSpec.objects.get(window="live", cell=CELL).stale
     day = obs.observed_at.date().isoformat()
     assert CellSpec.objects.get(window=day, cell=CELL).stale
