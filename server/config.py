@@ -143,10 +143,6 @@ class Config:
     fl_holdout_manifest: Path | None = env("FL_HOLDOUT_MANIFEST", None, "federated rounds' optional server "
                                            "step: a labelled manifest (unset: none)")
 
-    def by_variable(self) -> dict[str, Any]:
-        """The parsed values keyed by variable name (``None`` where unset without a default)."""
-        return {f.metadata["env"]: getattr(self, f.name) for f in fields(self)}
-
 
 @dataclass(frozen=True)
 class Variable:

@@ -6,13 +6,15 @@ of 5 s at a 128-sample hop is 930 × 1024 floats). By default glibc serves block
 Raising the mmap threshold to 32 MiB (glibc's maximum on 64-bit) and the trim threshold to 128 MiB
 keeps those blocks in the heap for reuse (figures: ``server/platform/README.md``).
 
-``DAWN_MALLOC_TUNING=0`` leaves glibc's defaults. A no-op where the C library is not glibc.
+``DAWN_MALLOC_TUNING=0`` leaves glibc's defaults (read through :mod:`server.config`, not Django's
+settings: this runs when the ``server`` package is imported, before Django is set up). A no-op where the C library is not glibc.
 """
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
+
+from server.config import load as load_config
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
@@ -22,7 +24,7 @@ TRIM_THRESHOLD_BYTES = 128 * 1024 * 1024
 
 def tune_malloc() -> bool:
     """Apply the thresholds to this process (inherited by forked children); True when applied."""
-    if os.environ.get("DAWN_MALLOC_TUNING", "1") == "0":
+    if not load_config().malloc_tuning:
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
