@@ -1,14 +1,14 @@
 """Leaderboards in Redis sorted sets, derived from the ledger and rebuildable from it."""
 from __future__ import annotations
 
-import functools
 from collections import defaultdict
 from collections.abc import Iterable
 
 import redis
-from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
+
+from server.platform import redis as platform_redis
 
 from . import boards
 from .models import PointEvent
@@ -18,13 +18,9 @@ NAMES = PREFIX + "_names"
 WEEKLY_TTL_S = 6 * 7 * 86400
 
 
-@functools.lru_cache(maxsize=4)
-def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, decode_responses=True)
-
-
 def client() -> redis.Redis:
-    return _client(settings.REDIS_URL)
+    """The boards' Redis client (replies as text), from the platform's factory."""
+    return platform_redis.client(decode_responses=True)
 
 
 def key(board: str) -> str:

@@ -14,7 +14,6 @@ it would have a moment earlier; any request after that gets the new one.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 
@@ -22,17 +21,18 @@ import redis
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from server.platform import redis as platform_redis
+
 log = logging.getLogger(__name__)
 TILE_CACHE_SECONDS = 300
 KEY_PREFIX = "dawn:"
 
 
-@functools.cache
 def client() -> redis.Redis:
-    """One Redis client per process (redis-py pools are thread-safe), on the default cache's Redis.
-    Django's cache is per request context under ASGI and builds a client object per call; tiles are
+    """The process's Redis client for the counter and the tile cache (the platform's factory). Not Django's
+    cache: that is per request context under ASGI and builds a client object per call, and tiles are
     stored as raw bytes, not pickled."""
-    return redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+    return platform_redis.client()
 
 
 def scope() -> str:

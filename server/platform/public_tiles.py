@@ -40,6 +40,7 @@ from server.maps.filters import MapFilters
 from server.maps.tile_response import MVT_TYPE, TILE_ROUTE, etag_matches, parse_tile_request, tile_etag, tile_headers
 from server.maps.tilemath import POINT_ZOOM, Tile
 from server.maps.tiles import PUBLIC, mvt_bytes, tile_sql
+from server.platform import redis as platform_redis
 
 log = logging.getLogger(__name__)
 TILE_PATH = re.compile(f"^/api/v1/{TILE_ROUTE}")
@@ -172,8 +173,7 @@ class PublicTileRouter:
                                        open=False, name="public-tiles")
             await pool.open()
             self._pool = pool
-            self._redis = aredis.Redis.from_url(settings.CACHES["default"]["LOCATION"],
-                                                client_name="dawn-public-tiles")
+            self._redis = platform_redis.async_client(name="dawn-public-tiles")
             self._follower = generation.GenerationFollower(self._redis)
             self._follower.start()
         return self._pool, self._redis, self._follower

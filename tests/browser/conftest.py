@@ -12,10 +12,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-import redis
 import requests
 from django.conf import settings as dj_settings
 from django.db import connection
+
+from server.platform import redis as platform_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -93,7 +94,7 @@ def services(django_db_setup, django_db_blocker, tmp_path_factory):
     old_media = dj_settings.MEDIA_ROOT
     dj_settings.MEDIA_ROOT = media
     queue = dj_settings.CELERY_TASK_DEFAULT_QUEUE
-    broker = redis.Redis.from_url(dj_settings.CELERY_BROKER_URL)
+    broker = platform_redis.client(dj_settings.CELERY_BROKER_URL)
     broker.delete(queue, "unacked", "unacked_index", "unacked_mutex")
     env = {**os.environ, "DATABASE_URL": database_url(), "MEDIA_ROOT": str(media), "REDIS_URL": dj_settings.REDIS_URL,
            "CELERY_BROKER_URL": dj_settings.CELERY_BROKER_URL, "DAWN_CELERY_QUEUE": queue, "PYTHONUNBUFFERED": "1",

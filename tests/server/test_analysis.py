@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-import redis
 import soundfile as sf
 from django.utils import timezone
 
 from server.observations.models import Observation
+from server.platform import redis as platform_redis
 from server.recordings import storage
 from server.recordings.models import FingerprintHash, Recording, Status
 from server.recordings.tasks import analyse_recording, sweep_stuck_recordings
@@ -164,7 +164,7 @@ def test_sweeper_requeues_only_stale_received_recordings(api, catalogue, bird_cl
     Recording.objects.filter(pk=stale.pk).update(created_at=long_ago, enqueued_at=long_ago)
     Recording.objects.filter(pk=never_queued.pk).update(created_at=long_ago, enqueued_at=None)
     queue = settings.CELERY_TASK_DEFAULT_QUEUE
-    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker = platform_redis.client(settings.CELERY_BROKER_URL)
     broker.delete(queue)
     try:
         assert sweep_stuck_recordings() == 2

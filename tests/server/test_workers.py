@@ -13,12 +13,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-import redis
 import requests
 from django.conf import settings as dj_settings
 from django.db import connection
 
 from server.observations.models import Observation
+from server.platform import redis as platform_redis
 from server.recordings.models import FingerprintHash, Recording, Status
 from server.recordings.tasks import sweep_stuck_recordings
 
@@ -38,7 +38,7 @@ def database_url() -> str:
 def proc_env(settings, media_root, tmp_path):
     """Environment for child processes: the test database, the test queue, fast redelivery."""
     queue = dj_settings.CELERY_TASK_DEFAULT_QUEUE
-    client = redis.Redis.from_url(dj_settings.CELERY_BROKER_URL)
+    client = platform_redis.client(dj_settings.CELERY_BROKER_URL)
     client.delete(queue, "unacked", "unacked_index", "unacked_mutex")
     env = {**os.environ, "DATABASE_URL": database_url(), "MEDIA_ROOT": str(media_root),
            "REDIS_URL": dj_settings.REDIS_URL, "CELERY_BROKER_URL": dj_settings.CELERY_BROKER_URL,

@@ -8,10 +8,10 @@ import time
 
 import pytest
 import redis.asyncio as aredis
-from django.conf import settings
 
 from server.maps import generation
 from server.maps.generation import GenerationFollower
+from server.platform import redis as platform_redis
 
 from .conftest import until
 
@@ -36,7 +36,7 @@ class CountingClient:
 def run_with_follower(test, **options):
     """Run ``test(follower, counting_client)`` on a fresh loop with a started follower, then stop it."""
     async def go():
-        rds = aredis.Redis.from_url(settings.CACHES["default"]["LOCATION"], client_name=NAME)
+        rds = platform_redis.async_client(name=NAME)
         counting = CountingClient(rds)
         follower = GenerationFollower(counting, **options)
         try:
@@ -49,7 +49,7 @@ def run_with_follower(test, **options):
 
 def test_a_bump_publishes_the_value_it_sets():
     async def go():
-        rds = aredis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+        rds = platform_redis.async_client()
         pubsub = rds.pubsub()
         try:
             await pubsub.subscribe(generation.generation_channel())
@@ -143,7 +143,7 @@ def test_the_follower_never_goes_back():
 def test_stopping_the_follower_while_it_connects_ends_it():
     async def go():
         for delay in (0, 0.0005, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.05) * 2:
-            rds = aredis.Redis.from_url(settings.CACHES["default"]["LOCATION"])  # a new connection to set up
+            rds = platform_redis.async_client()  # a new connection to set up
             follower = GenerationFollower(rds)
             follower.start()
             await asyncio.sleep(delay)
