@@ -131,6 +131,34 @@ def test_demo_users_command_prints_no_token(settings, db, capsys):
     assert not AuthToken.objects.exists()
 
 
+def test_demo_users_exist_on_a_local_instance_without_debug(settings, db):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from server.accounts.models import User
+
+    settings.DEBUG = False
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost"]   # what make run serves
+    call_command("create_demo_users", stdout=StringIO())
+    assert set(User.objects.values_list("username", flat=True)) >= {"admin", "researcher", "player"}
+
+
+def test_demo_users_are_refused_where_other_hosts_are_served(settings, db):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from server.accounts.models import User
+
+    settings.DEBUG = False
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "dawnchorus.example.org"]
+    with pytest.raises(CommandError, match="loopback"):
+        call_command("create_demo_users", stdout=StringIO())
+    assert not User.objects.exists()
+
+
 def test_the_hourly_purge_drops_expired_tokens_and_stale_login_failures(player, settings):
     from axes.models import AccessAttempt
 
