@@ -12,6 +12,7 @@ import dj_database_url
 
 from server.common.secret_key import load_or_create as load_or_create_secret_key
 from server.config import load as load_config
+from server.platform.storage_settings import storages as storages_setting
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 CONFIG = load_config()  # raises ConfigurationError naming the variable when a value is bad
@@ -123,6 +124,8 @@ STATICFILES_DIRS = [("webmap", BASE_DIR / "webmap" / "dist")]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = CONFIG.media_root
+# every file the server keeps: storages["media"] (server/platform/storage.py), on MEDIA_ROOT or S3 (DAWN_STORAGE)
+STORAGES = storages_setting(CONFIG)
 
 REDIS_URL = CONFIG.redis_url
 

@@ -28,9 +28,9 @@ class PublicClipView(APIView):
                               404: OpenApiResponse(description="not_found: no such clip")})
     def get(self, request, token: str):
         obs = public_clips.observation_for_token(token)
-        path = public_clips.clip_file(obs) if obs is not None else None
-        if path is None:
+        fh = public_clips.open_clip(obs) if obs is not None else None
+        if fh is None:
             raise ApiError("not_found", "No such clip.", status_code=404)
-        response = FileResponse(path.open("rb"), content_type=public_clips.CONTENT_TYPE)
+        response = FileResponse(fh, content_type=public_clips.CONTENT_TYPE)
         response["Cache-Control"] = CACHE_CONTROL
         return response

@@ -16,6 +16,7 @@ from server.common.errors import ApiError
 from server.common.permissions import is_researcher
 from server.observations import public_clips
 from server.observations.models import Observation
+from server.platform import storage as files
 from server.recordings.private_audio import CACHE_CONTROL, original_response, tag_free_response
 
 from .detail import observation_detail
@@ -65,11 +66,11 @@ class ObservationAudioView(APIView):
     def get(self, request, pk: int):
         obs = observation_or_404(pk)
         if is_owner(request.user, obs) or is_researcher(request.user):
-            path = audio_file(obs)
-            if path is None:
+            source = audio_file(obs)
+            if source is None:
                 raise unavailable()
             name = f"observation-{obs.pk}"
-            return original_response(path, name) if is_owner(request.user, obs) else tag_free_response(path, name)
+            return original_response(source, name) if is_owner(request.user, obs) else tag_free_response(source, name)
         clip = public_clips.clip_url(obs)
         if clip is None:
             raise unavailable()
@@ -79,7 +80,7 @@ class ObservationAudioView(APIView):
 
 
 class SpectrogramView(APIView):
-    """A PNG spectrogram of the observation's public clip, rendered once and cached under MEDIA_ROOT;
+    """A PNG spectrogram of the observation's public clip, rendered once and cached in the file store;
     404 ``audio_unavailable`` where there is no clip."""
 
     permission_classes = [AllowAny]
@@ -87,13 +88,13 @@ class SpectrogramView(APIView):
 
     @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
     def get(self, request, pk: int):
-        path = public_clips.clip_file(observation_or_404(pk))
-        if path is None:
+        clip = public_clips.clip_name(observation_or_404(pk))
+        if clip is None:
             raise unavailable()
         try:
-            png = spectrogram_png(path)
+            png = spectrogram_png(clip)
         except AudioError as exc:
             raise ApiError(exc.code, str(exc), status_code=422) from None
-        response = FileResponse(png.open("rb"), content_type="image/png")
+        response = FileResponse(files.open_file(png), content_type="image/png")
         response["Cache-Control"] = "public, max-age=86400"
         return response

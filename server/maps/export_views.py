@@ -5,7 +5,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 from django.http import FileResponse, HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -19,6 +18,7 @@ from rest_framework.views import APIView
 from server.common.errors import ApiError
 from server.common.permissions import IsResearcher, is_admin, is_researcher
 from server.observations.filters import parse_bbox
+from server.platform import storage as files
 
 from .export_query import export_queryset
 from .exports import FORMATS, write_export
@@ -160,9 +160,10 @@ class ExportDownloadView(APIView):
         job = job_for(request, pk)
         if job.status != ExportStatus.DONE:
             raise ApiError("export_not_ready", f"The export is {job.status}.", status.HTTP_409_CONFLICT)
-        path = Path(settings.MEDIA_ROOT) / job.file
-        if not path.is_file():
-            raise ApiError("export_missing", "The export file is gone; start a new export.", status.HTTP_410_GONE)
+        try:
+            fh = files.open_file(job.file)
+        except (FileNotFoundError, ValueError):
+            raise ApiError("export_missing", "The export file is gone; start a new export.", status.HTTP_410_GONE) from None
         ext = FORMATS[job.format][1]
-        return FileResponse(path.open("rb"), as_attachment=True, filename=f"dawn-chorus-{job.pk}.{ext}",
+        return FileResponse(fh, as_attachment=True, filename=f"dawn-chorus-{job.pk}.{ext}",
                             content_type=FORMATS[job.format][0])

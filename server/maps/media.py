@@ -1,7 +1,8 @@
 """Where an observation's private audio lives: the app recording's stored blob, or a local copy of
 an imported xeno-canto clip (``fixtures/audio`` or the shared data set), else nothing. Only the
 owner, researchers and admins hear it (``detail_views``); everyone else gets the public clip
-(``server.observations.public_clips``), which ``public_clip_backfill`` makes from this audio."""
+(``server.observations.public_clips``), which ``public_clip_backfill`` makes from this audio.
+Spectrograms of public clips are cached in the file store under ``spectrograms/``."""
 from __future__ import annotations
 
 import re
@@ -11,9 +12,8 @@ from pathlib import Path
 from django.conf import settings
 
 from server.observations.models import Observation, Source
-
-CONTENT_TYPES = {"ogg": "audio/ogg", "flac": "audio/flac", "wav": "audio/wav", "mp3": "audio/mpeg",
-                 "opus": "audio/ogg"}
+from server.platform import storage as files
+from server.recordings.private_audio import AudioSource
 
 
 def clip_dirs() -> list[Path]:
@@ -35,42 +35,38 @@ def _xeno_canto_index() -> dict[str, Path]:
     return index
 
 
-def audio_file(obs: Observation) -> Path | None:
-    """The local audio of ``obs``, or ``None``."""
+def audio_file(obs: Observation) -> AudioSource | None:
+    """The private audio of ``obs`` (stored, or a local imported clip), or ``None``."""
     if obs.recording_id is not None:
-        from server.recordings import storage
-
         try:
-            path = storage.absolute(obs.recording.audio_path)
+            stored = obs.recording.audio_path
+            return AudioSource(stored=stored) if files.exists(stored) else None
         except ValueError:
             return None
-        return path if path.is_file() else None
     if obs.source == Source.XENO_CANTO and obs.source_id:
-        return _xeno_canto_index().get(obs.source_id)
+        local = _xeno_canto_index().get(obs.source_id)
+        return AudioSource(local=local) if local is not None else None
     return None
-
-
-def content_type(path: Path) -> str:
-    return CONTENT_TYPES.get(path.suffix.lstrip(".").lower(), "application/octet-stream")
 
 
 SPECTROGRAM_VERSION = "v1"
 
 
-def spectrogram_png(audio: Path) -> Path:
-    """The cached spectrogram PNG of ``audio`` under MEDIA_ROOT/spectrograms/ (rendered once)."""
+def spectrogram_png(clip: str) -> str:
+    """The stored name of the cached spectrogram PNG of the stored public clip ``clip`` (rendered once).
+
+    The cache key is the clip's name and size: a clip is never rewritten under its token (a new
+    clip gets a new token), so a cached picture never goes stale."""
     import hashlib
 
     from ml.runtime.audio import decode
-    from ml.runtime.files import atomic_write
 
     from .spectrogram import render_png
 
-    stat = audio.stat()
-    key = hashlib.sha256(f"{SPECTROGRAM_VERSION}|{audio.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    key = hashlib.sha256(f"{SPECTROGRAM_VERSION}|{clip}|{files.size(clip)}".encode())
     digest = key.hexdigest()
-    target = Path(settings.MEDIA_ROOT) / "spectrograms" / digest[:2] / f"{digest}.png"
-    if not target.is_file():
-        samples, sr = decode(audio.read_bytes())
-        atomic_write(target, render_png(samples, sr))
+    target = f"spectrograms/{digest[:2]}/{digest}.png"
+    if not files.exists(target):
+        samples, sr = decode(files.read(clip))
+        files.put(target, render_png(samples, sr))
     return target

@@ -67,7 +67,7 @@ def build_public_clip(obs: Observation, *, force: bool = False) -> str:
                 public_clips.detach(obs)
             return "removed"
         return "no_audio"
-    if not force and public_clips.clip_file(obs) is not None:
+    if not force and public_clips.clip_name(obs) is not None:
         return "kept"
     data = clip_bytes(obs)
     if data is None:

@@ -6,12 +6,14 @@ Both tasks are idempotent and acknowledged late: a killed worker's task runs aga
 from __future__ import annotations
 
 import logging
+import tempfile
 from pathlib import Path
 
 from celery import shared_task
-from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
+
+from server.platform import storage as files
 
 from . import generation, refresh
 from .export_query import export_queryset
@@ -42,7 +44,10 @@ def run_export(job_id: str) -> str:
         ExportJob.objects.filter(pk=job.pk).update(done=n)
 
     try:
-        n = write_export(job.format, qs, Path(settings.MEDIA_ROOT) / rel, lambda p: base + p, progress)
+        with tempfile.TemporaryDirectory(prefix="dawn-export-") as folder:
+            local = Path(folder) / Path(rel).name
+            n = write_export(job.format, qs, local, lambda p: base + p, progress)
+            files.put_file(rel, local)
     except (OperationalError, InterfaceError):
         raise
     except Exception as exc:

@@ -21,7 +21,7 @@ class ModelVersion(models.Model):
 
     model_set = models.CharField(max_length=16, choices=ModelSet.choices, db_index=True)
     version = models.CharField(max_length=128, unique=True)  # the file header's model_version
-    file = models.CharField(max_length=255)  # path relative to MEDIA_ROOT
+    file = models.CharField(max_length=255)  # name in the file store (server/platform/storage.py)
     sha256 = models.CharField(max_length=64, unique=True)
     size_bytes = models.PositiveIntegerField()
     architecture = models.CharField(max_length=64)

@@ -9,9 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from ml.runtime.classifier import Classifier, build_classifier, default_model_path, load_classifier
-from ml.runtime.files import atomic_write
 from ml.runtime.model_format import ModelFormatError, load_model_file
-from server.common.media_files import media_path, sha256_hex
+from server.platform import storage as files
+from server.platform.storage import sha256_hex
 
 from .models import ModelSet, ModelVersion, Source
 
@@ -34,7 +34,7 @@ def model_set_of(header: dict, default: str | None = None) -> str:
 def register_model_file(path: str | os.PathLike, model_set: str | None = None, *, source: str = Source.CENTRAL,
                         metrics: dict | None = None, parent: ModelVersion | None = None,
                         make_current: bool = False) -> ModelVersion:
-    """Validate the model file, copy it into the media store and record it (idempotent by sha256).
+    """Validate the model file, copy it into the file store (``models/``) and record it (idempotent by sha256).
 
     Raises :class:`ModelFormatError` for a file the runtime cannot load.
     """
@@ -46,8 +46,7 @@ def register_model_file(path: str | os.PathLike, model_set: str | None = None, *
         existing = ModelVersion.objects.select_for_update().filter(sha256=sha).first()
         if existing is None:
             rel = stored_path(sha)
-            if not media_path(rel).exists():
-                atomic_write(media_path(rel), data)
+            files.put_content_addressed(rel, data)
             existing = ModelVersion.objects.create(
                 model_set=model_set_of(header, model_set), version=str(header["model_version"]), file=rel,
                 sha256=sha, size_bytes=len(data), architecture=str(header["architecture"]["name"]),
@@ -74,7 +73,14 @@ def current_version(model_set: str = ModelSet.BIRDS) -> ModelVersion | None:
 
 
 def file_path(mv: ModelVersion) -> Path:
-    return media_path(mv.file)
+    """A local file holding ``mv``'s bytes (the runtime loads models from a path); ``FileNotFoundError``
+    when the store has lost it."""
+    return files.local_path(mv.file)
+
+
+def open_file(mv: ModelVersion):
+    """``mv``'s file opened for binary reading (the caller closes it); ``FileNotFoundError`` when it is gone."""
+    return files.open_file(mv.file)
 
 
 def _current_path(model_set: str) -> str | None:

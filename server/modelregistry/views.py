@@ -57,10 +57,11 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
         etag = f'"{mv.sha256}"'
         if request.headers.get("If-None-Match") == etag:
             return HttpResponseNotModified(headers={"ETag": etag})
-        path = services.file_path(mv)
-        if not path.exists():
-            raise ApiError("model_file_missing", "The model file is missing on the server.", status_code=410)
-        response = FileResponse(path.open("rb"), content_type="application/octet-stream", as_attachment=True,
+        try:
+            fh = services.open_file(mv)
+        except FileNotFoundError:
+            raise ApiError("model_file_missing", "The model file is missing on the server.", status_code=410) from None
+        response = FileResponse(fh, content_type="application/octet-stream", as_attachment=True,
                                 filename=f"{mv.version}.npz")
         response["ETag"] = etag
         response["Cache-Control"] = "public, max-age=31536000, immutable"

@@ -2,26 +2,27 @@
 admins may hear.
 
 A clip is Ogg/Opus made from PCM (``ml.runtime.reencode.public_clip``: the marked segment, speech
-muted, no container tags), stored under ``MEDIA_ROOT/public/clips/<t0t1>/<token>.ogg`` and named by
-``Observation.public_clip_token``, a random ``secrets.token_urlsafe`` value that says nothing about
-the observation. Invariants:
+muted, no container tags), kept in the file store (:mod:`server.platform.storage`) as
+``public/clips/<t0t1>/<token>.ogg`` and named by ``Observation.public_clip_token``, a random
+``secrets.token_urlsafe`` value that says nothing about the observation. Invariants:
 
 * a clip exists only while the observation's licence allows publishing (:func:`licence_allows`);
 * the token is the only name of the file, and it is reached only through :func:`clip_url`;
-* :func:`clip_file` returns nothing for an observation whose licence no longer allows publishing,
-  so every feature that plays audio skips it even if a file is left behind.
+* :func:`clip_name` (and :func:`open_clip`, :func:`read_clip`) return nothing for an observation whose
+  licence no longer allows publishing, so every feature that plays audio skips it even if a file is
+  left behind;
+* the store never hands out a URL for a clip: clients fetch it from the clip view by its token.
 """
 from __future__ import annotations
 
 import re
 import secrets
-from pathlib import Path
 
+from django.core.files import File
 from django.db import transaction
 from django.urls import reverse
 
-from ml.runtime.files import atomic_write
-from server.recordings import storage
+from server.platform import storage as files
 
 from .models import Observation, Source
 
@@ -62,17 +63,36 @@ def relative_path(token: str) -> str:
     return f"{CLIP_DIR}/{token[:2]}/{token}.ogg"
 
 
-def clip_file(obs: Observation) -> Path | None:
-    """The observation's public clip on disk, or None (no clip, licence closed, file gone)."""
+def clip_name(obs: Observation) -> str | None:
+    """The stored name of the observation's public clip, or None (no clip, licence closed, file gone)."""
     if not obs.public_clip_token or not publishable(obs):
         return None
-    path = storage.absolute(relative_path(obs.public_clip_token))
-    return path if path.is_file() else None
+    name = relative_path(obs.public_clip_token)
+    return name if files.exists(name) else None
+
+
+def open_clip(obs: Observation) -> File | None:
+    """The observation's public clip opened for reading (the caller closes it), or None as :func:`clip_name`."""
+    if not obs.public_clip_token or not publishable(obs):
+        return None
+    try:
+        return files.open_file(relative_path(obs.public_clip_token))
+    except FileNotFoundError:
+        return None
+
+
+def read_clip(obs: Observation) -> bytes | None:
+    """The bytes of the observation's public clip, or None as :func:`clip_name`."""
+    fh = open_clip(obs)
+    if fh is None:
+        return None
+    with fh:
+        return fh.read()
 
 
 def clip_url(obs: Observation) -> str | None:
-    """Path of the public clip's URL, or None where the observation has none."""
-    if clip_file(obs) is None:
+    """Path of the public clip's URL (the clip view's, never the store's), or None where the observation has none."""
+    if clip_name(obs) is None:
         return None
     return reverse("public-clip", kwargs={"token": obs.public_clip_token})
 
@@ -92,7 +112,7 @@ def prepare(obs: Observation, data: bytes | None) -> str | None:
         return None
     token = new_token()
     rel = relative_path(token)
-    atomic_write(storage.absolute(rel), data)
+    files.put(rel, data)
     obs.public_clip_token = token
     return rel
 
@@ -100,7 +120,7 @@ def prepare(obs: Observation, data: bytes | None) -> str | None:
 def discard(paths: list[str]) -> None:
     """Remove clip files that no committed row names (a failed transaction's)."""
     for rel in paths:
-        storage.absolute(rel).unlink(missing_ok=True)
+        files.delete(rel)
 
 
 def attach(obs: Observation, data: bytes | None) -> bool:

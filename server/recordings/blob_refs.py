@@ -1,6 +1,6 @@
 """Which stored audio files recordings reference, and the lock that keeps that answer true.
 
-Invariant: a file under ``MEDIA_ROOT/audio/`` that a committed ``Recording`` references (one of
+Invariant: a stored file under ``audio/`` that a committed ``Recording`` references (one of
 :data:`REFERENCING_FIELDS`) is never deleted. Content addressing lets several rows share one file,
 so writers and deleters of one path serialise on a transaction-level PostgreSQL advisory lock
 keyed by that path:
@@ -24,7 +24,7 @@ from . import storage
 from .models import Recording
 
 LOCK_NAMESPACE = 0x626C6F62   # "blob": first key of the two-int4 advisory-lock key space
-REFERENCING_FIELDS = ("audio_path",)   # every Recording field that holds a path under MEDIA_ROOT/audio/
+REFERENCING_FIELDS = ("audio_path",)   # every Recording field that holds a stored name under audio/
 
 
 def lock_key(rel: str) -> tuple[int, int]:

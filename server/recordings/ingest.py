@@ -140,7 +140,7 @@ def insert_and_store(row: NewRecording, data: bytes) -> Submission | None:
             created = insert_recording(row)
             if created is None:
                 return None
-            wrote = not storage.absolute(row.audio_path).exists()
+            wrote = not storage.exists(row.audio_path)
             storage.store_blob(data, row.audio_format, row.audio_sha256)
             transaction.on_commit(lambda: enqueue_analysis(created.id))
     except BaseException:

@@ -21,7 +21,7 @@ class Recording(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="recordings")
     idempotency_key = models.CharField(max_length=64)
-    # audio, stored content-addressed under MEDIA_ROOT
+    # audio, stored content-addressed in the file store (server/recordings/storage.py)
     audio_sha256 = models.CharField(max_length=64, db_index=True, help_text="sha256 of the submitted bytes")
     audio_path = models.CharField(max_length=200, db_index=True,
                                   help_text="stored file (the speech-muted copy if muted)")

@@ -1,32 +1,33 @@
-"""The orphan sweeper: delete audio files under ``MEDIA_ROOT/audio/`` that no recording references.
+"""The orphan sweeper: delete stored audio under ``audio/`` that no recording references.
 
 Uploads write their file in the transaction that inserts their row, and remove it when that
 transaction fails (``ingest.insert_and_store``); what a crash or a failed commit still leaves
 behind is found here. ``audio/`` holds recordings' files only (``storage.relative_path``); other
-media (public clips, models) live in other folders and are never touched.
+files (public clips, models) live under other prefixes and are never touched. The sweeper lists
+and deletes through the storage API (:mod:`server.platform.storage`), so it works on the
+filesystem and on S3 alike.
 
 Invariants: a file a committed recording references is never deleted (each deletion re-checks
 under the file's lock, ``blob_refs``); a file younger than the grace period is never deleted, so
-an upload still in flight keeps its file; an abandoned temporary file of ``atomic_write``
+an upload still in flight keeps its file; an abandoned temporary file of a filesystem write
 (``.<name>.<random>.part``) older than the grace period is deleted too.
 """
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
+
+from server.platform import storage as files
 
 from . import blob_refs, storage
 
 log = logging.getLogger(__name__)
-AUDIO_DIR = "audio"
-BATCH = 500   # paths per reference query
+AUDIO_DIR = storage.AUDIO_DIR
+BATCH = 500   # names per reference query
 
 
 @dataclass(frozen=True)
@@ -35,16 +36,14 @@ class SweepResult:
     deleted: int   # unreferenced files and abandoned temporary files removed
 
 
-def old_files(root: Path, older_than: float) -> Iterator[Path]:
-    """Files under ``root`` last modified before the epoch time ``older_than``."""
-    for folder, _dirs, names in os.walk(root):
-        for name in names:
-            path = Path(folder) / name
-            try:
-                if path.stat().st_mtime < older_than:
-                    yield path
-            except FileNotFoundError:   # removed meanwhile
-                continue
+def old_files(prefix: str, older_than: float) -> Iterator[str]:
+    """Stored names under ``prefix`` last written before the epoch time ``older_than``."""
+    for name in files.walk(prefix):
+        try:
+            if files.modified_at(name) < older_than:
+                yield name
+        except FileNotFoundError:   # removed meanwhile
+            continue
 
 
 def _delete_if_orphan(rel: str, older_than: float) -> bool:
@@ -53,9 +52,8 @@ def _delete_if_orphan(rel: str, older_than: float) -> bool:
     with transaction.atomic():
         if not blob_refs.try_lock(rel) or blob_refs.referenced([rel]):
             return False
-        path = storage.absolute(rel)
         try:
-            if path.stat().st_mtime >= older_than:
+            if files.modified_at(rel) >= older_than:
                 return False
         except FileNotFoundError:
             return False
@@ -65,10 +63,6 @@ def _delete_if_orphan(rel: str, older_than: float) -> bool:
 
 def sweep(grace_s: float, now: float | None = None) -> SweepResult:
     """Delete every unreferenced file under ``audio/`` older than ``grace_s`` seconds (see the module's invariants)."""
-    root = storage.absolute(AUDIO_DIR)
-    if not root.is_dir():
-        return SweepResult(0, 0)
-    media = Path(settings.MEDIA_ROOT).resolve()
     older_than = (time.time() if now is None else now) - grace_s
     scanned = deleted = 0
     batch: list[str] = []
@@ -78,13 +72,13 @@ def sweep(grace_s: float, now: float | None = None) -> SweepResult:
         batch.clear()
         return sum(_delete_if_orphan(rel, older_than) for rel in sorted(unreferenced))
 
-    for path in old_files(root, older_than):
+    for name in old_files(AUDIO_DIR, older_than):
         scanned += 1
-        if path.name.startswith(".") and path.name.endswith(".part"):   # abandoned atomic_write
-            path.unlink(missing_ok=True)
+        if files.is_temporary(name):   # an abandoned filesystem write
+            files.delete(name)
             deleted += 1
             continue
-        batch.append(path.resolve().relative_to(media).as_posix())
+        batch.append(name)
         if len(batch) >= BATCH:
             deleted += flush()
     if batch:

@@ -5,11 +5,14 @@
   same samples, channels and rate, without any container metadata of the upload.
 
 Everyone else hears only the observation's public clip (``server.observations.public_clips``).
-Both responses are ``Cache-Control: private``.
+Both responses are ``Cache-Control: private``. The audio comes from an :class:`AudioSource`: a name in
+the file store (app recordings) or a local file shipped with the repository (imported clips).
 """
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO
 
 from django.http import FileResponse
 from rest_framework import status
@@ -17,31 +20,55 @@ from rest_framework import status
 from ml.runtime.audio import AudioError
 from ml.runtime.reencode import tag_free_flac
 from server.common.errors import ApiError
+from server.platform import storage as files
 
 CONTENT_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "opus": "audio/ogg",
                  "mp3": "audio/mpeg"}
 CACHE_CONTROL = "private, max-age=300"
 
 
-def _open(path: Path):
+@dataclass(frozen=True)
+class AudioSource:
+    """Private audio: ``stored`` names a file in the file store, else ``local`` is a file on this machine."""
+
+    stored: str | None = None
+    local: Path | None = None
+
+    @property
+    def ext(self) -> str:
+        name = self.stored if self.stored is not None else str(self.local)
+        return PurePosixPath(name).suffix.lstrip(".").lower()
+
+    def open(self) -> IO[bytes]:
+        """The audio opened for binary reading; ``FileNotFoundError`` (an ``OSError``) when it is gone."""
+        if self.stored is not None:
+            return files.open_file(self.stored)
+        return self.local.open("rb")
+
+    def read_bytes(self) -> bytes:
+        with self.open() as fh:
+            return fh.read()
+
+
+def _open(source: AudioSource):
     try:
-        return path.open("rb")
-    except OSError:
+        return source.open()
+    except (OSError, ValueError):
         raise ApiError("audio_missing", "The stored audio is not available.", status.HTTP_404_NOT_FOUND) from None
 
 
-def original_response(path: Path, name: str) -> FileResponse:
+def original_response(source: AudioSource, name: str) -> FileResponse:
     """The stored file byte for byte (owner only); ``name`` is the download's file name stem."""
-    ext = path.suffix.lstrip(".").lower()
-    response = FileResponse(_open(path), content_type=CONTENT_TYPES.get(ext, "application/octet-stream"),
+    ext = source.ext
+    response = FileResponse(_open(source), content_type=CONTENT_TYPES.get(ext, "application/octet-stream"),
                             filename=f"{name}.{ext}")
     response["Cache-Control"] = CACHE_CONTROL
     return response
 
 
-def tag_free_response(path: Path, name: str) -> FileResponse:
+def tag_free_response(source: AudioSource, name: str) -> FileResponse:
     """A FLAC copy of the stored file that carries none of its tags (researchers and admins)."""
-    with _open(path) as fh:
+    with _open(source) as fh:
         data = fh.read()
     try:
         copy = tag_free_flac(data)

@@ -1,36 +1,39 @@
-"""Content-addressed audio storage under MEDIA_ROOT: ``audio/ab/cd/<sha256>.<ext>``.
+"""Content-addressed audio of recordings in the file store: ``audio/ab/cd/<sha256>.<ext>``.
 
-Writes are atomic (temp file + rename), so a crash never leaves a half-written blob, and
-storing the same bytes twice is a no-op. Paths go through the media-root guard
-(:func:`~server.common.media_files.media_path`, named ``absolute`` here).
+Uploads are private: their names are never handed to a client, and only the recording views
+(owner, researchers, admins) read them. Writes go through :mod:`server.platform.storage` (complete
+or absent on every backend); storing the same bytes twice writes once.
 """
 from __future__ import annotations
 
-from ml.runtime.files import atomic_write
-from server.common.media_files import media_path as absolute
-from server.common.media_files import sha256_hex
+from server.platform import storage as files
+from server.platform.storage import sha256_hex
 
-__all__ = ["absolute", "delete_blob", "read_blob", "relative_path", "sha256_hex", "store_blob"]
+__all__ = ["AUDIO_DIR", "delete_blob", "exists", "read_blob", "relative_path", "sha256_hex", "store_blob"]
+
+AUDIO_DIR = "audio"
 
 
 def relative_path(sha: str, ext: str) -> str:
-    return f"audio/{sha[:2]}/{sha[2:4]}/{sha}.{ext}"
+    return f"{AUDIO_DIR}/{sha[:2]}/{sha[2:4]}/{sha}.{ext}"
 
 
 def store_blob(data: bytes, ext: str, sha: str | None = None) -> tuple[str, str]:
-    """Store ``data`` (whose sha256 the caller may already know); returns (sha256, relative path)."""
+    """Store ``data`` (whose sha256 the caller may already know); returns (sha256, stored name)."""
     sha = sha or sha256_hex(data)
     rel = relative_path(sha, ext)
-    path = absolute(rel)
-    if path.exists() and path.stat().st_size == len(data):
-        return sha, rel
-    atomic_write(path, data)
+    files.put_content_addressed(rel, data)
     return sha, rel
 
 
+def exists(rel: str) -> bool:
+    return files.exists(rel)
+
+
 def read_blob(rel: str) -> bytes:
-    return absolute(rel).read_bytes()
+    """The stored bytes; ``FileNotFoundError`` when they are gone, ``ValueError`` for a name outside the store."""
+    return files.read(rel)
 
 
 def delete_blob(rel: str) -> None:
-    absolute(rel).unlink(missing_ok=True)
+    files.delete(rel)

@@ -14,11 +14,11 @@ from server.common.errors import ApiError
 from server.common.strict_json import JsonRefused, loads_strict
 from server.common.permissions import is_researcher
 
-from . import session_token, storage
+from . import session_token
 from .ingest import ingest
 from .metadata import RecordingMetadataSerializer
 from .models import Recording
-from .private_audio import original_response, tag_free_response
+from .private_audio import AudioSource, original_response, tag_free_response
 from .serializers import RecordingCreatedSerializer, RecordingSerializer
 
 TOKEN_RATE_LIMIT = 240     # recording sessions per player per window
@@ -85,7 +85,7 @@ class RecordingViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Re
         result = ingest(request.user, request.FILES.get("audio"), meta)
         rec = result.recording
         body = {"id": str(rec.id), "status": rec.status, "created": result.created,
-                "url": reverse("recording-detail", args=[rec.pk], request=request)}
+                "url": reverse("recording-detail", args=[rec.id], request=request)}
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
     @extend_schema(request=None, responses={201: inline_serializer("RecordingSessionToken", {
@@ -105,10 +105,7 @@ class RecordingViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Re
     def audio(self, request, pk=None):
         """The owner gets the stored bytes; researchers and admins a FLAC copy without the upload's tags."""
         rec = self.get_object()
-        try:
-            path = storage.absolute(rec.audio_path)
-        except ValueError:
-            raise ApiError("audio_missing", "The stored audio is not available.", status.HTTP_404_NOT_FOUND) from None
+        source = AudioSource(stored=rec.audio_path)
         if rec.owner_id == request.user.pk:
-            return original_response(path, str(rec.pk))
-        return tag_free_response(path, str(rec.pk))
+            return original_response(source, str(rec.pk))
+        return tag_free_response(source, str(rec.pk))

@@ -3,8 +3,8 @@ muted, no tags; ``server.observations.public_clips``) or, when a species has no 
 the area, the shipped fixture clip of that species (fixtures/audio), re-encoded so that none of the
 file's tags travel. An observation without a public clip (its licence forbids publishing) is skipped.
 
-Clips are Ogg/Opus, content-addressed under ``MEDIA_ROOT/soundscapes/clips/``, made once and
-served immutable, so phones download each clip once and keep it.
+Clips are Ogg/Opus, content-addressed in the file store (:mod:`server.platform.storage`) under
+``soundscapes/clips/``, made once and served immutable, so phones download each clip once and keep it.
 """
 from __future__ import annotations
 
@@ -18,9 +18,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from ml.runtime.audio import AudioError, decode, encode_ogg_opus, probe
-from ml.runtime.files import atomic_write
-from server.common.media_files import media_path
 from server.observations import public_clips
+from server.platform import storage as files
 
 from .models import Clip
 
@@ -38,17 +37,11 @@ def clip_ref(clip: Clip) -> dict:
     return {"id": clip.pk, "url": clip_url(clip.sha256), "sha256": clip.sha256}
 
 
-def clip_path(rel: str) -> Path:
-    """The clip file's absolute path, never outside ``MEDIA_ROOT`` (:func:`~server.common.media_files.media_path`)."""
-    return media_path(rel)
-
-
 def store(data: bytes) -> tuple[str, str]:
-    sha = hashlib.sha256(data).hexdigest()
+    """Store a clip content-addressed; returns (sha256, stored name)."""
+    sha = files.sha256_hex(data)
     rel = f"soundscapes/clips/{sha[:2]}/{sha}.ogg"
-    path = clip_path(rel)
-    if not (path.exists() and path.stat().st_size == len(data)):
-        atomic_write(path, data)
+    files.put_content_addressed(rel, data)
     return sha, rel
 
 
@@ -103,11 +96,10 @@ def recording_clip(recording_id: str, species: str) -> Clip | None:
     from server.observations.models import Observation
 
     obs = Observation.objects.filter(recording_id=recording_id).select_related("recording__owner").first()
-    path = public_clips.clip_file(obs) if obs is not None else None
-    if path is None:
+    data = public_clips.read_clip(obs) if obs is not None else None
+    if data is None:
         return None
     try:
-        data = path.read_bytes()
         duration = probe(data).duration
         if duration > CLIP_MAX_S:
             x, sr = decode(data, sample_rate=CLIP_SAMPLE_RATE)
@@ -121,7 +113,7 @@ def recording_clip(recording_id: str, species: str) -> Clip | None:
     if existing is not None:
         return existing
     for stale in Clip.objects.filter(recording=rec):   # made from the upload before public clips existed
-        clip_path(stale.path).unlink(missing_ok=True)
+        files.delete(stale.path)
         stale.delete()
     clip = _save(data, kind=Clip.Kind.RECORDING, recording=rec, species_label=species, duration_s=duration,
                  attribution={"recordist": rec.owner.display_name or rec.owner.username,

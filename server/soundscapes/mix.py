@@ -1,5 +1,5 @@
 """Artistic mixes of busy cells (stage 4): the cell's clips, reverberated, staggered and
-normalised to −16 LUFS, stored as Ogg/Opus per cell and UTC day."""
+normalised to −16 LUFS, stored as Ogg/Opus per cell and UTC day in the file store (``soundscapes/mixes/``)."""
 from __future__ import annotations
 
 import hashlib
@@ -9,10 +9,9 @@ from datetime import date
 from django.utils import timezone
 
 from ml.runtime.audio import AudioError, decode, encode_ogg_opus
-from ml.runtime.files import atomic_write
 from ml.runtime.spatial.artistic import MixConfig, render_artistic_mix
+from server.platform import storage as files
 
-from .clips import clip_path
 from .models import CellMix, CellSpec, Clip
 from .services import build_window
 from .windows import day_window
@@ -42,8 +41,8 @@ def render_cell_mix(cell: str, day: date, clip_ids: list[int], cfg: MixConfig | 
     audio = []
     for cid in clip_ids:
         try:
-            audio.append(decode(clip_path(clips[cid].path).read_bytes()))
-        except (KeyError, OSError, AudioError) as exc:
+            audio.append(decode(files.read(clips[cid].path)))
+        except (KeyError, OSError, ValueError, AudioError) as exc:
             log.warning("mix %s %s: clip %s skipped: %s", cell, day, cid, exc)
     if len(audio) < 2:
         return None
@@ -51,7 +50,7 @@ def render_cell_mix(cell: str, day: date, clip_ids: list[int], cfg: MixConfig | 
     data = encode_ogg_opus(result.audio, 48_000)
     sha = hashlib.sha256(data).hexdigest()
     rel = f"soundscapes/mixes/{sha[:2]}/{sha}.ogg"
-    atomic_write(clip_path(rel), data)
+    files.put(rel, data)
     mix, _ = CellMix.objects.update_or_create(cell=cell, day=day, defaults={
         "sha256": sha, "path": rel, "clip_set": clip_set, "n_clips": len(audio),
         "duration_s": result.audio.shape[0] / 48_000, "loudness_lufs": round(result.loudness_lufs, 2),

@@ -16,9 +16,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from server.common.errors import ApiError
+from server.platform import storage as files
 
 from .cells import MAX_RADIUS_M, cells_within, is_soundscape_cell, valid_coordinates
-from .clips import clip_path
 from .models import CellMix, Clip
 from .serializers import CellSpecSerializer, SoundscapeSerializer
 from .services import parse_window, specs_for
@@ -127,7 +127,7 @@ def _file(request, rel: str, sha: str):
     if _not_modified(request, sha):
         return _with_etag(HttpResponse(status=304), sha, "public, max-age=31536000, immutable")
     try:
-        fh = open(clip_path(rel), "rb")
-    except OSError:
+        fh = files.open_file(rel)
+    except (OSError, ValueError):
         raise ApiError("not_found", "The file is missing.", status_code=404) from None
     return _with_etag(FileResponse(fh, content_type="audio/ogg"), sha, "public, max-age=31536000, immutable")

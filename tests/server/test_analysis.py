@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from server.observations.models import Observation
 from server.platform import redis as platform_redis
+from server.platform import storage as files
 from server.recordings import storage
 from server.recordings.models import FingerprintHash, Recording, Status
 from server.recordings.tasks import analyse_recording, sweep_stuck_recordings
@@ -75,7 +76,7 @@ def test_replayed_audio_is_flagged(api, other_player, catalogue, bird_clips):
     assert replay.status == Status.REJECTED and replay.reject_code == "duplicate_recording"
     assert replay.duplicate_of_id == first.pk
     assert not Observation.objects.filter(recording=replay).exists()
-    assert storage.absolute(replay.audio_path).exists()  # kept for review
+    assert storage.exists(replay.audio_path)  # kept for review
 
 
 def test_reencoded_copy_is_flagged_by_fingerprint(api, catalogue, clips):
@@ -104,7 +105,7 @@ def test_silence_is_rejected_but_kept(api, catalogue):
     rec = analysed(submitted(api, silence_wav()))
     assert rec.status == Status.REJECTED and rec.reject_code == "quality_silent"
     assert rec.reject_reason and not Observation.objects.exists()
-    assert storage.absolute(rec.audio_path).exists()
+    assert storage.exists(rec.audio_path)
     body = api.get(f"/api/v1/recordings/{rec.pk}/").json()
     assert body["status"] == "rejected" and body["reject_code"] == "quality_silent"
 
@@ -120,12 +121,12 @@ def test_speech_is_muted_in_stored_audio(api, catalogue, clips, django_capture_o
     original, _ = sf.read(io.BytesIO(speech.data))
     assert rec.audio_path.endswith(".flac")
     assert np.sqrt(np.mean(muted ** 2)) < 0.2 * np.sqrt(np.mean(original ** 2))
-    assert not storage.absolute(storage.relative_path(rec.audio_sha256, "wav")).exists()
+    assert not storage.exists(storage.relative_path(rec.audio_sha256, "wav"))
 
 
 def test_corrupt_stored_audio_is_rejected_with_reason(api, catalogue, bird_clips):
     rec = submitted(api, bird_clips[0].data)
-    storage.absolute(rec.audio_path).write_bytes(b"OggS" + b"\x00" * 500)
+    files.put(rec.audio_path, b"OggS" + b"\x00" * 500)
     rec = analysed(rec)
     assert rec.status == Status.REJECTED and rec.reject_code.startswith("audio_")
 

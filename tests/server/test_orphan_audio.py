@@ -149,13 +149,13 @@ def _age(path, seconds: float) -> None:
 @pytest.mark.django_db
 def test_the_sweeper_removes_old_unreferenced_files_only(api, catalogue, bird_clips, media_root, settings):
     assert submit(api, bird_clips[0].data, metadata()).status_code == 201
-    referenced = storage.absolute(Recording.objects.get().audio_path)
+    referenced = media_root / Recording.objects.get().audio_path
     _, orphan_rel = storage.store_blob(b"orphaned bytes", "ogg")
     _, fresh_rel = storage.store_blob(b"an upload in flight", "ogg")
-    orphan, fresh = storage.absolute(orphan_rel), storage.absolute(fresh_rel)
+    orphan, fresh = media_root / orphan_rel, media_root / fresh_rel
     part = orphan.parent / f".{orphan.name}.abc123.part"        # an abandoned atomic_write
     part.write_bytes(b"half")
-    other_media = storage.absolute("public/clips/token.ogg")      # not the sweeper's folder
+    other_media = media_root / "public/clips/token.ogg"      # not the sweeper's folder
     other_media.parent.mkdir(parents=True)
     other_media.write_bytes(b"clip")
     for path in (referenced, orphan, part, other_media):
@@ -174,11 +174,11 @@ def test_the_sweeper_task_uses_the_grace_setting_and_is_scheduled(settings, medi
     from server.recordings.tasks import sweep_orphan_audio
 
     _, rel = storage.store_blob(b"orphaned bytes", "wav")
-    _age(storage.absolute(rel), 120)
+    _age((media_root / rel), 120)
     settings.ORPHAN_BLOB_GRACE_SECONDS = 300
-    assert sweep_orphan_audio() == 0 and storage.absolute(rel).exists()
+    assert sweep_orphan_audio() == 0 and (media_root / rel).exists()
     settings.ORPHAN_BLOB_GRACE_SECONDS = 60
-    assert sweep_orphan_audio() == 1 and not storage.absolute(rel).exists()
+    assert sweep_orphan_audio() == 1 and not (media_root / rel).exists()
     assert any(entry["task"] == "recordings.sweep_orphans" for entry in settings.CELERY_BEAT_SCHEDULE.values())
 
 
@@ -186,7 +186,7 @@ def test_the_sweeper_task_uses_the_grace_setting_and_is_scheduled(settings, medi
 def test_the_sweeper_skips_a_file_whose_writer_holds_its_lock(media_root):
     """A writer between its INSERT and its commit holds the file's lock: the sweeper leaves the file."""
     _, rel = storage.store_blob(b"being written", "ogg")
-    _age(storage.absolute(rel), 7200)
+    _age((media_root / rel), 7200)
     held, release = threading.Event(), threading.Event()
 
     def writer():
@@ -202,7 +202,7 @@ def test_the_sweeper_skips_a_file_whose_writer_holds_its_lock(media_root):
     thread.start()
     assert held.wait(10)
     try:
-        assert orphans.sweep(grace_s=3600).deleted == 0 and storage.absolute(rel).exists()
+        assert orphans.sweep(grace_s=3600).deleted == 0 and (media_root / rel).exists()
     finally:
         release.set()
         thread.join(10)

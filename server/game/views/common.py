@@ -53,9 +53,9 @@ def awarding():
 def clip_response(observation) -> FileResponse:
     """The observation's public clip (never the player's upload); 404 ``audio_unavailable`` without one.
     Private to the asking player: the game's URL must not become a shared cache's key to the species."""
-    path = public_clips.clip_file(observation)
-    if path is None:
+    fh = public_clips.open_clip(observation)
+    if fh is None:
         raise ApiError("audio_unavailable", "This observation has no public audio.", status.HTTP_404_NOT_FOUND)
-    response = FileResponse(path.open("rb"), content_type=public_clips.CONTENT_TYPE)
+    response = FileResponse(fh, content_type=public_clips.CONTENT_TYPE)
     response["Cache-Control"] = "private, no-store"
     return response

@@ -30,7 +30,8 @@ from ml.runtime.spatial.geometry import bearing_deg, destination, haversine_m
 from ml.runtime.spatial.heading import CourseTracker, HeadingReading
 from server.observations.models import Observation, Source
 from server.soundscapes.cells import cell_bbox, cells_within, valid_coordinates
-from server.soundscapes.clips import clip_path, fixture_clip, recording_clip
+from server.platform import storage as files
+from server.soundscapes.clips import fixture_clip, recording_clip
 from server.soundscapes.queries import grouped_by_cell
 from server.soundscapes.specbuild import cell_spec
 from server.soundscapes.windows import Window
@@ -142,7 +143,7 @@ class Command(BaseCommand):
         if recording_id:
             clip = recording_clip(recording_id, species)
             if clip is not None:
-                return decode(clip_path(clip.path).read_bytes())
+                return decode(files.read(clip.path))
         if SHARED_AUDIO.is_dir():
             from django.contrib.gis.geos import Polygon
 
@@ -160,6 +161,6 @@ class Command(BaseCommand):
                         continue
         clip = fixture_clip(species)
         if clip is not None:
-            x, sr = sf.read(io.BytesIO(clip_path(clip.path).read_bytes()), dtype="float32", always_2d=True)
+            x, sr = sf.read(io.BytesIO(files.read(clip.path)), dtype="float32", always_2d=True)
             return x.mean(axis=1), int(sr)
         return None
