@@ -16,9 +16,9 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
 from server.common.errors import ApiError
-from server.observations.filters import parse_instant, split_list
+from server.observations.filters import GRADE_PARAM, parse_grades, parse_instant, split_list
 from server.observations.geoprivacy import coarse_from, coarse_until, midnight_within
-from server.observations.models import Source, Status
+from server.observations.models import Source
 from server.species.models import Species
 
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -105,12 +105,8 @@ def parse_map_filters(params) -> MapFilters:
         kw["time_from"] = parse_time_of_day(params["time_from"], "time_from")
     if params.get("time_to"):
         kw["time_to"] = parse_time_of_day(params["time_to"], "time_to")
-    if params.get("grade"):
-        grades = split_list(params["grade"], "grade")
-        bad = [g for g in grades if g not in Status.values]
-        if bad:
-            raise _bad("grade", params["grade"], f"unknown grade {bad[0]!r}; use {', '.join(Status.values)}.")
-        kw["grades"] = tuple(sorted(set(grades)))
+    if params.get(GRADE_PARAM):
+        kw["grades"] = parse_grades(params[GRADE_PARAM])
     if params.get("min_confidence") not in (None, ""):
         raw = params["min_confidence"]
         try:

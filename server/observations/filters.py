@@ -14,6 +14,10 @@ from .geoprivacy import coarse_from, coarse_until
 from .models import Status
 
 MAX_LIST_ITEMS = 50
+GRADE_PARAM = "grade"
+# The observation list's old name of grade=, kept for one release: it filters the same way and its answers
+# carry a ``Deprecation: true`` header (server/observations/views.py).
+DEPRECATED_GRADE_PARAM = "status"
 EARLIEST_INSTANT = datetime(1, 1, 2, tzinfo=timezone.utc)
 LATEST_INSTANT = datetime(9999, 12, 30, tzinfo=timezone.utc)
 
@@ -71,8 +75,37 @@ def split_list(raw: str, name: str) -> list[str]:
     return items
 
 
+def parse_grades(raw: str, name: str = GRADE_PARAM) -> tuple[str, ...]:
+    """Comma-separated quality grades (``Status`` values) as a sorted tuple without repeats; an unknown
+    grade raises ``ApiError("invalid_filter")`` naming ``name``."""
+    grades = split_list(raw, name)
+    bad = [g for g in grades if g not in Status.values]
+    if bad:
+        raise ApiError("invalid_filter", f"{name}: unknown grade {bad[0]!r}; use {', '.join(Status.values)}.",
+                       fields={name: raw})
+    return tuple(sorted(set(grades)))
+
+
+def uses_deprecated_grade_name(params) -> bool:
+    """Whether the query names ``status=``, the deprecated alias of ``grade=``."""
+    return DEPRECATED_GRADE_PARAM in params
+
+
+def requested_grades(params) -> tuple[str, ...]:
+    """The grades asked for by ``grade=`` or its deprecated alias ``status=`` (empty: no grade filter).
+    Both names with different grades raise ``ApiError("invalid_filter")``; with the same grades they agree."""
+    grade, status = params.get(GRADE_PARAM), params.get(DEPRECATED_GRADE_PARAM)
+    grades = parse_grades(grade) if grade else ()
+    old = parse_grades(status, DEPRECATED_GRADE_PARAM) if status else ()
+    if grade and status and grades != old:
+        raise ApiError("invalid_filter", "grade and its deprecated alias status ask for different grades; use "
+                       "grade only.", fields={GRADE_PARAM: grade, DEPRECATED_GRADE_PARAM: status})
+    return grades or old
+
+
 def apply_filters(qs: QuerySet, params, geo_field: str, coarse: bool = False) -> QuerySet:
-    """bbox, species (labels or ids), date_from/date_to, status, source. ``coarse``: obscured observations
+    """bbox, species (labels or ids), date_from/date_to, grade (or its deprecated alias status), source.
+    ``coarse``: obscured observations
     match the date bounds at their published date only (see :func:`server.maps.filters.filters_sql`)."""
     if params.get("bbox"):
         qs = qs.filter(**{f"{geo_field}__intersects": parse_bbox(params["bbox"])})
@@ -90,12 +123,8 @@ def apply_filters(qs: QuerySet, params, geo_field: str, coarse: bool = False) ->
         end = parse_instant(params["date_to"], "date_to", end_of_day=True)
         qs = (qs.filter(Q(obscured=True) | Q(observed_at__lte=end), observed_at__lt=coarse_until(end)) if coarse
               else qs.filter(observed_at__lte=end))
-    if params.get("status"):
-        statuses = split_list(params["status"], "status")
-        bad = [s for s in statuses if s not in Status.values]
-        if bad:
-            raise ApiError("invalid_filter", f"Unknown status {bad[0]!r}; use {', '.join(Status.values)}.")
-        qs = qs.filter(status__in=statuses)
+    if grades := requested_grades(params):
+        qs = qs.filter(status__in=grades)
     if params.get("source"):
         qs = qs.filter(source__in=split_list(params["source"], "source"))
     return qs

@@ -9,7 +9,7 @@ from rest_framework_gis.pagination import GeoJsonPagination
 
 from server.common.permissions import is_researcher
 
-from .filters import apply_filters
+from .filters import DEPRECATED_GRADE_PARAM, GRADE_PARAM, apply_filters, uses_deprecated_grade_name
 from .models import Observation
 from .serializers import ObservationSerializer
 
@@ -31,9 +31,16 @@ FILTER_PARAMS = [
     OpenApiParameter("species", OpenApiTypes.STR, description="comma-separated labels, scientific names or ids"),
     OpenApiParameter("date_from", OpenApiTypes.STR, description="ISO date or date-time (UTC)"),
     OpenApiParameter("date_to", OpenApiTypes.STR, description="ISO date or date-time (UTC), inclusive"),
-    OpenApiParameter("status", OpenApiTypes.STR, description="casual, needs_id, research (comma-separated)"),
+    OpenApiParameter(GRADE_PARAM, OpenApiTypes.STR, description="quality grades: casual, needs_id, research "
+                     "(comma-separated)"),
+    OpenApiParameter(DEPRECATED_GRADE_PARAM, OpenApiTypes.STR, deprecated=True,
+                     description="Deprecated alias of grade, kept for one release; an answer to a query that "
+                                 "names it carries the header Deprecation: true. With grade, both must ask for "
+                                 "the same grades (else 400 invalid_filter)."),
     OpenApiParameter("source", OpenApiTypes.STR, description="app, xeno-canto"),
     OpenApiParameter("page_size", OpenApiTypes.INT, description="1..1000, default 100"),
+    OpenApiParameter("Deprecation", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200],
+                     description="true when the query used a deprecated parameter (status)"),
 ]
 
 
@@ -52,3 +59,9 @@ class ObservationViewSet(viewsets.ReadOnlyModelViewSet):
         if self.action == "list":
             qs = apply_filters(qs, self.request.query_params, geo_field, coarse=not is_researcher(user))
         return qs
+
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        if uses_deprecated_grade_name(request.query_params):
+            response["Deprecation"] = "true"
+        return response

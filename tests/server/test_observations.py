@@ -73,14 +73,14 @@ def test_bbox_excludes_outside_points(demo):
     assert all(f["geometry"]["coordinates"][0] >= -66.0 for f in east)
 
 
-def test_filters_species_dates_status(demo):
+def test_filters_species_dates_grade(demo):
     client = client_for(None)
     one = all_features(client, "species=Puerto Rican Tody")
     assert one and all(f["properties"]["species"] == "Puerto Rican Tody" for f in one)
     ranged = all_features(client, "date_from=2015-01-01&date_to=2016-12-31")
     assert ranged and all("2015" <= f["properties"]["observed_at"][:4] <= "2016" for f in ranged)
-    assert all_features(client, "status=casual") == []
-    assert len(all_features(client, "status=research")) == 470
+    assert all_features(client, "grade=casual") == []
+    assert len(all_features(client, "grade=research")) == 470
 
 
 def test_pagination(demo):
@@ -92,7 +92,7 @@ def test_pagination(demo):
 @pytest.mark.parametrize("query,code", [
     ("bbox=1,2,3", "invalid_bbox"), ("bbox=a,b,c,d", "invalid_bbox"), ("bbox=10,10,5,20", "invalid_bbox"),
     ("bbox=-200,0,0,10", "invalid_bbox"), ("date_from=tomorrow", "invalid_filter"),
-    ("status=legendary", "invalid_filter"), ("species=" + ",".join(["x"] * 60), "invalid_filter"),
+    ("grade=legendary", "invalid_filter"), ("status=legendary", "invalid_filter"), ("species=" + ",".join(["x"] * 60), "invalid_filter"),
 ])
 def test_invalid_filters(query, code, demo):
     response = client_for(None).get(f"/api/v1/observations/?{query}")
