@@ -92,7 +92,8 @@ def test_pagination(demo):
 @pytest.mark.parametrize("query,code", [
     ("bbox=1,2,3", "invalid_bbox"), ("bbox=a,b,c,d", "invalid_bbox"), ("bbox=10,10,5,20", "invalid_bbox"),
     ("bbox=-200,0,0,10", "invalid_bbox"), ("date_from=tomorrow", "invalid_filter"),
-    ("grade=legendary", "invalid_filter"), ("status=legendary", "invalid_filter"), ("species=" + ",".join(["x"] * 60), "invalid_filter"),
+    ("grade=legendary", "invalid_filter"), ("status=legendary", "invalid_filter"),
+    ("species=" + ",".join(["x"] * 60), "invalid_filter"),
 ])
 def test_invalid_filters(query, code, demo):
     response = client_for(None).get(f"/api/v1/observations/?{query}")
