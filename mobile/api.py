@@ -126,6 +126,8 @@ class ApiClient:
         return self.get_json(f"/api/v1/recordings/{recording_id}/")
 
     def observations(self, bbox: tuple[float, float, float, float], **params) -> dict:
+        """The observation list's GeoJSON page within ``bbox``; ``params`` are further filters by their API
+        names (``grade="research"``; ``status`` is the deprecated old name of ``grade``)."""
         query = {"bbox": ",".join(f"{v:.6f}" for v in bbox), **params}
         return self.get_json("/api/v1/observations/", params=query)
 
