@@ -38,12 +38,13 @@ class ConfigurationError(ImproperlyConfigured):
 
 
 def env(name: str, default: str | None, meaning: str, *, minimum: float | None = None,
-        choices: tuple[str, ...] = (), pattern: re.Pattern[str] | None = None) -> Any:
+        choices: tuple[str, ...] = (), pattern: re.Pattern[str] | None = None, secret: bool = False) -> Any:
     """A :class:`Config` field read from ``name``. ``default`` is the text used when the variable is
     unset or empty (``None``: the field is ``None``); ``minimum``, ``choices`` and ``pattern``
-    bound the accepted values."""
-    return field(metadata={"env": name, "default": default, "meaning": meaning, "minimum": minimum,
-                           "choices": choices, "pattern": pattern})
+    bound the accepted values. A ``secret`` value (a key, a password, a URL that may hold one) never
+    appears in the config's ``repr`` (Django's debug page shows settings) or in an error message."""
+    return field(repr=not secret, metadata={"env": name, "default": default, "meaning": meaning, "minimum": minimum,
+                                            "choices": choices, "pattern": pattern, "secret": secret})
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class Config:
     debug: bool = env("DJANGO_DEBUG", "0", "`1` turns on Django's debug mode, for a developer on their own "
                       "machine only; `make run` leaves it off")
     secret_key: str | None = env("DJANGO_SECRET_KEY", None, "unset: a random key generated once into "
-                                 "`DAWN_SECRET_KEY_FILE` and reused; set it in production")
+                                 "`DAWN_SECRET_KEY_FILE` and reused; set it in production", secret=True)
     secret_key_file: Path = env("DAWN_SECRET_KEY_FILE", "var/secret_key", "where the generated secret key is "
                                 "kept (mode 0600)")
     allowed_hosts: tuple[str, ...] = env("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver",
@@ -68,7 +69,8 @@ class Config:
     log_level: str = env("DAWN_LOG_LEVEL", "INFO", "root log level", choices=LOG_LEVELS)
     # --- database, Redis, files ---
     database_url: str = env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dawnchorus",
-                            "PostgreSQL with PostGIS (`make run`: found or started by `scripts/services.py`)")
+                            "PostgreSQL with PostGIS (`make run`: found or started by `scripts/services.py`)",
+                            secret=True)
     test_db_name: str | None = env("DAWN_TEST_DB_NAME", None, "test runs only: the test database's name "
                                    "(unset: `test_` + the database's name)")
     db_pool: bool = env("DAWN_DB_POOL", "1", "psycopg connection pool per process (`0`: Django's own "
@@ -78,7 +80,7 @@ class Config:
     conn_max_age: int = env("DAWN_CONN_MAX_AGE", "0", "seconds a connection is kept without the pool",
                             minimum=0)
     redis_url: str = env("REDIS_URL", "redis://127.0.0.1:6379/0", "Celery broker, channel layer, cache "
-                         "(`make run`: found or started by `scripts/services.py`)")
+                         "(`make run`: found or started by `scripts/services.py`)", secret=True)
     media_root: Path = env("MEDIA_ROOT", "var/media", "the file store's folder in the filesystem mode "
                            "(see *Storage*)")
     storage: str = env("DAWN_STORAGE", "filesystem", "where files live: `filesystem` (under `MEDIA_ROOT`) or "
@@ -87,9 +89,9 @@ class Config:
                                       "AWS's default)")
     s3_bucket: str = env("DAWN_S3_BUCKET", "dawn-chorus", "`s3` mode: the private bucket that holds every file")
     s3_access_key: str | None = env("DAWN_S3_ACCESS_KEY", None, "`s3` mode: the access key (unset: boto3's "
-                                    "own lookup, e.g. an instance role)")
+                                    "own lookup, e.g. an instance role)", secret=True)
     s3_secret_key: str | None = env("DAWN_S3_SECRET_KEY", None, "`s3` mode: the secret key (unset: boto3's "
-                                    "own lookup)")
+                                    "own lookup)", secret=True)
     s3_region: str = env("DAWN_S3_REGION", "us-east-1", "`s3` mode: the region the store expects in request "
                          "signatures")
     # --- uploads and analysis ---
@@ -116,9 +118,10 @@ class Config:
     trusted_proxies: int = env("DAWN_TRUSTED_PROXIES", "0", "reverse proxies in front of the web process; only "
                                "through them is `X-Forwarded-For` believed (throttles and lockouts)", minimum=0)
     demo_password: str = env("DAWN_DEMO_PASSWORD", "dawnchorus", "password of the users `manage.py "
-                             "create_demo_users` makes")
+                             "create_demo_users` makes", secret=True)
     # --- Celery ---
-    celery_broker_url: str | None = env("CELERY_BROKER_URL", None, "Celery broker (unset: `REDIS_URL`)")
+    celery_broker_url: str | None = env("CELERY_BROKER_URL", None, "Celery broker (unset: `REDIS_URL`)",
+                                        secret=True)
     celery_queue: str = env("DAWN_CELERY_QUEUE", "dawn", "Celery queue name")
     visibility_timeout: int = env("DAWN_VISIBILITY_TIMEOUT", "300", "seconds before an unacknowledged task is "
                                   "redelivered", minimum=1)
@@ -178,19 +181,20 @@ def _type_label(hint: Any) -> str:
 
 def _parse(meta: Mapping[str, Any], hint: Any, raw: str) -> Any:
     name, text = meta["env"], raw or meta["default"]
+    shown = "<hidden>" if meta["secret"] else repr(raw)
     if text is None:
         return None
     kind = next(t for t in TYPE_LABELS if _is(hint, t))
     try:
         value = _convert(kind, text)
     except ValueError as exc:
-        raise ConfigurationError(f"{name}={raw!r}: {exc} ({meta['meaning']}).") from None
+        raise ConfigurationError(f"{name}={shown}: {exc} ({meta['meaning']}).") from None
     if meta["minimum"] is not None and value < meta["minimum"]:
-        raise ConfigurationError(f"{name}={raw!r}: must be at least {meta['minimum']:g}.")
+        raise ConfigurationError(f"{name}={shown}: must be at least {meta['minimum']:g}.")
     if meta["choices"] and value not in meta["choices"]:
-        raise ConfigurationError(f"{name}={raw!r}: use one of {', '.join(meta['choices'])}.")
+        raise ConfigurationError(f"{name}={shown}: use one of {', '.join(meta['choices'])}.")
     if meta["pattern"] is not None and not meta["pattern"].match(value):
-        raise ConfigurationError(f"{name}={raw!r}: not of the form {meta['pattern'].pattern} ({meta['meaning']}).")
+        raise ConfigurationError(f"{name}={shown}: not of the form {meta['pattern'].pattern} ({meta['meaning']}).")
     return value
 
 

@@ -164,6 +164,18 @@ def test_a_bad_value_names_its_variable(name, value, says):
     assert str(caught.value).startswith(f"{name}={value!r}:") and says in str(caught.value)
 
 
+def test_secrets_stay_out_of_the_repr_and_the_settings_dump():
+    from django.conf import settings
+
+    secrets = {"DJANGO_SECRET_KEY": "key-4242", "DATABASE_URL": "postgres://u:pw-4242@db/x",
+               "REDIS_URL": "redis://:pw-4343@r/0", "CELERY_BROKER_URL": "redis://:pw-4444@r/1",
+               "DAWN_S3_ACCESS_KEY": "AK4545", "DAWN_S3_SECRET_KEY": "SK4646", "DAWN_DEMO_PASSWORD": "pw-4747"}
+    c = load(secrets)
+    assert c.secret_key == "key-4242" and c.s3_secret_key == "SK4646"
+    assert not [v for v in secrets.values() if v in repr(c)]
+    assert settings.CONFIG.database_url not in repr(settings.CONFIG)  # Django's debug page shows CONFIG
+
+
 def test_a_bad_value_stops_the_server_at_start_up():
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "server.settings", "DAWN_MAX_UPLOAD_MB": "abc"}
     out = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True,
