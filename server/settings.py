@@ -192,8 +192,15 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "server.common.errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"auth": CONFIG.auth_rate},
+    # every rate limit is a scope (server/platform/throttling.py): 429 throttled with Retry-After
+    "DEFAULT_THROTTLE_CLASSES": ["server.platform.throttling.ScopedRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "auth": CONFIG.auth_rate,  # login and register, per client address
+        "recording_session": "240/hour",  # recording session tokens, per player
+        "identification": "200/hour",  # identifications and data-quality votes, per player
+        "quiz": "60/hour",  # quizzes started, per player
+        "game_write": "120/hour",  # hunts, time-travel check-ins, adoptions, quests, teams, per player
+    },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # client address for throttles = the entry DAWN_TRUSTED_PROXIES hops from the right of
     # X-Forwarded-For; 0: REMOTE_ADDR only (see TRUSTED_PROXIES below)

@@ -10,7 +10,7 @@
   the end);
 * 409 (a conflict with the current state: ``idempotency_key_reused``, ``already_answered``,
   ``team_full``, ...), 413 (``request_too_large``), 415 (``unsupported_media_type``) and 429
-  (``throttled``, ``rate_limited``) where a request body is sent.
+  (``throttled``, with ``Retry-After``) where a request body is sent.
 
 Responses a view documents itself keep their descriptions; every 4xx gets the ``Error`` body.
 """
@@ -41,7 +41,7 @@ DESCRIPTIONS = {
     "413": "The request body is too large (request_too_large).",
     "414": "The query string is too long (query_too_long).",
     "415": "The body's content type is not one this operation reads (unsupported_media_type).",
-    "429": "Too many requests (throttled / rate_limited).",
+    "429": "Too many requests (throttled); Retry-After gives the seconds to wait.",
 }
 
 

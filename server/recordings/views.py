@@ -1,7 +1,6 @@
 """Recording endpoints: submit (multipart), list/detail (own; researchers see all), audio."""
 from __future__ import annotations
 
-from django.core.cache import cache
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -21,10 +20,6 @@ from .models import Recording
 from .private_audio import AudioSource, original_response, tag_free_response
 from .serializers import RecordingCreatedSerializer, RecordingSerializer
 
-TOKEN_RATE_LIMIT = 240     # recording sessions per player per window
-TOKEN_RATE_WINDOW_S = 3600
-
-
 def parse_metadata(raw) -> dict:
     if raw is None:
         raise ApiError("metadata_missing", "Send the metadata as the multipart field 'metadata' (JSON).")
@@ -42,22 +37,12 @@ def parse_metadata(raw) -> dict:
     return serializer.validated_data
 
 
-def sessions_this_window(user_id: int) -> int:
-    """Count a recording session for the rate limit; 0 (no limit) when the cache is unreachable,
-    so recording keeps working while Redis is down."""
-    key = f"recording-token-rate:{user_id}"
-    try:
-        cache.add(key, 0, TOKEN_RATE_WINDOW_S)
-        return cache.incr(key)
-    except Exception:
-        return 0
-
-
 class RecordingViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                        viewsets.GenericViewSet):
     """Players see their own recordings; researchers and admins see all of them, audio included."""
 
     serializer_class = RecordingSerializer
+    throttle_scope: str | None = None  # only the session-token action is throttled (its own scope)
     parser_classes = [MultiPartParser, FormParser]
 
     def get_queryset(self):
@@ -92,11 +77,9 @@ class RecordingViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Re
         "token": serializers.CharField(), "expires_at": serializers.DateTimeField()})},
         description="A signed, single-use token the in-app recorder fetches when recording starts; the upload "
                     "sends it as metadata.session_token.")
-    @action(detail=False, methods=["post"], url_path="session-token", url_name="session-token")
+    @action(detail=False, methods=["post"], url_path="session-token", url_name="session-token",
+            throttle_scope="recording_session")
     def session_token(self, request):
-        if sessions_this_window(request.user.pk) > TOKEN_RATE_LIMIT:
-            raise ApiError("rate_limited", "Too many recording sessions; try again later.",
-                           status.HTTP_429_TOO_MANY_REQUESTS)
         token, expires = session_token.issue(request.user.pk)
         return Response({"token": token, "expires_at": expires.isoformat()}, status=status.HTTP_201_CREATED)
 

@@ -35,6 +35,7 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.gis.geos import Point
+from rest_framework.throttling import ScopedRateThrottle
 
 from server.accounts.models import Role
 from server.asgi import application
@@ -117,9 +118,9 @@ def observation(label: str, lng: float, lat: float, seed: str, **fields) -> Obse
 
 
 @pytest.fixture
-def scene(catalogue, bird_clips, player, settings):
-    settings.DAWN_GAME_RATE_LIMITS = {"quiz": (10_000, 3600), "game_write": (10_000, 3600),
-                                      "identification": (10_000, 3600)}
+def scene(catalogue, bird_clips, player, settings, monkeypatch):
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {**ScopedRateThrottle.THROTTLE_RATES, "quiz": "10000/hour",
+                                                               "game_write": "10000/hour", "identification": "10000/hour"})
     owner, keeper = make_user(OWNER, Role.PLAYER), make_user("decoy_keeper", Role.PLAYER)
     award(player.pk, "quest_step", "surface-xp", 100_000)           # every scenario unlocked
     clip = bird_clips[0]

@@ -14,7 +14,7 @@ from server.common.permissions import IsResearcher
 from server.observations.models import Observation, Status
 from server.observations.publication import is_withheld, published_instant, shown_observed_at
 
-from .. import anticheat, identifications, review
+from .. import identifications, review
 from ..models import Identification
 from ..serializers import IdentificationSerializer, QualityVoteSerializer, ReviewLabelSerializer
 from .common import awarding, body, clip_response
@@ -27,6 +27,7 @@ def grade_json(result) -> dict:
 
 class IdentificationsView(APIView):
     permission_classes = [IsAuthenticated]
+    throttle_scope = "identification"
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, pk: int):
@@ -44,7 +45,6 @@ class IdentificationsView(APIView):
                                "already_identified (409), agree_mismatch, level_too_low (403).")
     def post(self, request, pk: int):
         data = body(IdentificationSerializer, request)
-        anticheat.rate_limit(request.user.pk, "identification")
         with awarding() as batch:
             ident, result = identifications.identify(request.user, pk, data["species"], data["kind"], batch)
         return Response({"id": ident.pk, "species": ident.species.label, "kind": ident.kind,
@@ -53,6 +53,7 @@ class IdentificationsView(APIView):
 
 class QualityVoteView(APIView):
     permission_classes = [IsAuthenticated]
+    throttle_scope = "identification"
 
     @extend_schema(request=QualityVoteSerializer, responses={201: OpenApiTypes.OBJECT},
                    description="Data-quality vote (date, location, wild, audible); a metric with at least "
@@ -61,7 +62,6 @@ class QualityVoteView(APIView):
                                "level_too_low (403).")
     def post(self, request, pk: int):
         data = body(QualityVoteSerializer, request)
-        anticheat.rate_limit(request.user.pk, "identification")
         with awarding() as batch:
             result = identifications.vote_quality(request.user, pk, data["metric"], data["agrees"], batch)
         return Response({"grade": grade_json(result)}, status=status.HTTP_201_CREATED)

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from server.common.errors import ApiError
 from server.observations.models import Observation
 
-from .. import anticheat, boards, leaderboards, quests, teams
+from .. import boards, leaderboards, quests, teams
 from ..models import Quest, Team, TeamMembership
 from ..profile import profile
 from ..serializers import ContributeSerializer, TeamCreateSerializer
@@ -80,6 +80,7 @@ class QuestListView(APIView):
 
 class QuestContributeView(APIView):
     permission_classes = [IsAuthenticated]
+    throttle_scope = "game_write"
 
     @extend_schema(request=ContributeSerializer, responses={200: OpenApiTypes.OBJECT},
                    description="Count one of your accepted observations towards a quest (normally automatic). "
@@ -87,7 +88,6 @@ class QuestContributeView(APIView):
                                "team_required, already_counted.")
     def post(self, request, pk: int):
         data = body(ContributeSerializer, request)
-        anticheat.rate_limit(request.user.pk, "game_write")
         quest = Quest.objects.filter(pk=pk).first()
         obs = Observation.objects.filter(pk=data["observation"]).first()
         if quest is None or obs is None:
@@ -109,6 +109,7 @@ def team_json(team: Team) -> dict:
 
 class TeamListView(APIView):
     permission_classes = [IsAuthenticated]
+    throttle_scope = "game_write"
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
@@ -118,17 +119,16 @@ class TeamListView(APIView):
                    description="Create a team and join it. Errors: already_in_team, team_exists, invalid_team_size.")
     def post(self, request):
         data = body(TeamCreateSerializer, request)
-        anticheat.rate_limit(request.user.pk, "game_write")
         team = teams.create_team(request.user, data["name"], data["max_members"])
         return Response(team_json(team), status=status.HTTP_201_CREATED)
 
 
 class TeamJoinView(APIView):
     permission_classes = [IsAuthenticated]
+    throttle_scope = "game_write"
 
     @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT}, description="Errors: team_full, already_in_team.")
     def post(self, request, pk: int):
-        anticheat.rate_limit(request.user.pk, "game_write")
         return Response(team_json(teams.join_team(request.user, pk)))
 
 

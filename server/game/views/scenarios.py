@@ -11,7 +11,6 @@ from rest_framework.views import APIView
 
 from server.common.errors import ApiError
 
-from .. import anticheat
 from ..models import Adoption, Hunt, QuizQuestion
 from ..scenarios import adopt, hunt, quiz, timetravel
 from ..serializers import AdoptSerializer, AnswerSerializer, CheckinSerializer, HuntSerializer, PositionSerializer
@@ -28,12 +27,12 @@ def question_json(request, question: QuizQuestion | None) -> dict | None:
 
 class QuizStartView(APIView):
     permission_classes = [IsAuthenticated]
+    throttle_scope = "quiz"
 
     @extend_schema(request=None, responses={201: OpenApiTypes.OBJECT},
                    description="Start a quiz: {session, question: {id, audio_url, choices[4]}}.")
     def post(self, request):
         require_level(request.user, "quiz")
-        anticheat.rate_limit(request.user.pk, "quiz")
         session, question = quiz.start(request.user)
         return Response({"session": session.pk, "question": question_json(request, question)},
                         status=status.HTTP_201_CREATED)
@@ -66,13 +65,13 @@ class QuizAudioView(APIView):
 
 class HuntStartView(APIView):
     permission_classes = [IsAuthenticated]
+    throttle_scope = "game_write"
 
     @extend_schema(request=HuntSerializer, responses={201: OpenApiTypes.OBJECT},
                    description="Start a treasure hunt for a species (level 2). Finds ≥ 200 m apart score.")
     def post(self, request):
         require_level(request.user, "hunt")
         data = body(HuntSerializer, request)
-        anticheat.rate_limit(request.user.pk, "game_write")
         h = hunt.start(request.user, species_or_400(data["species"]), data["minutes"])
         return Response(hunt.summary(h), status=status.HTTP_201_CREATED)
 
@@ -101,13 +100,13 @@ class TimeTravelView(APIView):
 
 class TimeTravelCheckinView(APIView):
     permission_classes = [IsAuthenticated]
+    throttle_scope = "game_write"
 
     @extend_schema(request=PositionSerializer, responses={200: OpenApiTypes.OBJECT},
                    description="Check in at the next waypoint. Errors: too_far, implausible_speed, route_completed.")
     def post(self, request, species_label: str):
         require_level(request.user, "timetravel")
         data = body(PositionSerializer, request)
-        anticheat.rate_limit(request.user.pk, "game_write")
         species = species_or_400(species_label)
         with awarding() as batch:
             result = timetravel.checkin(request.user, species, data["lat"], data["lng"], data["accuracy_m"], batch)
@@ -122,6 +121,7 @@ def adoption_json(a: Adoption) -> dict:
 
 class AdoptionListView(APIView):
     permission_classes = [IsAuthenticated]
+    throttle_scope = "game_write"
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
@@ -134,7 +134,6 @@ class AdoptionListView(APIView):
     def post(self, request):
         require_level(request.user, "adopt")
         data = body(AdoptSerializer, request)
-        anticheat.rate_limit(request.user.pk, "game_write")
         a = adopt.adopt(request.user, species_or_400(data["species"]), data["lat"], data["lng"])
         return Response(adoption_json(a), status=status.HTTP_201_CREATED)
 
