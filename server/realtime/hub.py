@@ -1,4 +1,4 @@
-"""Process-local fan-out for groups that many sockets of one process share (the map feed, boards).
+"""Process-local fan-out for groups that many sockets of one process share (the leaderboards).
 
 As a member of a Channels group, each socket gets each message through its own channel: a
 receive task, the layer's receive lock, a dispatch. With 1,000 sockets on a board that is most of
