@@ -11,7 +11,9 @@ signal, sent with ``event=``). Contract:
   true and public points), so subscribers never re-read the recording or re-derive it;
 - subscribers run one after the other in the analysing process; one that raises is logged and
   neither stops the others nor fails the task. Each subscriber makes its own writes atomic and
-  idempotent.
+  idempotent;
+- delivery is at most once: a worker killed between the commit and a subscriber leaves that
+  subscriber's reaction undone (the recording is final, so no retry sends the event again).
 
 Subscribers connect in their app's ``ready()``: game (points, quests, badges), maps (the live map),
 soundscapes (the cell goes stale) and realtime (the owner's ``recording.update``).
