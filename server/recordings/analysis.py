@@ -1,9 +1,11 @@
 """The CPU part of analysing one recording, free of database access.
 
 decode → quality checks (on the marked segment) → speech privacy (whole file) →
-fingerprint → classification (marked segment). The outcome keeps the speech-muted marked segment
-for the public clip, encoded only when an observation is published (:meth:`AnalysisOutcome.public_clip`).
-The task in ``tasks.py`` turns the outcome into database rows.
+fingerprint → classification (marked segment). The classifier is an argument: the task in ``tasks.py``
+looks up the current model, calls :func:`analyse_audio` and turns the outcome into database rows.
+The outcome keeps the speech-muted marked segment for the public clip, encoded only when an observation
+is published (:meth:`AnalysisOutcome.public_clip`). This module reads settings (limits, fault injection)
+and imports nothing that reaches the database (``tests/server/test_analysis_without_database.py``).
 """
 from __future__ import annotations
 
@@ -15,9 +17,7 @@ from django.conf import settings
 
 from ml.runtime import fingerprint, quality, reencode, speech
 from ml.runtime.audio import AudioError, decode, encode_flac
-from ml.runtime.classifier import Prediction, load_classifier
-from server.modelregistry.models import ModelSet
-from server.modelregistry.services import current_classifier
+from ml.runtime.classifier import Classifier, Prediction
 
 SPEECH_REJECT_FRACTION = 0.5  # speech covering more of the marked segment than this rejects it
 
@@ -46,13 +46,6 @@ class AnalysisOutcome:
         return bool(self.reject_code)
 
 
-def classifier():
-    """``$DAWN_MODEL_PATH`` when set (pins one file), else the registry's current birds model."""
-    if settings.CLASSIFIER_MODEL_PATH:
-        return load_classifier(settings.CLASSIFIER_MODEL_PATH)
-    return current_classifier(ModelSet.BIRDS)
-
-
 def fault_injection_delay() -> None:
     """``settings.FAULT_ANALYSIS_DELAY_S`` (DAWN_FAULT_ANALYSIS_DELAY_S) stretches analysis so fault tests
     can kill a worker mid-task."""
@@ -64,9 +57,14 @@ def overlap(spans: tuple[tuple[float, float], ...], start: float, end: float) ->
     return sum(max(0.0, min(e, end) - max(s, start)) for s, e in spans)
 
 
-def analyse_audio(data: bytes, segment: tuple[float, float], band: tuple[float, float] | None) -> AnalysisOutcome:
-    """Run every check on ``data``; a failed check sets ``reject_code`` and stops."""
-    model = classifier()
+def analyse_audio(data: bytes, segment: tuple[float, float], band: tuple[float, float] | None,
+                  model: Classifier) -> AnalysisOutcome:
+    """Run every check on ``data`` and classify its marked ``segment`` (seconds) with ``model``.
+
+    Audio is decoded at ``model``'s sample rate within the upload limits; a failed check sets
+    ``reject_code`` and stops (an undecodable file rejects with the decoder's code). ``band`` (Hz)
+    narrows the quality checks.
+    """
     sr = model.feature_params.sample_rate
     out = AnalysisOutcome()
     try:

@@ -11,6 +11,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ml.runtime.audio import AudioError
+from ml.runtime.classifier import Classifier, load_classifier
+from server.modelregistry.models import ModelSet
+from server.modelregistry.services import current_classifier
 
 from . import storage
 from .analysis import AnalysisOutcome, analyse_audio
@@ -20,6 +23,15 @@ from .outcome import apply_outcome
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
+
+
+def analysis_classifier() -> Classifier:
+    """The model analysis classifies with: ``$DAWN_MODEL_PATH`` when set (pins one file), else the
+    registry's current birds model (a promotion reaches the worker within
+    ``modelregistry.services.CURRENT_CACHE_SECONDS``)."""
+    if settings.CLASSIFIER_MODEL_PATH:
+        return load_classifier(settings.CLASSIFIER_MODEL_PATH)
+    return current_classifier(ModelSet.BIRDS)
 
 
 def reject(recording_id, code: str, reason: str) -> str:
@@ -42,7 +54,7 @@ def analyse_recording(recording_id: str) -> str:
     except OSError as exc:
         return reject(claimed.id, "audio_missing", f"Stored audio is unreadable: {exc}")
     try:
-        outcome = analyse_audio(data, claimed.segment, claimed.band)
+        outcome = analyse_audio(data, claimed.segment, claimed.band, analysis_classifier())
     except AudioError as exc:
         return reject(claimed.id, exc.code, exc.message)
     return apply_outcome(claimed.id, outcome)

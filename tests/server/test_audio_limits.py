@@ -6,6 +6,7 @@ import tracemalloc
 
 import pytest
 
+from ml.runtime.classifier import DEFAULT_MODEL_PATH, load_classifier
 from server.recordings.analysis import analyse_audio
 from server.recordings.models import Recording
 
@@ -41,10 +42,11 @@ def test_299_s_at_96_khz_stereo_is_within_the_limits(api, catalogue):
 
 def test_the_analysis_worker_refuses_it_before_decoding(settings, bomb):
     """A file stored before the limits (or by another path) meets the same bounded decoder in the worker."""
-    analyse_audio(silent_flac(1, 48_000, 1), (0.0, 0.5), None)   # load the model outside the measurement
+    model = load_classifier(DEFAULT_MODEL_PATH)   # load the model outside the measurement
+    analyse_audio(silent_flac(1, 48_000, 1), (0.0, 0.5), None, model)
     tracemalloc.start()
     try:
-        outcome = analyse_audio(bomb, (0.0, 3.0), None)
+        outcome = analyse_audio(bomb, (0.0, 3.0), None, model)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

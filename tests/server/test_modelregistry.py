@@ -10,9 +10,10 @@ from ml.runtime.classifier import DEFAULT_MODEL_PATH
 from ml.runtime.model_format import ModelFormatError, load_model_file, save_model
 from server.modelregistry import services
 from server.modelregistry.models import ModelVersion
-from server.recordings import analysis
+from server.recordings import tasks
+from server.recordings.models import Recording
 
-from .conftest import client_for
+from .conftest import client_for, metadata, submit
 
 pytestmark = pytest.mark.django_db
 
@@ -61,18 +62,28 @@ def test_unknown_model_set_is_refused(tmp_path):
 def test_promotion_keeps_one_current_model_and_the_analysis_task_follows_it(tmp_path, settings):
     settings.CLASSIFIER_MODEL_PATH = None
     a = services.register_model_file(variant(tmp_path, "test-a"), "birds", make_current=True)
-    assert analysis.classifier().version == "test-a"
+    assert tasks.analysis_classifier().version == "test-a"
     b = services.register_model_file(variant(tmp_path, "test-b", 3.0), "birds", parent=a)
     services.promote(b)
     assert list(ModelVersion.objects.filter(is_current=True).values_list("version", flat=True)) == ["test-b"]
     assert services.current_classifier("birds").version == "test-b"
-    assert analysis.classifier().version == "test-b"
+    assert tasks.analysis_classifier().version == "test-b"
     assert services.current_version("urban") is None
+
+
+def test_the_analysis_task_classifies_with_the_current_model(tmp_path, settings, api, catalogue, bird_clips):
+    settings.CLASSIFIER_MODEL_PATH = None
+    services.register_model_file(variant(tmp_path, "test-task"), "birds", make_current=True)
+    response = submit(api, bird_clips[0].data, metadata())
+    assert response.status_code == 201, response.content
+    tasks.analyse_recording(response.json()["id"])
+    rec = Recording.objects.get(pk=response.json()["id"])
+    assert rec.analysis["classification"]["model_version"] == "test-task", (rec.reject_code, rec.analysis)
 
 
 def test_without_a_registered_model_the_shipped_default_is_used(settings):
     settings.CLASSIFIER_MODEL_PATH = None
-    assert analysis.classifier().version == load_model_file(DEFAULT_MODEL_PATH)[0]["model_version"]
+    assert tasks.analysis_classifier().version == load_model_file(DEFAULT_MODEL_PATH)[0]["model_version"]
 
 
 def test_api_serves_the_current_model_and_its_bytes(tmp_path, player):
