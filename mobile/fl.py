@@ -221,7 +221,7 @@ class FLClient:
         return FLOutcome("sent", f"Thank you! Your update for round {task['round']} was accepted.", task["round"], answer)
 
     def _secure(self, task: dict, sa: dict, rng: np.random.Generator) -> FLOutcome:
-        from ml.federated.secagg_wire import PhoneSecAgg, SecAggError
+        from ml.runtime.federated.secagg_wire import PhoneSecAgg, SecAggError
 
         rid, step = task["round"], sa.get("next")
         session = self._secagg.get(rid)

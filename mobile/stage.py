@@ -23,10 +23,6 @@ def stage(dest: Path = DEFAULT_DEST) -> Path:
     (dest / "ml").mkdir()
     (dest / "ml" / "__init__.py").write_text('"""Only the numpy runtime ships on the phone."""\n')
     shutil.copytree(ROOT / "ml" / "runtime", dest / "ml" / "runtime", ignore=IGNORE)
-    (dest / "ml" / "federated").mkdir()  # only the phone's side of secure aggregation (numpy + cryptography)
-    (dest / "ml" / "federated" / "__init__.py").write_text('"""Secure aggregation, the phone\'s side only."""\n')
-    for name in ("secagg.py", "secagg_wire.py"):
-        shutil.copy2(ROOT / "ml" / "federated" / name, dest / "ml" / "federated" / name)
     (dest / "fixtures" / "models").mkdir(parents=True)
     shutil.copy2(ROOT / "fixtures" / "models" / "baseline.npz", dest / "fixtures" / "models" / "baseline.npz")
     shutil.copy2(ROOT / "fixtures" / "species.json", dest / "fixtures" / "species.json")

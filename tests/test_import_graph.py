@@ -115,3 +115,33 @@ def test_migrations_import_no_live_module():
 ])
 def test_an_app_reaches_another_through_its_service_module(repo_graph, module, other_app, allowed):
     assert {m for m in repo_graph[module] if m.startswith(other_app + ".")} <= allowed
+
+
+
+def beyond_the_runtime(name: str) -> bool:
+    """Whether an imported dotted name lies in ``ml`` but outside ``ml.runtime``."""
+    return name.split(".")[0] == "ml" and not (name + ".").startswith("ml.runtime.")
+
+
+def outside_runtime(packages: tuple[str, ...]) -> dict[str, list[str]]:
+    """Module → the ``ml`` names it imports (at the top or inside a function) that are not in ``ml.runtime``."""
+    found = {}
+    for module, path in python_modules(ROOT, packages).items():
+        names = imported_names(path.read_text(encoding="utf-8"), module, path.name == "__init__.py")
+        bad = sorted(name for name, _ in names if beyond_the_runtime(name))
+        if bad:
+            found[module] = bad
+    return found
+
+
+def test_the_phone_and_the_runtime_import_only_ml_runtime():
+    """DESIGN §1: ``mobile/`` ships with ``ml.runtime`` alone (the phone half of secure aggregation
+    included), and ``ml.runtime`` never reaches back into the torch half of ``ml``."""
+    assert outside_runtime(("mobile",)) == {}
+    assert {m: names for m, names in outside_runtime(("ml",)).items() if m.startswith("ml.runtime")} == {}
+
+
+def test_a_deferred_import_of_the_torch_half_counts_for_the_phone():
+    names = imported_names("def send():\n    from ml.federated.secagg_wire import PhoneSecAgg\n"
+                           "from ml.runtime.federated import codec\nfrom ml import runtime\n", "mobile.fl", False)
+    assert {name for name, _ in names if beyond_the_runtime(name)} == {"ml.federated.secagg_wire.PhoneSecAgg"}

@@ -18,8 +18,8 @@ from django.utils import timezone
 from ml.federated import dp
 from ml.federated.embedding import head_of, save_classifier, with_head
 from ml.federated.strategy import ClientUpdate as Update
-from ml.federated.secagg import SecAggError
 from ml.federated.strategy import aggregate, aggregate_sum, validate_strategy
+from ml.runtime.federated.secagg import SecAggError
 from ml.runtime.federated.trainer import LocalHyper, train_head
 from server.modelregistry import services as registry
 from server.modelregistry.models import Source

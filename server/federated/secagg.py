@@ -1,7 +1,7 @@
 """Secure aggregation in live rounds (server side): phases, relay, unmask.
 
 A round opened with ``secure_aggregation={...}`` runs the four phases of
-:mod:`ml.federated.secagg` over the API (message forms in :mod:`ml.federated.secagg_wire`):
+:mod:`ml.runtime.federated.secagg` over the API (message forms in :mod:`ml.runtime.federated.secagg_wire`):
 
 * ``keys``: sampled phones post two X25519 public keys (U1 = those that did);
 * ``shares``: the task lists U1's keys; each phone posts one encrypted share blob per peer
@@ -28,8 +28,9 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework import status
 
-from ml.federated import secagg_wire as wire
-from ml.federated.secagg import SecAggError, SecAggServer
+from ml.federated.secagg import SecAggServer
+from ml.runtime.federated import secagg_wire as wire
+from ml.runtime.federated.secagg import SecAggError
 from server.common.errors import ApiError
 
 from .models import Assignment, ClientUpdate, Round, RoundStatus

@@ -1,1 +1,2 @@
-"""On-device federated learning (numpy only): the local head trainer and the update codec."""
+"""On-device federated learning: the local head trainer and the update codec (numpy only), and the phone's
+half of secure aggregation with its wire format (numpy + ``cryptography``)."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ml.federated.secagg import (SecAggError, from_ring, prg, run_protocol, shamir_combine, shamir_split,
-                                 to_ring)
+from ml.federated.secagg import run_protocol
+from ml.runtime.federated.secagg import SecAggError, from_ring, prg, shamir_combine, shamir_split, to_ring
 
 D = 2048
 

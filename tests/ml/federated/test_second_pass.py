@@ -6,12 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ml.federated import robust, secagg_wire as wire
+from ml.federated import robust
 from ml.federated.distill import distill, teacher_mix
-from ml.federated.secagg import SHARE_BYTES
 from ml.federated.sim import build, warm_start
 from ml.federated.simdata import Recording
 from ml.federated.strategy import ClientUpdate, aggregate, aggregate_sum, combine, validate_strategy
+from ml.runtime.federated import secagg_wire as wire
+from ml.runtime.federated.secagg import SHARE_BYTES
 from ml.runtime.federated.trainer import LocalHyper
 
 

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from ml.federated.embedding import head_of
-from ml.federated.secagg_wire import PhoneSecAgg, b64
+from ml.runtime.federated.secagg_wire import PhoneSecAgg, b64
 from ml.runtime.federated import codec
 from server.federated.aggregation import aggregate_round
 from server.federated.models import Assignment, ClientUpdate, Round, RoundStatus

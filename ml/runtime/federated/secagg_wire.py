@@ -1,6 +1,6 @@
 """Secure aggregation over HTTP: the JSON forms of the protocol's messages and the phone's side.
 
-The live protocol (``/api/v1/fl/...``) runs :mod:`ml.federated.secagg` in four phases, each a
+The live protocol (``/api/v1/fl/...``) runs :mod:`ml.runtime.federated.secagg` in four phases, each a
 round trip through the server, which only relays and stores:
 
 ===========  ==========================================  =====================================
@@ -21,7 +21,8 @@ coordinate of its (clipped) delta to ±L·s and rounds x/s stochastically (unbia
 range). The server unmasks Σ q_u and releases s·Σ q_u. With ``bits = 8`` the masked vector is
 one byte per parameter: 1/4 of a float32 update.
 
-Everything here is numpy + ``cryptography``; no Django.
+Everything here is numpy + ``cryptography``; no Django. The server decodes the same forms
+(:mod:`server.federated.secagg`).
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ml.federated.secagg import CIPHERTEXT_BYTES, PRIME, SHARE_BYTES, SecAggClient, SecAggError, share_bytes
+from ml.runtime.federated.secagg import CIPHERTEXT_BYTES, PRIME, SHARE_BYTES, SecAggClient, SecAggError, share_bytes
 
 KEY_BYTES = 32
 RING_BITS = (8, 16)
