@@ -91,8 +91,8 @@ DATABASES = {"default": dj_database_url.parse(CONFIG.database_url, engine="djang
 # Parallel test runs (several checkouts or helpers on one machine) each need their own test DB.
 if CONFIG.test_db_name:
     DATABASES["default"]["TEST"] = {"NAME": CONFIG.test_db_name}
-# Under ASGI every request runs in its own thread, so without a pool each request would open a
-# new PostgreSQL connection (~30 ms). psycopg's pool hands out open connections instead.
+# Without a pool (and with DAWN_CONN_MAX_AGE 0) each request opens a new PostgreSQL connection and
+# closes it at its end; psycopg's pool hands out open connections instead (docs/performance.md).
 # Django's own cursors inline their parameters and never prepare; a prepare threshold lets the few
 # queries run on a server-binding cursor (vector tiles: server/maps/tiles.py) be prepared per connection.
 DATABASES["default"]["OPTIONS"] = {"prepare_threshold": 5}
@@ -119,7 +119,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
-# --- researchers' web map (issue #8): scripts/build_webmap.sh builds it into webmap/dist ---
+# --- researchers' web map: scripts/build_webmap.sh builds it into webmap/dist ---
 STATICFILES_DIRS = [("webmap", BASE_DIR / "webmap" / "dist")]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG

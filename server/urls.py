@@ -53,7 +53,7 @@ urlpatterns = [
 handler404 = "server.common.views.not_found"
 handler500 = "server.common.views.server_error"
 
-# --- researchers' web map (issue #8): the built single-page app, static assets under /static/webmap/ ---
+# --- researchers' web map: the built single-page app, static assets under /static/webmap/ ---
 from server.maps.webapp import webmap_index  # noqa: E402
 
 urlpatterns += [path("map/", webmap_index, name="webmap")]

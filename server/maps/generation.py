@@ -8,8 +8,8 @@ the new value, which :class:`GenerationFollower` keeps in memory for the public 
 
 A bump happens after its data committed, and a tile is rendered after its generation was read, so a tile is
 never older than the generation it is cached and tagged under. A request read just before a bump (or, on
-the public path, before the bump's message arrived, about a millisecond) gets the previous generation, as
-it would have a moment earlier; any request after that gets the new one.
+the public path, before the bump's pub/sub message arrived) gets the previous generation, as it would have
+a moment earlier; any request after that gets the new one.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The summary journal: observation changes wait in ``maps_tilecell_pending`` until a refresh folds them in.
 
-The statement-level triggers on ``observations_observation`` no longer touch the summary tables: a
+The statement-level triggers on ``observations_observation`` never touch the summary tables: a
 writing statement appends its rows' signed contributions (finest cell, species, UTC day, grade, type,
 Web-Mercator x/y, +1 or −1) to the journal — one insert, no shared row updated, so concurrent ingest
 never waits on another transaction's summary row lock. ``maps_tilecell_refresh(limit)`` (plpgsql)

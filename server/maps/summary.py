@@ -1,4 +1,4 @@
-"""Pre-aggregated cluster cells: the table that makes low-zoom tiles cheap at a million observations.
+"""Pre-aggregated cluster cells: the tables that answer low-zoom tiles without reading every observation.
 
 Four tables, for every cluster zoom (0 … POINT_ZOOM − 1, grid level ``z + 5``), hold counts and the
 sums of the observations' *public* Web-Mercator coordinates (so a cluster's centroid is ``sx / n, sy / n``):

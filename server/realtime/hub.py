@@ -1,8 +1,8 @@
 """Process-local fan-out for groups that many sockets of one process share (the leaderboards).
 
 As a member of a Channels group, each socket gets each message through its own channel: a
-receive task, the layer's receive lock, a dispatch. With 1,000 sockets on a board that is most of
-the fan-out time. Here the process joins such a group once, with one channel, and one reader task
+receive task, the layer's receive lock, a dispatch, repeated per socket (figures:
+``server/game/README.md``, ``bench_game.py``). Here the process joins such a group once, with one channel, and one reader task
 hands every message to the local sockets directly.
 """
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 The claim is advisory (a crash only leaves a count and a status that the sweeper and the next
 attempt handle), so its commit does not wait for the WAL flush (``synchronous_commit`` off for
-this statement's own transaction). Through the ORM this was a transaction of four statements.
+this statement's own transaction). The claim and everything the task needs of the row (audio path,
+segment, the claimed species' band) come back from this one statement.
 """
 from __future__ import annotations
 

@@ -31,8 +31,8 @@ def candidates(hashes: np.ndarray, exclude_id, min_hits: int, limit: int,
 
     One index probe per hash (LATERAL ... LIMIT), whatever the table statistics say: with a
     plain ``hash = ANY(...)`` the planner picks a sequential scan while the table is young
-    and its statistics stale (18 ms instead of 1 ms at 130k rows). Hashes that occur more
-    than ``per_hash`` times carry little evidence and are capped.
+    and its statistics stale. Hashes that occur more than ``per_hash`` times carry little
+    evidence and are capped.
     """
     if len(hashes) == 0:
         return []

@@ -1,7 +1,7 @@
 """The upload's two statements, in plain SQL: look up prior submissions, insert the new row.
 
-Every upload runs both, and through the ORM they cost about 2 ms of CPU of the ~10 ms an upload
-took. The lookup is written so that each branch uses its unique index in any plan, generic ones
+Every upload runs both, so they skip the ORM's per-query work (figures: ``docs/performance.md``).
+The lookup is written so that each branch uses its unique index in any plan, generic ones
 included (psycopg prepares a statement after five runs): ``session_nonce = $1`` alone cannot use
 the partial unique index, and a generic plan then scans the whole table.
 """

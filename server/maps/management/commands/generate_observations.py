@@ -92,8 +92,8 @@ class Command(BaseCommand):
                 refresh.drain()  # fold the batch's journal rows into the map summary now
                 done = stop
                 self.stdout.write(f"{done}/{count} observations ({time.perf_counter() - started:.0f} s)")
-            # the refreshes rewrote summary rows batch after batch: reclaim the dead ones (what autovacuum would do
-            # later, where it runs; a tile read over a million dead rows of maps_tilecell_mix took 2-3 times longer)
+            # the refreshes rewrite summary rows batch after batch: reclaim the dead ones now (autovacuum would,
+            # later, where it runs), so the first tile reads do not wade through them (docs/performance.md)
             cur.execute(f"VACUUM ANALYZE observations_observation, {', '.join(SUMMARY_TABLES)}")
         generation.bump()
         self.stdout.write(self.style.SUCCESS(f"generated {count} observations in {time.perf_counter() - started:.1f} s"))
