@@ -11,23 +11,18 @@ concurrently, one group's messages in order.
 from __future__ import annotations
 
 import asyncio
-import functools
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 
-import redis
 from channels.layers import get_channel_layer
+
+from server.platform import redis as platform_redis
 
 OnError = Callable[[str, dict, BaseException], None]  # (group, message, error)
 Item = tuple[str, dict, OnError | None]
 CHECK_TIMEOUT_S = 2.0
-
-
-@functools.lru_cache(maxsize=8)
-def _client(address: str) -> redis.Redis:
-    return redis.Redis.from_url(address, socket_timeout=CHECK_TIMEOUT_S, socket_connect_timeout=CHECK_TIMEOUT_S)
 
 
 def live_groups(groups: Iterable[str]) -> set[str] | None:
@@ -44,7 +39,7 @@ def live_groups(groups: Iterable[str]) -> set[str] | None:
         by_host[host_of(group)].append(group)
     live, newer_than = set(), f"({int(time.time()) - expiry}"  # group_send drops members this old
     for host, names in by_host.items():
-        pipe = _client(addresses[host]).pipeline(transaction=False)
+        pipe = platform_redis.client(addresses[host], timeout_s=CHECK_TIMEOUT_S).pipeline(transaction=False)
         for group in names:
             pipe.zcount(group_key(group), newer_than, "+inf")
         live |= {g for g, n in zip(names, pipe.execute()) if n}

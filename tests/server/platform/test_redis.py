@@ -13,8 +13,6 @@ from server.platform import redis as platform_redis
 SERVER = Path(__file__).resolve().parents[3] / "server"
 BUILDS_A_CLIENT = re.compile(r"\bRedis\.from_url\s*\(|\bredis\.(?:asyncio\.)?(?:Strict)?Redis\s*\(|\baredis\.Redis\s*\("
                              r"|\bredis\.(?:asyncio\.)?from_url\s*\(|\bStrictRedis\b")
-# reads channels_redis' privates and builds its own client until the realtime publisher is reworked (issue 26, item 1)
-NOT_YET_MOVED = {"realtime/outbox.py"}
 
 
 def test_one_client_per_address_and_options():
@@ -51,4 +49,4 @@ def test_no_server_module_builds_its_own_redis_client():
     builders = sorted(str(path.relative_to(SERVER)) for path in SERVER.rglob("*.py")
                       if "platform" not in path.relative_to(SERVER).parts and "migrations" not in path.parts
                       and BUILDS_A_CLIENT.search(path.read_text(encoding="utf-8")))
-    assert [name for name in builders if name not in NOT_YET_MOVED] == []
+    assert builders == []
