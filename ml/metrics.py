@@ -39,7 +39,7 @@ def macro_f1(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str
 
 
 def expected_calibration_error(confidence: Sequence[float], correct: Sequence[bool], n_bins: int = 10) -> float:
-    """ECE over ``n_bins`` equal-width bins of [0, 1] (10, as issue #3 specifies):
+    """ECE over ``n_bins`` equal-width bins of [0, 1] (10 by default):
     sum_b |acc_b - conf_b| * n_b / n, the arg-max against the label; a confidence of 1.0 falls in the last bin."""
     conf = np.asarray(confidence, dtype=np.float64)
     hit = np.asarray(correct, dtype=np.float64)

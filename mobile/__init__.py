@@ -1,1 +1,1 @@
-"""Dawn Chorus Kivy field client (issue #7). It imports ml.runtime, never torch or Django."""
+"""Dawn Chorus Kivy field client. It imports ml.runtime, never torch or Django."""

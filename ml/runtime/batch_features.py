@@ -2,10 +2,9 @@
 
 Numerically the same as calling :func:`ml.runtime.features.log_mel` on every row of
 :func:`ml.runtime.features.windows` (tested to 1e-4), but with one FFT call and one
-single-threaded filterbank product for the whole clip (5 ms instead of 8-70 ms for 5 s of
-audio on a loaded two-core machine), which keeps ``classify()`` within a phone's budget.
-Uses ``scipy.fft`` when present (several times faster than ``numpy.fft`` for float32),
-``numpy.fft`` otherwise.
+single-threaded filterbank product for the whole clip, which keeps ``classify()`` within a
+phone's budget (figures: ``docs/performance.md``). Uses ``scipy.fft`` when present (it keeps
+float32 fast), ``numpy.fft`` otherwise.
 """
 from __future__ import annotations
 
@@ -23,8 +22,8 @@ except ImportError:  # pragma: no cover - exercised on scipy-less builds only
 
 
 # OpenBLAS hands a product to its thread pool when m*n*k >= 65536 * 4. For this small
-# projection, waking the pool costs more than it saves and, on a loaded two-core machine, can
-# stall for 10+ ms; rows are therefore fed in blocks that stay single-threaded (~0.6 ms total).
+# projection, waking the pool costs more than it saves and can stall on a loaded machine; rows
+# are therefore fed in blocks that stay below that size, so the product stays single-threaded.
 _SINGLE_THREAD_MNK = 65536 * 4
 
 

@@ -1,6 +1,6 @@
 """The one classifier interface used by the phone, the server and the command line.
 
-Every model -- the numpy baseline today, tiny CNN students later -- is a runtime model file
+Every model -- the numpy baseline (``logmel-stats-mlp``), the PhiNet students (``phinet``) -- is a runtime model file
 (:mod:`ml.runtime.model_format`) whose header names an *architecture*. :func:`load_classifier`
 reads the file and hands it to the builder registered for that architecture name, so callers
 never depend on a concrete class::

@@ -1,15 +1,15 @@
 """Ogg/Opus decoding straight through libopus (ctypes), at the rate the caller needs.
 
-Phones upload Ogg/Opus. libsndfile decodes it too, but on a 5-s take it spends about 2.5× the
-time libopus needs (it walks the stream to learn its length first), and the 48 kHz result is then
-resampled to the model's rate. Here the Ogg pages are split into packets in Python and each packet
+Phones upload Ogg/Opus. libsndfile decodes it too, but walks the stream to learn its length first
+and returns 48 kHz audio that must then be resampled to the model's rate (figures:
+``docs/performance.md``). Here the Ogg pages are split into packets in Python and each packet
 is decoded by ``opus_decode_float`` directly at 8, 12, 16, 24 or 48 kHz (Opus decodes natively at
 those rates, so no resampling follows), with the pre-skip, the end trimming from the last granule
 position and the header's output gain applied as RFC 7845 says.
 
 Only what phones send is handled: one logical stream, channel mapping family 0 (mono or stereo).
 Anything else — no libopus, another mapping, chained or interleaved streams, a malformed page or a
-packet libopus refuses — returns None, and the caller decodes with libsndfile as before, so the
+packet libopus refuses — returns None, and the caller decodes with libsndfile instead, so the
 accepted inputs and the error codes are libsndfile's.
 """
 from __future__ import annotations

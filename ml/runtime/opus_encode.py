@@ -1,8 +1,8 @@
 """Ogg/Opus encoding straight through libopus (ctypes), with an Ogg muxer in Python.
 
-libsndfile's Opus writer (``audio.encode_ogg_opus``) costs several times what libopus itself needs
-on a short clip, and the public clip is encoded
-for every accepted recording. Here each 20-ms frame goes to ``opus_encode_float`` and the packets are laid
+The public clip is encoded for every accepted recording, and libsndfile's Opus writer
+(``audio.encode_ogg_opus``) spends much more than libopus itself needs on a short clip (figures:
+``docs/performance.md``). Here each 20-ms frame goes to ``opus_encode_float`` and the packets are laid
 into Ogg pages as RFC 7845 says: an ``OpusHead`` page (pre-skip = the encoder's lookahead), an
 ``OpusTags`` page holding only the vendor string and no user comments, then audio pages whose
 granule positions count 48 kHz samples including the pre-skip; the last page's granule trims the

@@ -40,8 +40,8 @@ from ml.runtime.model_format import ModelFormatError
 ARCHITECTURE = "phinet"
 ENCODINGS = ("float32", "float16", "int8", "binary")
 ACTIVATIONS = ("relu6", "hswish", "none")
-# Windows run through the network together: small enough that a block's activations stay in the
-# CPU cache (about 30 % faster per window than a whole minute of audio at once), same results.
+# Windows run through the network this many at a time: small enough that a block's activations stay
+# in the CPU cache (figures: docs/performance.md); the results do not depend on it.
 WINDOW_BATCH = 8
 
 
@@ -166,8 +166,8 @@ def conv2d(x: np.ndarray, w: np.ndarray, bias: np.ndarray, stride: tuple[int, in
         wmat = w.transpose(2, 3, 1, 0).reshape(kh * kw * c, out)
         return (cols.reshape(-1, kh * kw * c) @ wmat).reshape(n, ho, wo, out) + bias
     # depthwise: groups == channels == out. One contiguous (c,) tap vector per offset and a
-    # reused product buffer: 2-5x faster than ``y += slice * w[:, 0, i, j]`` (a strided tap
-    # vector makes numpy's broadcast loop slow), with the same sums in the same order.
+    # reused product buffer, not ``y += slice * w[:, 0, i, j]`` (a strided tap vector makes
+    # numpy's broadcast loop slow; docs/performance.md), with the same sums in the same order.
     taps = np.ascontiguousarray(w[:, 0].transpose(1, 2, 0), dtype=np.float32)  # (kh, kw, c)
     y = np.multiply(_shifted(xp, 0, 0, ho, wo, sh, sw), taps[0, 0], dtype=np.float32)
     tmp = np.empty_like(y)

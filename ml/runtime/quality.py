@@ -72,10 +72,8 @@ class QualityReport:
 
 
 def rfft(x: np.ndarray, n: int | None = None, axis: int = -1) -> np.ndarray:
-    """Real FFT: scipy.fft when installed (keeps float32 fast), else numpy in float64.
-
-    numpy 2.x transforms float32 input several times slower than float64.
-    """
+    """Real FFT: scipy.fft when installed (keeps float32 fast), else numpy in float64 (numpy 2.x is
+    slower on float32 input than on float64; docs/performance.md)."""
     try:
         from scipy import fft as _fft
     except ImportError:

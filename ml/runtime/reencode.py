@@ -20,8 +20,8 @@ from . import opus_encode
 from .audio import AudioError, encode_ogg_opus, resample
 
 PUBLIC_CLIP_MAX_S = 60.0   # a clip never lasts longer than this, whatever span is asked for
-# libopus complexity (0-10): 5 costs about half of 10's CPU at the same bitrate (~28 kb/s mono at
-# 24 kHz); every accepted recording pays it inside analysis
+# libopus complexity (0-10) of the public clip, which every accepted recording pays inside analysis;
+# 5 rather than the maximum, at the same bitrate (figures: docs/performance.md)
 OPUS_COMPLEXITY = 5
 MIN_CLIP_S = 0.1
 BLOCK_FRAMES = 65_536
