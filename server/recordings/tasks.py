@@ -1,4 +1,5 @@
-"""Celery tasks: analyse a recording (idempotent, acknowledged late), enqueue it, and sweep stuck ones."""
+"""Celery tasks: analyse a recording (idempotent, acknowledged late) with the classifier looked up here,
+enqueue it, sweep stuck recordings and unreferenced audio."""
 from __future__ import annotations
 
 import logging
