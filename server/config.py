@@ -97,7 +97,7 @@ class Config:
     # --- uploads and analysis ---
     max_upload_mb: float = env("DAWN_MAX_UPLOAD_MB", "25", "largest accepted audio file, in MB", minimum=0.001)
     max_audio_seconds: float = env("DAWN_MAX_AUDIO_SECONDS", "300", "longest accepted recording", minimum=0.001)
-    model_path: str | None = env("DAWN_MODEL_PATH", None, "pins the analysis to this classifier file (unset: "
+    model_path: Path | None = env("DAWN_MODEL_PATH", None, "pins the analysis to this classifier file (unset: "
                                  "the registry's current birds model); `python -m ml` without `--model` reads it "
                                  "too (unset there: `fixtures/models/baseline.npz`)")
     recording_token_ttl_s: int = env("DAWN_RECORDING_TOKEN_TTL_S", "21600", "a take must start within this many "
