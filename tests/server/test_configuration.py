@@ -85,7 +85,6 @@ def test_other_variables_table_lists_what_scripts_ml_mobile_and_benchmarks_read(
     for path in [*(ROOT / "scripts").glob("*.sh"), ROOT / "Makefile"]:
         read |= set(SHELL_VAR.findall(path.read_text()))
     read -= NOT_SETTINGS
-    read.discard("DAWN_GAME_RATE_LIMITS")  # a Django setting name (getattr(settings, ...)), no variable
     assert sorted(read - documented) == []
     assert not {n for cells in other for n in names_in(cells[0])} & {v.name for v in variables()}
 
