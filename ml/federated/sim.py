@@ -25,7 +25,7 @@ import numpy as np
 
 from ml.federated import dp
 from ml.federated.simdata import Recording
-from ml.federated.strategy import ClientUpdate, aggregate
+from ml.federated.strategy import ClientUpdate, aggregate, parse_strategy
 from ml.runtime.federated import codec
 from ml.runtime.federated.trainer import LocalHyper, train_head
 
@@ -176,11 +176,11 @@ def run(head0: dict, data: SimData, strategy: dict, cfg: SimConfig,
     k = min(cfg.clients_per_round, m)
     n_bad = int(round(cfg.malicious * m))
     bad = set(rng.choice(m, size=n_bad, replace=False).tolist()) if n_bad else set()
-    strategy = dict(strategy)
     sigma = 0.0
     if cfg.epsilon is not None:
         sigma = dp.noise_for_budget(cfg.epsilon, cfg.delta, cfg.rounds, k / m)
-        strategy.update(noise_multiplier=sigma, weighting="uniform")
+        strategy = {**strategy, "noise_multiplier": sigma, "weighting": "uniform"}
+    parsed = parse_strategy(strategy)
     head = {kk: v.copy() for kk, v in head0.items()}
     state: dict = {}
     prev = None
@@ -209,7 +209,7 @@ def run(head0: dict, data: SimData, strategy: dict, cfg: SimConfig,
             delta = codec.decode(enc, {kk: v.shape for kk, v in head.items()})
             updates.append(ClientUpdate(delta, res.n, res.loss, res.val_error, raw_norm))
         if updates:
-            new, state, info = aggregate(head, updates, strategy, clip_norm=clip, rng=rng, state=state,
+            new, state, info = aggregate(head, updates, parsed, clip_norm=clip, rng=rng, state=state,
                                          proxy_x=proxy,
                                          previous_head=prev, expected_clients=k)
             prev, head = head, new

@@ -18,7 +18,7 @@ from django.utils import timezone
 from ml.federated import dp
 from ml.federated.embedding import head_of, save_classifier, with_head
 from ml.federated.strategy import ClientUpdate as Update
-from ml.federated.strategy import aggregate, aggregate_sum, validate_strategy
+from ml.federated.strategy import aggregate, aggregate_sum, parse_strategy
 from ml.runtime.federated.secagg import SecAggError
 from ml.runtime.federated.trainer import LocalHyper, train_head
 from server.modelregistry import services as registry
@@ -82,7 +82,7 @@ def aggregate_round(round_id: int) -> str:
     }
     if not rows:
         return fail(rnd, "No client sent an update before the deadline.", metrics)
-    strategy = validate_strategy(rnd.strategy)
+    strategy = parse_strategy(rnd.strategy)
     base = load_model(rnd.model_version)
     global_head = head_of(base)
     state_row, _ = ServerState.objects.get_or_create(model_set=rnd.model_version.model_set)
@@ -124,7 +124,7 @@ def aggregate_round(round_id: int) -> str:
             cur_clf, evaluation.manifest_path("validation")), temperature)
     metrics.update({"val_accuracy": acc_new, "current_val_accuracy": acc_current,
                     "val_files": len(validation.files)})
-    sigma = float(strategy["noise_multiplier"])
+    sigma = float(strategy.privacy.noise_multiplier)
     events = list(state_row.privacy_events or [])
     epsilon = None
     if sigma > 0:

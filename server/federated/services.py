@@ -15,7 +15,7 @@ from django.utils import timezone
 from rest_framework import status
 
 from ml.federated.embedding import head_of
-from ml.federated.strategy import validate_strategy
+from ml.federated.strategy import parse_strategy, validate_strategy
 from ml.runtime.federated import codec
 from server.common.errors import ApiError
 from server.modelregistry import services as registry
@@ -81,7 +81,7 @@ def validate_round_settings(values: dict[str, Any]) -> dict[str, Any]:
         raise ValueError("dp_delta must be in (0, 1).")
     if out.get("secure_aggregation"):
         out["secure_aggregation"] = secagg.validate_config(out["secure_aggregation"], k,
-                                                           validate_strategy(out.get("strategy"))["aggregator"])
+                                                           parse_strategy(out.get("strategy")).aggregator)
     return out
 
 
@@ -141,7 +141,7 @@ def task_for(user) -> dict | None:
         "trainable": rnd.trainable,
         "hyperparameters": {"local_epochs": rnd.local_epochs, "learning_rate": rnd.learning_rate,
                             "batch_size": rnd.batch_size, "proximal_mu": rnd.proximal_mu},
-        "strategy": validate_strategy(rnd.strategy)["aggregator"],
+        "strategy": parse_strategy(rnd.strategy).aggregator,
         "clip_norm": rnd.clip_norm,
         "quantisation": {"dtype": "int8", "scale": "per-tensor", "rounding": "stochastic"},
         "secure_aggregation": secure,
