@@ -233,8 +233,6 @@ CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer"
 
 # --- Celery ----------------------------------------------------------------------------------
 CELERY_BROKER_URL = CONFIG.celery_broker_url or REDIS_URL
-if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "unix://")):
-    CELERY_BROKER_TRANSPORT = "server.platform.kombu_redis:Transport"  # one Redis client per channel
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
