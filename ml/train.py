@@ -35,6 +35,12 @@ Pipeline (one seed makes it deterministic on one thread):
    before (same data and seed; written to STUDENT-xnor.npz beside it, report STUDENT-xnor.report.json).
 9. **Export**: the best student to ``--out`` (and ``--out`` with ``-xnor`` before the suffix),
    plus ``<out>.report.json`` with metrics per generation and per teacher.
+
+:func:`train` reads as these steps, each a function returning a frozen dataclass the next one takes:
+:func:`check_config`, :func:`load_data` (:class:`TrainData`), :func:`weak_label_windows` (:class:`Split`),
+:func:`stored_teachers` (:class:`Teachers`), :func:`select` over :func:`fit_generation` (:class:`Selection` of
+:class:`Generation`), :func:`calibrate` (:class:`Calibration`), :func:`export` (:class:`Exported`) and
+:func:`fit_xnor_twin`. Only the report written at the end is a JSON object.
 """
 from __future__ import annotations
 
@@ -48,7 +54,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -545,53 +551,143 @@ def load_student(path: str, labels: list[str], model_set: str, params: FeaturePa
     return clf, from_runtime(clf), float(clf.header["architecture"]["input"]["scale"])
 
 
-def train(cfg: TrainConfig, log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)) -> dict:
-    """Run the whole pipeline; return the JSON report (also written beside the model)."""
-    import torch
+# --- the pipeline, stage by stage ------------------------------------------------------------------
 
-    from ml.distill import file_probs, fit_temperature, reliability_png
-    from ml.export import export_student
-    from ml.models.phinet import PhiNetConfig, count_parameters, macs_per_window
+@dataclass(frozen=True)
+class TrainData:
+    """The readable files of the manifest (each with its split), their window log-mels and RMS, the label
+    set (sorted) and the stored teacher's window logits over it (None per file without them)."""
+    items: list[Item]
+    mels: list[np.ndarray]
+    rms: list[np.ndarray]
+    skipped: list[str]
+    labels: list[str]
+    params: FeatureParams
+    teacher_logits: list[np.ndarray | None]
+    teacher_index: dict[str, int]
 
-    torch.set_num_threads(max(1, min(2, cfg.threads)))
-    t_start = time.perf_counter()
+    def files(self, split: str) -> list[int]:
+        return [i for i, it in enumerate(self.items) if it.split == split]
+
+    def label_of(self, i: int) -> int:
+        return self.labels.index(self.items[i].label)
+
+
+@dataclass(frozen=True)
+class FileSet:
+    """Evaluation files: per file, the log-mels of its sounding windows (all windows if none sounds), and labels."""
+    mels: list[np.ndarray]
+    y: np.ndarray
+
+
+@dataclass(frozen=True)
+class Teachers:
+    """The stored teacher's tempered probabilities on the training windows (none, or one teacher) with the
+    mask of windows it has an opinion on, its name, and its report (known labels, its own file metrics)."""
+    probs: list[np.ndarray]
+    masks: list[np.ndarray]
+    names: list[str]
+    report: dict
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One trained student and how it did; ``generation`` is its number, or ``"file VERSION"`` for a student
+    read with ``--xnor-from``. ``train_probs`` (its tempered probabilities on the training windows, what it
+    teaches) is set for a kept generation only."""
+    generation: int | str
+    model: Any
+    temperature: float
+    val: dict
+    test: dict
+    val_logits: list[np.ndarray]
+    test_logits: list[np.ndarray]
+    teachers: tuple[str, ...] = ()
+    kept: bool = False
+    train_probs: np.ndarray | None = None
+
+    @property
+    def name(self) -> str:
+        """How a pupil names this teacher: ``gen N`` or the file's ``file VERSION``."""
+        return self.generation if isinstance(self.generation, str) else f"gen {self.generation}"
+
+    def report(self) -> dict:
+        return {"generation": self.generation, "teachers": list(self.teachers), "temperature": self.temperature,
+                "val": self.val, "test": self.test, "kept": self.kept}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The student to export, every generation's report, and the ensemble of the kept ones (None below two)."""
+    best: Generation
+    generations: list[dict]
+    ensemble: dict | None
+
+
+@dataclass(frozen=True)
+class Calibration:
+    temperature: float
+    unknown_threshold: float
+
+
+@dataclass(frozen=True)
+class Exported:
+    """The exported student: where, as which version, its size and calibration, and what its header says."""
+    path: Path
+    version: str
+    size: int
+    calibration: Calibration
+    encoding: str
+    metrics: dict
+    training: dict
+    reliability_png: Path
+
+
+def check_config(cfg: TrainConfig) -> None:
+    """:class:`TrainError` for options that cannot train (checked before any file is read)."""
     if cfg.hop_length not in (160, 320, 480, 640):
         raise TrainError(f"hop_length must be one of 160, 320, 480, 640, got {cfg.hop_length}.")
     for name, allowed in XNOR_CHOICES.items():
         if getattr(cfg, name) not in allowed:
             raise TrainError(f"{name} must be one of {', '.join(allowed)}, got {getattr(cfg, name)!r}.")
+    if cfg.xnor_from and not cfg.xnor:
+        raise TrainError("--xnor-from trains an XNOR twin; it cannot be combined with --no-xnor.")
+
+
+def load_data(cfg: TrainConfig, log: Callable[[str], None]) -> TrainData:
+    """Manifest, split, features (unreadable files reported and left out) and the stored teacher's logits."""
     params = FeatureParams(hop_length=cfg.hop_length)
-    items, label_col = read_items(cfg)
-    feats, rmss, errors = load_features(items, params, cfg.workers, log)
+    items, _ = read_items(cfg)
+    mels, rms, errors = load_features(items, params, cfg.workers, log)
     for e in errors:
         log(f"warning: {e}")
-    keep = [i for i, f in enumerate(feats) if f is not None]
-    items, feats, rmss = [items[i] for i in keep], [feats[i] for i in keep], [rmss[i] for i in keep]
+    keep = [i for i, f in enumerate(mels) if f is not None]
+    items, mels, rms = [items[i] for i in keep], [mels[i] for i in keep], [rms[i] for i in keep]
     labels = sorted({it.label for it in items})
-    lab_index = {lab: i for i, lab in enumerate(labels)}
     if cfg.teacher == "birdnet":
-        tlogits, t_index = teacher_scores(items, feats, labels, log)
+        logits, index = teacher_scores(items, mels, labels, log)
     elif cfg.teacher == "birdnet-probe":
-        tlogits, t_index = probe_teacher(items, feats, rmss, labels, cfg.seed, log)
+        logits, index = probe_teacher(items, mels, rms, labels, cfg.seed, log)
     else:
-        tlogits, t_index = [None] * len(items), {}
+        logits, index = [None] * len(items), {}
+    return TrainData(items, mels, rms, errors, labels, params, logits, index)
 
-    def split_files(name: str) -> list[int]:
-        return [i for i, it in enumerate(items) if it.split == name]
 
-    tr_files = split_files("train")
-    # weak labels: pick the windows most likely to hold the named species
+def weak_label_windows(data: TrainData, cfg: TrainConfig) -> Split:
+    """Per training file, the ``windows_per_file`` sounding windows most likely to hold its label (the teacher's
+    score, or 1-12 kHz activity where it has none) and the ``background_per_file`` least likely ones."""
+    n_labels = len(data.labels)
     xs, ys, ts, wf, bg = [], [], [], [], []
-    for i in tr_files:
-        f, r, lab = feats[i], rmss[i], lab_index[items[i].label]
+    for i in data.files("train"):
+        f, r, lab = data.mels[i], data.rms[i], data.label_of(i)
         sounding = np.flatnonzero(r >= SILENCE_RMS)
         if sounding.size == 0:
             continue
-        tz = tlogits[i]
+        tz = data.teacher_logits[i]
         if tz is not None and not np.isnan(tz[0, lab]):
             score = tz[sounding, lab]
         else:
-            score = activity(f[sounding], params)
+            score = activity(f[sounding], data.params)
         order = np.argsort(-score, kind="stable")
         chosen = sounding[order[: cfg.windows_per_file]]
         n_bg = min(cfg.background_per_file, max(0, len(order) - cfg.windows_per_file - 2))
@@ -600,163 +696,253 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = lambda s: print(s, file
         xs.append(f[picked])
         ys.extend([lab] * len(picked))
         bg.extend([False] * len(chosen) + [True] * len(background))
-        ts.append(tz[picked] if tz is not None else np.full((len(picked), len(labels)), np.nan, np.float32))
+        ts.append(tz[picked] if tz is not None else np.full((len(picked), n_labels), np.nan, np.float32))
         wf.extend([i] * len(picked))
     y_arr, bg_arr = np.array(ys), np.array(bg, dtype=bool)
-    soft = np.eye(len(labels), dtype=np.float32)[y_arr]
-    soft[bg_arr] = 1.0 / len(labels)
-    train_split = Split(np.concatenate(xs), y_arr, np.concatenate(ts), wf, soft, bg_arr)
-    sample = normalise(train_split.x[:: max(1, len(ys) // 256)], 1.0)
-    input_scale = round(float(sample.std()), 3) or 1.0
-    log(f"data: {len(tr_files)} train files -> {len(ys)} windows ({int(bg_arr.sum())} background), {len(split_files('val'))} val, "
-        f"{len(split_files('test'))} test files; {len(labels)} labels; input scale {input_scale}")
+    soft = np.eye(n_labels, dtype=np.float32)[y_arr]
+    soft[bg_arr] = 1.0 / n_labels
+    return Split(np.concatenate(xs), y_arr, np.concatenate(ts), wf, soft, bg_arr)
 
-    def file_set(name: str) -> tuple[list[np.ndarray], np.ndarray]:
-        idx = split_files(name)
-        mels = []
-        for i in idx:
-            s = rmss[i] >= SILENCE_RMS
-            mels.append(feats[i][s] if s.any() else feats[i])
-        return mels, np.array([lab_index[items[i].label] for i in idx])
 
-    val_x, val_y = file_set("val")
-    test_x, test_y = file_set("test")
-    teachers, masks, teacher_report = [], [], {}
-    if any(t is not None for t in tlogits) and t_index:
-        z = train_split.teacher
-        known = ~np.isnan(z)
-        zt = np.where(known, z, -np.inf) / cfg.kd_temperature
-        zt = zt - np.nanmax(np.where(known, zt, np.nan), axis=1, keepdims=True)
-        p = np.where(known, np.exp(zt), 0.0)
-        p = p / p.sum(axis=1, keepdims=True)
-        has = known[np.arange(len(ys)), train_split.y]  # BirdNET has an opinion when it knows the species
-        teachers.append(p.astype(np.float32))
-        masks.append(has)
-        # BirdNET's own file-level metrics (known species only; sigmoid scores averaged)
-        def bn_eval(idxs):
-            ok = [i for i in idxs if not np.isnan(tlogits[i][0, lab_index[items[i].label]])]
-            y = np.array([lab_index[items[i].label] for i in ok])
-            lg = [np.where(np.isnan(tlogits[i]), -1e9, tlogits[i]).astype(np.float64) for i in ok]
-            return evaluate_files(lg, y, labels, 1.0)
-        teacher_report[cfg.teacher] = {"known_labels": sorted(t_index), "val_known_species": bn_eval(split_files("val")),
-                                     "test_known_species": bn_eval(split_files("test")),
-                                     "train_window_agreement": round(float(
-                                         (p.argmax(1) == train_split.y)[has].mean()), 4)}
-    mcfg = PhiNetConfig(alpha=cfg.alpha, beta=cfg.beta, t0=cfg.t0, blocks=cfg.blocks, embed_dim=cfg.embed_dim)
+def input_scale_of(windows: Split) -> float:
+    """The input normalisation: the standard deviation of (at most about 256) mean-removed training windows."""
+    sample = normalise(windows.x[:: max(1, len(windows.y) // 256)], 1.0)
+    return round(float(sample.std()), 3) or 1.0
+
+
+def file_set(data: TrainData, split: str) -> FileSet:
+    idx = data.files(split)
+    mels = []
+    for i in idx:
+        s = data.rms[i] >= SILENCE_RMS
+        mels.append(data.mels[i][s] if s.any() else data.mels[i])
+    return FileSet(mels, np.array([data.label_of(i) for i in idx]))
+
+
+def stored_teachers(data: TrainData, windows: Split, cfg: TrainConfig) -> Teachers:
+    """The stored teacher as soft targets softmax(logit / T) over the labels it knows, with its report."""
+    if not (any(t is not None for t in data.teacher_logits) and data.teacher_index):
+        return Teachers([], [], [], {})
+    z = windows.teacher
+    known = ~np.isnan(z)
+    zt = np.where(known, z, -np.inf) / cfg.kd_temperature
+    zt = zt - np.nanmax(np.where(known, zt, np.nan), axis=1, keepdims=True)
+    p = np.where(known, np.exp(zt), 0.0)
+    p = p / p.sum(axis=1, keepdims=True)
+    has = known[np.arange(len(windows.y)), windows.y]  # the teacher has an opinion when it knows the species
+
+    def own_metrics(split: str) -> dict:  # file level, known species only
+        ok = [i for i in data.files(split) if not np.isnan(data.teacher_logits[i][0, data.label_of(i)])]
+        y = np.array([data.label_of(i) for i in ok])
+        lg = [np.where(np.isnan(data.teacher_logits[i]), -1e9, data.teacher_logits[i]).astype(np.float64) for i in ok]
+        return evaluate_files(lg, y, data.labels, 1.0)
+
+    report = {cfg.teacher: {"known_labels": sorted(data.teacher_index), "val_known_species": own_metrics("val"),
+                            "test_known_species": own_metrics("test"),
+                            "train_window_agreement": round(float((p.argmax(1) == windows.y)[has].mean()), 4)}}
+    return Teachers([p.astype(np.float32)], [has], [cfg.teacher], report)
+
+
+def train_probabilities(model, windows: Split, input_scale: float, kd_temperature: float) -> np.ndarray:
+    """softmax(logits / T) of ``model`` on the training windows: what it teaches a later student."""
+    import torch
+
+    with torch.no_grad():
+        tl = model(torch.from_numpy(normalise(windows.x, input_scale))[:, None]).numpy()
+    tz = tl / kd_temperature
+    tp = np.exp(tz - tz.max(axis=1, keepdims=True))
+    return (tp / tp.sum(1, keepdims=True)).astype(np.float32)
+
+
+def fit_generation(g: int, mcfg, windows: Split, teachers: Teachers, previous: Generation | None, data: TrainData,
+                   val: FileSet, test: FileSet, cfg: TrainConfig, input_scale: float) -> Generation:
+    """Generation ``g``: a student taught by the stored teachers and the last kept generation, temperature
+    fitted on validation files (not kept yet: see :func:`select`)."""
+    from ml.distill import fit_temperature
+
+    probs = list(teachers.probs) + ([previous.train_probs] if previous else [])
+    masks = list(teachers.masks) + ([np.ones(len(windows.y), bool)] if previous else [])
+    model = train_student(mcfg, windows, probs, masks, len(data.labels), cfg, input_scale, cfg.epochs,
+                          cfg.seed + g, f"gen {g}")
+    vl = window_logits(model, val.mels, input_scale)
+    temp = fit_temperature(vl, val.y)
+    tl = window_logits(model, test.mels, input_scale)
+    return Generation(g, model, temp, evaluate_files(vl, val.y, data.labels, temp),
+                      evaluate_files(tl, test.y, data.labels, temp), vl, tl,
+                      teachers=tuple(teachers.names) + ((previous.name,) if previous else ()))
+
+
+def improves(candidate: dict, previous: dict | None) -> bool:
+    """A generation is kept when its validation macro-F1 is higher and its ECE no worse by more than 0.01."""
+    return previous is None or (candidate["macro_f1"] > previous["macro_f1"]
+                                and candidate["ece"] <= previous["ece"] + 0.01)
+
+
+def ensemble_of(kept: list[Generation], val: FileSet, test: FileSet, labels: list[str]) -> dict | None:
+    """File metrics of the mean of the kept generations' calibrated probabilities (None below two)."""
+    from ml.distill import file_probs
+
+    if len(kept) < 2:
+        return None
+
+    def mean_logits(logits_of: Callable[[Generation], list[np.ndarray]], n: int) -> list[np.ndarray]:
+        return [np.log(np.mean([file_probs([logits_of(k)[i]], k.temperature)[0] for k in kept], axis=0) + 1e-12)[None]
+                for i in range(n)]
+
+    return {"members": [k.generation for k in kept],
+            "val": evaluate_files(mean_logits(lambda k: k.val_logits, len(val.y)), val.y, labels, 1.0),
+            "test": evaluate_files(mean_logits(lambda k: k.test_logits, len(test.y)), test.y, labels, 1.0)}
+
+
+def select(mcfg, windows: Split, teachers: Teachers, data: TrainData, val: FileSet, test: FileSet,
+           cfg: TrainConfig, log: Callable[[str], None], input_scale: float) -> Selection:
+    """Born-again generations, each taught by the last kept one; the last kept generation is the best."""
     generations, kept = [], []
-    best = None
-    student_file = None
-    if cfg.xnor_from:
-        if not cfg.xnor:
-            raise TrainError("--xnor-from trains an XNOR twin; it cannot be combined with --no-xnor.")
-        student_file, model, input_scale = load_student(cfg.xnor_from, labels, cfg.model_set, params)
-        mcfg = model.cfg
-        vl = window_logits(model, val_x, input_scale)
-        temp = student_file.temperature
-        with torch.no_grad():
-            tl = model(torch.from_numpy(normalise(train_split.x, input_scale))[:, None]).numpy()
-        tz = tl / cfg.kd_temperature
-        tp = np.exp(tz - tz.max(axis=1, keepdims=True))
-        best = {"generation": f"file {student_file.version}", "model": model, "temperature": temp,
-                "val": evaluate_files(vl, val_y, labels, temp), "val_logits": vl,
-                "test": evaluate_files(window_logits(model, test_x, input_scale), test_y, labels, temp),
-                "test_logits": window_logits(model, test_x, input_scale),
-                "train_probs": (tp / tp.sum(1, keepdims=True)).astype(np.float32)}
-        log(f"student {cfg.xnor_from}: val {best['val']} test {best['test']}")
-    for g in range(0 if cfg.xnor_from else cfg.generations):
-        gen_teachers = list(teachers) + ([kept[-1]["train_probs"]] if kept else [])
-        gen_masks = list(masks) + ([np.ones(len(ys), bool)] if kept else [])
-        model = train_student(mcfg, train_split, gen_teachers, gen_masks, len(labels), cfg, input_scale,
-                              cfg.epochs, cfg.seed + g, f"gen {g}")
-        vl = window_logits(model, val_x, input_scale)
-        temp = fit_temperature(vl, val_y)
-        val = evaluate_files(vl, val_y, labels, temp)
-        test = evaluate_files(window_logits(model, test_x, input_scale), test_y, labels, temp)
-        accept = not kept or (val["macro_f1"] > kept[-1]["val"]["macro_f1"]
-                              and val["ece"] <= kept[-1]["val"]["ece"] + 0.01)
-        entry = {"generation": g, "teachers": ([cfg.teacher] if teachers else []) + ([f"gen {kept[-1]['generation']}"] if kept else []),
-                 "temperature": round(temp, 4), "val": val, "test": test, "kept": accept}
-        log(f"generation {g}: val {val} test {test} -> {'kept' if accept else 'dropped'}")
-        generations.append(entry)
+    for g in range(cfg.generations):
+        gen = fit_generation(g, mcfg, windows, teachers, kept[-1] if kept else None, data, val, test, cfg,
+                             input_scale)
+        accept = improves(gen.val, kept[-1].val if kept else None)
+        gen = replace(gen, temperature=round(gen.temperature, 4), kept=accept)
+        log(f"generation {g}: val {gen.val} test {gen.test} -> {'kept' if accept else 'dropped'}")
+        generations.append(gen.report())
         if accept:
-            with torch.no_grad():
-                tl = model(torch.from_numpy(normalise(train_split.x, input_scale))[:, None]).numpy()
-            tz = tl / cfg.kd_temperature
-            tp = np.exp(tz - tz.max(axis=1, keepdims=True))
-            kept.append({**entry, "model": model, "train_probs": (tp / tp.sum(1, keepdims=True)).astype(np.float32),
-                         "val_logits": vl, "test_logits": window_logits(model, test_x, input_scale)})
-            best = kept[-1]
-    ensemble = None
-    if len(kept) > 1:
-        ens_val = [np.log(np.mean([file_probs([k["val_logits"][i]], k["temperature"])[0] for k in kept], axis=0) + 1e-12)[None]
-                   for i in range(len(val_y))]
-        ens_test = [np.log(np.mean([file_probs([k["test_logits"][i]], k["temperature"])[0] for k in kept], axis=0) + 1e-12)[None]
-                    for i in range(len(test_y))]
-        ensemble = {"members": [k["generation"] for k in kept], "val": evaluate_files(ens_val, val_y, labels, 1.0),
-                    "test": evaluate_files(ens_test, test_y, labels, 1.0)}
-    model, temp = best["model"], best["temperature"]
-    val_p = file_probs(best["val_logits"], temp)
-    threshold = fit_threshold(val_p, val_y)
+            kept.append(replace(gen, train_probs=train_probabilities(gen.model, windows, input_scale,
+                                                                     cfg.kd_temperature)))
+    return Selection(kept[-1], generations, ensemble_of(kept, val, test, data.labels))
+
+
+def student_from_file(cfg: TrainConfig, data: TrainData, windows: Split, val: FileSet, test: FileSet,
+                      log: Callable[[str], None]):
+    """(runtime classifier, the student as a kept :class:`Generation`, its input scale) for ``--xnor-from``."""
+    clf, model, input_scale = load_student(cfg.xnor_from, data.labels, cfg.model_set, data.params)
+    vl, tl = window_logits(model, val.mels, input_scale), window_logits(model, test.mels, input_scale)
+    temp = clf.temperature
+    student = Generation(f"file {clf.version}", model, temp, evaluate_files(vl, val.y, data.labels, temp),
+                         evaluate_files(tl, test.y, data.labels, temp), vl, tl, kept=True,
+                         train_probs=train_probabilities(model, windows, input_scale, cfg.kd_temperature))
+    log(f"student {cfg.xnor_from}: val {student.val} test {student.test}")
+    return clf, student, input_scale
+
+
+def calibrate(best: Generation, val: FileSet) -> Calibration:
+    """The best student's temperature and the unknown threshold fitted on validation files."""
+    from ml.distill import file_probs
+
+    return Calibration(best.temperature, fit_threshold(file_probs(best.val_logits, best.temperature), val.y))
+
+
+def export(cfg: TrainConfig, data: TrainData, windows: Split, test: FileSet, best: Generation,
+           calibration: Calibration, input_scale: float, student_file=None) -> Exported:
+    """Write the best student to ``cfg.out`` with its reliability plot; with ``--xnor-from`` the student file
+    stays as it is, and the twin takes its version, threshold and encoding."""
+    from ml.distill import file_probs, reliability_png
+    from ml.export import export_student
+    from ml.models.phinet import count_parameters, macs_per_window
+
     out = Path(cfg.xnor_from) if student_file is not None else Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     version = cfg.version or f"{cfg.model_set}-phinet-{time.strftime('%Y.%m')}-s{cfg.seed}"
-    metrics = {"test": best["test"], "val": best["val"], "parameters": count_parameters(model),
-               "macs_per_window": macs_per_window(model, params.n_mels, train_split.x.shape[2])}
-    training = {"manifest": str(cfg.manifest), "seed": cfg.seed, "config": {k: v for k, v in asdict(cfg).items()},
-                "generation": best["generation"], "test_files": [str(items[i].path.name) for i in split_files("test")]}
+    metrics = {"test": best.test, "val": best.val, "parameters": count_parameters(best.model),
+               "macs_per_window": macs_per_window(best.model, data.params.n_mels, windows.x.shape[2])}
+    training = {"manifest": str(cfg.manifest), "seed": cfg.seed, "config": dict(asdict(cfg)),
+                "generation": best.generation, "test_files": [str(data.items[i].path.name) for i in data.files("test")]}
     png = out.with_suffix(".reliability.png")
-    if student_file is None:
-        test_p = file_probs(best["test_logits"], temp)
-        reliability_png(test_p.max(1), test_p.argmax(1) == test_y, png, f"{version} (test files)")
-        size = export_student(model, out, encoding=cfg.encoding, labels=labels, model_set=cfg.model_set, version=version,
-                              params=params, input_scale=input_scale, temperature=temp, unknown_threshold=threshold,
-                              metrics=metrics, training=training)
-    else:  # the student file stays as it is; the twin takes its version and encoding
-        version, threshold, size = student_file.version, student_file.unknown_threshold, out.stat().st_size
-        cfg = replace(cfg, encoding=student_file.header["training"].get("weight_encoding", cfg.encoding))
-    report = {"model": str(out), "model_version": version, "model_bytes": size, "labels": labels,
-              "parameters": metrics["parameters"], "macs_per_window": metrics["macs_per_window"],
-              "temperature": temp, "unknown_threshold": threshold, "generations": generations,
-              "ensemble": ensemble, "teachers": teacher_report, "skipped_files": errors,
-              "reliability_png": str(png)}
+    if student_file is not None:
+        return Exported(out, student_file.version, out.stat().st_size,
+                        Calibration(calibration.temperature, student_file.unknown_threshold),
+                        student_file.header["training"].get("weight_encoding", cfg.encoding), metrics, training, png)
+    test_p = file_probs(best.test_logits, calibration.temperature)
+    reliability_png(test_p.max(1), test_p.argmax(1) == test.y, png, f"{version} (test files)")
+    size = export_student(best.model, out, encoding=cfg.encoding, labels=data.labels, model_set=cfg.model_set,
+                          version=version, params=data.params, input_scale=input_scale,
+                          temperature=calibration.temperature, unknown_threshold=calibration.unknown_threshold,
+                          metrics=metrics, training=training)
+    return Exported(out, version, size, calibration, cfg.encoding, metrics, training, png)
+
+
+def fit_xnor_twin(cfg: TrainConfig, mcfg, data: TrainData, windows: Split, teachers: Teachers, best: Generation,
+                  val: FileSet, test: FileSet, exported: Exported, input_scale: float) -> dict:
+    """The binarised twin of the best student, distilled from it, written beside it; its report."""
+    from ml.distill import file_probs, fit_temperature
+    from ml.export import export_student
+    from ml.models.phinet import count_parameters
+
+    xcfg = replace(mcfg, binary=True, binary_depthwise=cfg.xnor_depthwise == "binary",
+                   binary_shortcuts=cfg.xnor_shortcuts)
+    model = best.model
+    xmodel = train_student(xcfg, windows, list(teachers.probs) + [best.train_probs],
+                           list(teachers.masks) + [np.ones(len(windows.y), bool)], len(data.labels), cfg, input_scale,
+                           cfg.xnor_epochs, cfg.seed + 100, "xnor",
+                           init=model if cfg.xnor_init == "student" else None,
+                           online_teacher=model if cfg.xnor_teacher == "online" else None)
+    xl = window_logits(xmodel, val.mels, input_scale)
+    xtemp = fit_temperature(xl, val.y)
+    xval = evaluate_files(xl, val.y, data.labels, xtemp)
+    xtest = evaluate_files(window_logits(xmodel, test.mels, input_scale), test.y, data.labels, xtemp)
+    xthr = fit_threshold(file_probs(xl, xtemp), val.y)
+    out = exported.path
+    xout = out.with_name(out.stem + "-xnor" + out.suffix)
+    xsize = export_student(xmodel, xout, encoding=exported.encoding, labels=data.labels, model_set=cfg.model_set,
+                           version=exported.version + "-xnor", params=data.params, input_scale=input_scale,
+                           temperature=xtemp, unknown_threshold=xthr,
+                           metrics={"test": xtest, "val": xval, "parameters": count_parameters(xmodel)},
+                           training={**exported.training, "teachers": list(teachers.names) + [best.name]})
+    fp32 = out.with_name(out.stem + "-fp32-twin.npz")
+    twin_size = export_student(model, fp32, encoding="float32", labels=data.labels, model_set=cfg.model_set,
+                               version=exported.version + "-fp32", params=data.params, input_scale=input_scale,
+                               temperature=exported.calibration.temperature,
+                               unknown_threshold=exported.calibration.unknown_threshold)
+    fp32.unlink()
+    return {"model": str(xout), "model_bytes": xsize, "val": xval, "test": xtest,
+            "temperature": xtemp, "fp32_twin_bytes": twin_size,
+            "size_ratio_vs_fp32_twin": round(twin_size / xsize, 2),
+            # 4 bytes per weight, as XNOR-Net counts it; the file above compresses better when the
+            # student was restored from float16 (--xnor-from): 13 mantissa bits are zero
+            "size_ratio_vs_fp32_weights": round(4 * exported.metrics["parameters"] / xsize, 2),
+            "size_ratio_vs_shipped_twin": round(exported.size / xsize, 2)}
+
+
+def train(cfg: TrainConfig, log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)) -> dict:
+    """Run the whole pipeline (module docstring); return the JSON report (also written beside the model)."""
+    import torch
+
+    from ml.models.phinet import PhiNetConfig
+
+    torch.set_num_threads(max(1, min(2, cfg.threads)))
+    t_start = time.perf_counter()
+    check_config(cfg)
+    data = load_data(cfg, log)
+    windows = weak_label_windows(data, cfg)
+    input_scale = input_scale_of(windows)
+    log(f"data: {len(data.files('train'))} train files -> {len(windows.y)} windows ({int(windows.background.sum())} "
+        f"background), {len(data.files('val'))} val, {len(data.files('test'))} test files; {len(data.labels)} labels; "
+        f"input scale {input_scale}")
+    val, test = file_set(data, "val"), file_set(data, "test")
+    teachers = stored_teachers(data, windows, cfg)
+    student_file = None
+    if cfg.xnor_from:
+        student_file, best, input_scale = student_from_file(cfg, data, windows, val, test, log)
+        mcfg = best.model.cfg
+        selection = Selection(best, [], None)
+    else:
+        mcfg = PhiNetConfig(alpha=cfg.alpha, beta=cfg.beta, t0=cfg.t0, blocks=cfg.blocks, embed_dim=cfg.embed_dim)
+        selection = select(mcfg, windows, teachers, data, val, test, cfg, log, input_scale)
+    calibration = calibrate(selection.best, val)
+    exported = export(cfg, data, windows, test, selection.best, calibration, input_scale, student_file)
+    report = {"model": str(exported.path), "model_version": exported.version, "model_bytes": exported.size,
+              "labels": data.labels, "parameters": exported.metrics["parameters"],
+              "macs_per_window": exported.metrics["macs_per_window"], "temperature": exported.calibration.temperature,
+              "unknown_threshold": exported.calibration.unknown_threshold, "generations": selection.generations,
+              "ensemble": selection.ensemble, "teachers": teachers.report, "skipped_files": data.skipped,
+              "reliability_png": str(exported.reliability_png)}
     if cfg.xnor:
-        xcfg = replace(mcfg, binary=True, binary_depthwise=cfg.xnor_depthwise == "binary",
-                       binary_shortcuts=cfg.xnor_shortcuts)
-        t_best = best["train_probs"]
-        xmodel = train_student(xcfg, train_split, list(teachers) + [t_best],
-                               list(masks) + [np.ones(len(ys), bool)], len(labels), cfg, input_scale,
-                               cfg.xnor_epochs, cfg.seed + 100, "xnor",
-                               init=model if cfg.xnor_init == "student" else None,
-                               online_teacher=model if cfg.xnor_teacher == "online" else None)
-        xl = window_logits(xmodel, val_x, input_scale)
-        xtemp = fit_temperature(xl, val_y)
-        xval = evaluate_files(xl, val_y, labels, xtemp)
-        xtest = evaluate_files(window_logits(xmodel, test_x, input_scale), test_y, labels, xtemp)
-        xthr = fit_threshold(file_probs(xl, xtemp), val_y)
-        xout = out.with_name(out.stem + "-xnor" + out.suffix)
-        xsize = export_student(xmodel, xout, encoding=cfg.encoding, labels=labels, model_set=cfg.model_set,
-                               version=version + "-xnor", params=params, input_scale=input_scale, temperature=xtemp,
-                               unknown_threshold=xthr, metrics={"test": xtest, "val": xval,
-                                                                "parameters": count_parameters(xmodel)},
-                               training={**training, "teachers": ([cfg.teacher] if teachers else []) + [
-                                   best["generation"] if student_file is not None else f"gen {best['generation']}"]})
-        fp32 = out.with_name(out.stem + "-fp32-twin.npz")
-        twin_size = export_student(model, fp32, encoding="float32", labels=labels, model_set=cfg.model_set,
-                                   version=version + "-fp32", params=params, input_scale=input_scale,
-                                   temperature=temp, unknown_threshold=threshold)
-        fp32.unlink()
-        report["xnor"] = {"model": str(xout), "model_bytes": xsize, "val": xval, "test": xtest,
-                          "temperature": xtemp, "fp32_twin_bytes": twin_size,
-                          "size_ratio_vs_fp32_twin": round(twin_size / xsize, 2),
-                          # 4 bytes per weight, as XNOR-Net counts it; the file above compresses better when the
-                          # student was restored from float16 (--xnor-from): 13 mantissa bits are zero
-                          "size_ratio_vs_fp32_weights": round(4 * metrics["parameters"] / xsize, 2),
-                          "size_ratio_vs_shipped_twin": round(size / xsize, 2)}
-        log(f"xnor: val {xval} test {xtest}, {xsize} bytes")
+        report["xnor"] = fit_xnor_twin(cfg, mcfg, data, windows, teachers, selection.best, val, test, exported,
+                                       input_scale)
+        log(f"xnor: val {report['xnor']['val']} test {report['xnor']['test']}, {report['xnor']['model_bytes']} bytes")
     report["seconds"] = round(time.perf_counter() - t_start, 1)
-    report_path = out.with_suffix(".report.json")
+    report_path = exported.path.with_suffix(".report.json")
     if student_file is not None:  # keep the student's own report
-        report_path = out.with_name(out.stem + "-xnor.report.json")
+        report_path = exported.path.with_name(exported.path.stem + "-xnor.report.json")
         report["xnor_from"] = str(cfg.xnor_from)
     report["report"] = str(report_path)
     report_path.write_text(json.dumps(report, indent=2) + "\n")
