@@ -56,12 +56,18 @@ def award_observation(obs: Observation, ctx: ObservationContext, batch: AwardBat
 
 
 def on_recording_analysed(sender, event: RecordingAnalysed, **kwargs) -> dict[int, PlayerOutcome]:
-    """Event subscriber: an accepted recording's observation is awarded (see :func:`award_accepted`)."""
+    """Event subscriber: an accepted recording's observation is awarded (see :func:`award_decided`)."""
     if event.observation is None:
         return {}
-    obs = Observation.objects.select_related("species").get(pk=event.observation.id)
+    return award_decided(event.observation.id, replay=event.replay)
+
+
+def award_decided(observation_id: int, replay: bool) -> dict[int, PlayerOutcome]:
+    """Award the observation analysis accepted, in a transaction of its own (see :func:`award_accepted`).
+    The subscriber and the reconciliation (``reconcile.py``) both award through here."""
+    obs = Observation.objects.select_related("species").get(pk=observation_id)
     with transaction.atomic():
-        return award_accepted(obs, replay=event.replay)
+        return award_accepted(obs, replay=replay)
 
 
 def award_accepted(obs: Observation, replay: bool = False) -> dict[int, PlayerOutcome]:

@@ -67,6 +67,9 @@ class Recording(models.Model):
             models.UniqueConstraint(fields=["session_nonce"], condition=~models.Q(session_nonce=""),
                                     name="recording_session_token_once"),
         ]
+        # the recently accepted ones, for the game's reconciliation of awards (services.earning_observations)
+        indexes = [models.Index(fields=["analysed_at"], condition=models.Q(status="accepted"),
+                                name="recording_accepted_analysed_at")]
 
     def __str__(self) -> str:
         return f"{self.id} ({self.status})"

@@ -3,6 +3,7 @@ one domain event, :class:`~.events.RecordingAnalysed`, sent after commit."""
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from ml.runtime import fingerprint
@@ -40,9 +41,15 @@ def find_duplicate(rec: Recording, outcome: AnalysisOutcome) -> Recording | None
     return None
 
 
+def submitted_before(audio_sha256, created_at) -> QuerySet[Recording]:
+    """Recordings of the same audio bytes submitted before ``created_at`` (values, or ``OuterRef``
+    expressions in a subquery): the one definition of a replay, for :func:`replayed` and :mod:`.services`."""
+    return Recording.objects.filter(audio_sha256=audio_sha256, created_at__lt=created_at)
+
+
 def replayed(rec: Recording) -> bool:
     """The same audio bytes were submitted earlier (by anyone): the observation stands, it earns nothing."""
-    return Recording.objects.filter(audio_sha256=rec.audio_sha256, created_at__lt=rec.created_at).exists()
+    return submitted_before(rec.audio_sha256, rec.created_at).exists()
 
 
 def kind_of(label: str) -> str:

@@ -40,7 +40,7 @@ def accept(player, clip, *, label: str | None = None, lat: float = 18.30, lng: f
             audio_path=rel, audio_format=info.format, audio_bytes=len(clip.data), sample_rate=info.sample_rate,
             channels=info.channels, duration_s=info.duration, recorded_at=when, location=Point(lng, lat, srid=4326),
             accuracy_m=accuracy_m, segment_start_s=0.0, segment_end_s=min(3.0, info.duration),
-            claimed_species=species, status=Status.ACCEPTED)
+            claimed_species=species, status=Status.ACCEPTED, analysed_at=datetime.now(timezone.utc))
         obs = build_observation(species=species, location=rec.location, seed=f"rec:{rec.pk}", recording=rec,
                                 observer=player, observed_at=when, confidence=confidence,
                                 coordinate_uncertainty_m=accuracy_m, status="needs_id", recordist=player.username)
