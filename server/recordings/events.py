@@ -12,11 +12,24 @@ signal, sent with ``event=``). Contract:
 - subscribers run one after the other in the analysing process; one that raises is logged and
   neither stops the others nor fails the task. Each subscriber makes its own writes atomic and
   idempotent;
-- delivery is at most once: a worker killed between the commit and a subscriber leaves that
-  subscriber's reaction undone (the recording is final, so no retry sends the event again).
+- delivery is at most once: a worker killed between the commit and a subscriber, or a subscriber
+  that raises, leaves that subscriber's reaction undone (the recording is final, so no retry sends
+  the event again). What must not be lost is reconciled from the committed rows instead.
 
-Subscribers connect in their app's ``ready()``: game (points, quests, badges), maps (the live map),
-soundscapes (the cell goes stale) and realtime (the owner's ``recording.update``).
+Subscribers connect in their app's ``ready()``, and each says what a lost event costs it:
+
+- game (points, quests, badges): **reconciled**. Beat's ``game.reconcile_awards``
+  (``server/game/reconcile.py``) awards every accepted, non-replayed observation analysed in the last
+  24 hours that has no award, through the subscriber's own idempotent function, so a player's points
+  are never lost and never counted twice;
+- maps (``observation.created`` to the live map): a best-effort push. The map itself heals on its
+  own: the observation's rows reached the summary journal in the analysis transaction, and the
+  beat refresh (every few seconds) applies them and invalidates cached tiles;
+- realtime (the owner's ``recording.update``): a best-effort push; the phone also polls the
+  recording's status (``mobile/uploader.py``, ``refresh``);
+- soundscapes (the cell goes stale): the live window is rebuilt from the observations on beat
+  (``soundscapes.rebuild_live``) and today's day window with the mixes; a past day's window
+  already built keeps its old spec until something marks that cell stale again.
 """
 from __future__ import annotations
 
