@@ -4,12 +4,17 @@ points from the beat task, exactly once, and nothing else does."""
 from __future__ import annotations
 
 import io
+import os
+import signal
+import subprocess
+import sys
 import threading
 from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
 import soundfile as sf
+from django.conf import settings as dj_settings
 from django.db import connection
 
 from server.game import leaderboards, reconcile
@@ -18,11 +23,13 @@ from server.game.ledger import total_xp
 from server.game.models import PlayerBadge, PointEvent, QuestProgress
 from server.game.reconcile import reconcile_awards
 from server.game.tasks import reconcile_awards as reconcile_task
+from server.platform import redis as platform_redis
 from server.recordings.models import Recording, Status
 from server.recordings.tasks import analyse_recording
 
 from ..conftest import client_for, metadata, submit
 from .helpers import accept, analysed_event, midday
+from ..test_workers import ROOT, database_url
 from .test_consequences import make_quest
 
 pytestmark = pytest.mark.django_db
@@ -181,3 +188,36 @@ def test_beat_runs_the_reconciliation_well_inside_its_window(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["game-reconcile-awards"]
     assert entry["task"] == reconcile_task.name == "game.reconcile_awards"
     assert reconcile.GRACE.total_seconds() < entry["schedule"] < reconcile.WINDOW.total_seconds() / 10
+
+
+# A worker process that analyses one recording and is killed with SIGKILL right after the analysis commits,
+# when the event is about to be sent.
+KILLED_AFTER_COMMIT = """
+import os, signal, sys
+import django
+django.setup()
+from server.recordings import events
+events.dispatch = lambda event: os.kill(os.getpid(), signal.SIGKILL)
+from server.recordings.tasks import analyse_recording
+analyse_recording(sys.argv[1])
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_with_sigkill_after_the_commit_loses_no_points(player, game, bird_clips, media_root):
+    clip = bird_clips[0]
+    rec = submitted(client_for(player), clip.data, clip.label)
+    broker = platform_redis.client(dj_settings.CELERY_BROKER_URL)
+    broker.delete(dj_settings.CELERY_TASK_DEFAULT_QUEUE)   # analysed below by the doomed process instead
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "server.settings", "DATABASE_URL": database_url(),
+           "MEDIA_ROOT": str(media_root), "REDIS_URL": dj_settings.REDIS_URL,
+           "CELERY_BROKER_URL": dj_settings.CELERY_BROKER_URL, "DAWN_CELERY_QUEUE": dj_settings.CELERY_TASK_DEFAULT_QUEUE}
+    worker = subprocess.run([sys.executable, "-c", KILLED_AFTER_COMMIT, str(rec.pk)], cwd=ROOT, env=env,
+                            capture_output=True, timeout=120)
+    assert worker.returncode == -signal.SIGKILL, worker.stderr.decode()[-3000:]
+    rec.refresh_from_db()
+    assert rec.status == Status.ACCEPTED and not PointEvent.objects.exists()   # committed, never awarded
+    assert reconcile_awards(now=after_grace(rec)) == [rec.observation.pk]
+    assert PointEvent.objects.filter(rule="recording_accepted").get().cause == f"obs:{rec.observation.pk}"
+    assert leaderboards.scores("alltime") == {player.pk: total_xp(player.pk)}
