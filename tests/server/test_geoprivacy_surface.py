@@ -53,6 +53,8 @@ from server.recordings.events import RecordingAnalysed, decided_observation, dis
 from server.recordings.models import Recording, Status
 from server.species.models import Species
 
+from tests.server.asgi_http import asgi_get as asgi_request
+
 from .conftest import api_token, client_for, make_user, ws_subprotocols
 from .maps.mvt import decode, tile_to_lnglat
 
@@ -169,20 +171,8 @@ def tiles_to_fetch(scene) -> list[tuple[int, int, int]]:
 
 
 async def asgi_get(app, path: str) -> tuple[int, bytes]:
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-             "headers": [(b"host", b"testserver")], "client": ("127.0.0.1", 5000), "server": ("testserver", 80)}
-    sent: list[dict] = []
-
-    async def receive() -> dict:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    status = next(m for m in sent if m["type"] == "http.response.start")["status"]
-    return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    status, _, body = await asgi_request(app, path)
+    return status, body
 
 
 def fast_path_tiles(tiles) -> dict[str, str]:

@@ -11,6 +11,7 @@ from django.conf import settings
 from server.asgi import application
 from server.maps.tilemath import POINT_ZOOM, lnglat_to_tile
 from server.platform.public_tiles import PublicTileRouter, has_credentials
+from tests.server.asgi_http import asgi_get as asgi_request
 from tests.server.maps.conftest import until
 from tests.server.maps.mvt import decode
 
@@ -33,22 +34,9 @@ class Recorder:
 
 async def asgi_get(app, path: str, query: str = "", headers: list[tuple[bytes, bytes]] = (),
                    method: str = "GET") -> tuple[int, dict[bytes, bytes], bytes]:
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-             "path": path, "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
-             "headers": [(b"host", b"testserver"), *headers], "client": ("127.0.0.1", 5000),
-             "server": ("testserver", 80)}
-    sent: list[dict] = []
-
-    async def receive() -> dict:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return start["status"], {k.lower(): v for k, v in start["headers"] if k.lower() not in IGNORED}, body
+    """The answer without the headers that differ between any two answers (``IGNORED``)."""
+    status, response_headers, body = await asgi_request(app, path, query, headers, method)
+    return status, {k: v for k, v in response_headers.items() if k not in IGNORED}, body
 
 
 def one(router: PublicTileRouter, path: str, query: str = "", headers=(), method: str = "GET") -> tuple:
