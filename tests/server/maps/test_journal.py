@@ -108,7 +108,8 @@ def test_a_busy_refresh_lock_skips_the_task(varied):
         holder.execute("SELECT pg_advisory_lock(%s)", [summary.REFRESH_LOCK])
         assert refresh.refresh_batch(wait=False) is None
         assert refresh_summary.apply().get() == 0 and len(pending()) == len(varied)
-    finally:
+        holder.execute("SELECT pg_advisory_unlock(%s)", [summary.REFRESH_LOCK])  # released now, not when the
+    finally:                                                                     # server notices the close
         holder.close()
     assert refresh_summary.apply().get() == len(varied)
 
