@@ -132,7 +132,8 @@ class Config:
     sweep_after_seconds: int = env("DAWN_SWEEP_AFTER_SECONDS", "60", "age at which a `received` recording is "
                                    "re-enqueued", minimum=1)
     orphan_blob_grace_seconds: int = env("DAWN_ORPHAN_BLOB_GRACE_SECONDS", "3600", "age at which an audio file "
-                                         "no recording references is deleted by the hourly sweeper", minimum=0)
+                                         "no recording references is deleted by the orphan sweeper (every 15 "
+                                         "minutes)", minimum=0)
     # --- game, maps, federated learning ---
     dqa_min_votes_against: int = env("DAWN_DQA_MIN_VOTES_AGAINST", "2", "\"no\" votes a data-quality metric "
                                      "needs (and more \"no\" than \"yes\") to make an observation casual",
