@@ -49,21 +49,13 @@ def live_server_url(proc_env):
     """uvicorn (HTTP + websockets) and a real Celery worker on the test database; returns the base URL."""
     import sys
 
-    import requests
-
-    from tests.server.test_workers import free_port, start, start_worker, wait_for
+    from tests.server.test_workers import free_port, start, start_worker, wait_for_web
 
     port = free_port()
     start(proc_env, "web", [sys.executable, "-m", "uvicorn", "server.asgi:application", "--host", "127.0.0.1",
                             "--port", str(port), "--lifespan", "off"])
     base = f"http://127.0.0.1:{port}"
 
-    def up():
-        try:
-            return requests.get(f"{base}/healthz", timeout=1).ok
-        except requests.RequestException:
-            return False
-
-    wait_for(up, 60, "the web server", proc_env)
+    wait_for_web(base, 60, proc_env)
     start_worker(proc_env, "worker")
     return base

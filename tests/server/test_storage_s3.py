@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from server.recordings.submission_sql import NewRecording
 from server.recordings.tasks import analyse_recording
 
 from .conftest import client_for, metadata, submit
+from .test_workers import free_port
 
 BUCKET = "dawn-test"
 ACCESS_KEY, SECRET_KEY = "dawn-test-key", "dawn-test-secret"
@@ -41,12 +41,6 @@ START_TIMEOUT_S = 60
 def weed_binary() -> str | None:
     found = Path(sys.executable).with_name("weed")
     return str(found) if found.exists() else shutil.which("weed")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def s3_client(endpoint: str):

@@ -13,7 +13,7 @@ from websockets.sync.client import connect as ws_connect
 from server.common.log_redaction import RedactTokens, install, redact
 
 from .conftest import ws_subprotocols
-from .test_workers import free_port, proc_env, start, wait_for  # noqa: F401 (fixture)
+from .test_workers import free_port, proc_env, start, wait_for_web  # noqa: F401 (fixture)
 
 PASSWORD = "correct horse battery"
 
@@ -63,13 +63,7 @@ def test_a_live_server_logs_no_token(proc_env):
           DAWN_LOG_LEVEL="DEBUG", DJANGO_DEBUG="1")
     base, ws_base = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
 
-    def up():
-        try:
-            return requests.get(f"{base}/healthz", timeout=1).ok
-        except requests.RequestException:
-            return False
-
-    wait_for(up, 90, "the web server", proc_env)
+    wait_for_web(base, 90, proc_env)
     tokens = session(base, ws_base)
     log = (proc_env[2] / "web.log").read_text(errors="replace")
     assert '"WebSocket /ws/v1/events/?token=dawn_[redacted]"' in log  # the refused old-style URL, logged redacted

@@ -85,6 +85,17 @@ def wait_for(predicate, seconds: float, what: str, proc_env=None):
     pytest.fail(f"timed out waiting for {what}\n{logs}")
 
 
+def wait_for_web(base: str, seconds: float, proc_env) -> None:
+    """Wait until the web server at ``base`` answers ``/healthz``; fail with the processes' logs."""
+    def up():
+        try:
+            return requests.get(f"{base}/healthz", timeout=1).ok
+        except requests.RequestException:
+            return False
+
+    wait_for(up, seconds, "the web server", proc_env)
+
+
 def status_of(rec_id) -> str:
     return Recording.objects.filter(pk=rec_id).values_list("status", flat=True).first()
 
@@ -138,13 +149,7 @@ def test_redis_down_at_submit_then_sweeper_recovers(proc_env, catalogue, player,
           REDIS_URL=DEAD_REDIS, CELERY_BROKER_URL=DEAD_REDIS)
     base = f"http://127.0.0.1:{port}"
 
-    def up():
-        try:
-            return requests.get(f"{base}/healthz", timeout=1).ok
-        except requests.RequestException:
-            return False
-
-    wait_for(up, 60, "the web server", proc_env)
+    wait_for_web(base, 60, proc_env)
     token = api_token(player)
     clip = bird_clips[0]
     meta = metadata(identification={"label": clip.label, "confidence": 0.9, "model_version": "phone"})

@@ -22,7 +22,7 @@ from server.federated.services import open_round
 from server.modelregistry.services import current_version
 
 from ..conftest import api_token
-from ..test_workers import free_port, proc_env, start, start_worker, wait_for  # noqa: F401 (fixture)
+from ..test_workers import free_port, proc_env, start, start_worker, wait_for, wait_for_web  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -60,13 +60,7 @@ def test_real_round_over_http_with_a_real_worker_promotes_a_new_version(proc_env
     start_worker(proc_env, "fl-worker")
     base = f"http://127.0.0.1:{port}"
 
-    def up():
-        try:
-            return requests.get(f"{base}/healthz", timeout=1).ok
-        except requests.RequestException:
-            return False
-
-    wait_for(up, 60, "the web server", proc_env)
+    wait_for_web(base, 60, proc_env)
     rnd = open_round("birds", clients_per_round=3, quorum=3, clip_norm=5.0, seed=11, local_epochs=5,
                      learning_rate=0.05, promote_tolerance=0.0, strategy={"weighting": "count"})
     birds = [c for c in clips if c.kind == "bird" and c.path.suffix == ".ogg"]
