@@ -11,7 +11,14 @@ distributions (django, numpy, …) are not nodes.
 JavaScript (:func:`js_graph`): one node per ``*.js`` file of a folder, an edge for every relative
 ``import``/``export … from "./x.js"`` (static or dynamic ``import("./x.js")``).
 
-``python -m tests.import_graph`` prints the cycles of the repository's graphs.
+Apps (:func:`cross_app_reach`): where a module of one server app (a folder of ``server/`` with an
+``apps.py``) reaches into another app's data: it imports the other app's ``models`` (at the top or
+inside a function), or one of its string literals (docstrings left out) names a table the other app
+owns (``<app>_<model>``, a many-to-many table ``<app>_<model>_<field>``, or a table the app's migrations
+create). Migrations are left out. The platform layer (``server/platform/``) must not import an app at all
+(:func:`platform_reach`).
+
+``python -m tests.import_graph`` prints the cycles of the repository's graphs and the cross-app counts.
 """
 from __future__ import annotations
 
@@ -166,12 +173,132 @@ def cycles(graph: Graph) -> list[list[str]]:
     return sorted(c for c in strongly_connected(graph) if len(c) > 1)
 
 
+SERVER = ROOT / "server"
+CREATE_TABLE = re.compile(r"\bCREATE\s+(?:UNLOGGED\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?([a-z_][a-z0-9_]*)", re.I)
+WORD = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def server_apps(server: Path = SERVER) -> tuple[str, ...]:
+    """The Django apps under ``server/``: the folders holding an ``apps.py``."""
+    return tuple(sorted(p.parent.name for p in server.glob("*/apps.py")))
+
+
+def app_of(module: str, apps: tuple[str, ...]) -> str | None:
+    """The app a dotted module name lies in (``server.game.ledger`` → ``game``), or None."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "server" and parts[1] in apps else None
+
+
+def _models_tables(app: str, source: str) -> set[str]:
+    """The tables Django gives the models of ``app``'s ``models.py`` text: ``<app>_<class>``, an explicit
+    ``db_table``, and ``<app>_<class>_<field>`` for each many-to-many field."""
+    tables = set()
+    for node in ast.parse(source).body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        model = f"{app}_{node.name.lower()}"
+        tables.add(model)
+        for item in ast.walk(node):
+            if (isinstance(item, ast.Assign) and len(item.targets) == 1 and isinstance(item.targets[0], ast.Name)):
+                name, value = item.targets[0].id, item.value
+                if name == "db_table" and isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    tables.add(value.value)
+                elif (isinstance(value, ast.Call) and getattr(value.func, "attr", getattr(value.func, "id", None))
+                      == "ManyToManyField"):
+                    tables.add(f"{model}_{name}")
+    return tables
+
+
+def table_owners(server: Path = SERVER) -> dict[str, str]:
+    """Table name → the app that owns it (its models and the tables its migrations create)."""
+    owners: dict[str, str] = {}
+    for app in server_apps(server):
+        models = server / app / "models.py"
+        if models.exists():
+            owners.update(dict.fromkeys(_models_tables(app, models.read_text(encoding="utf-8")), app))
+        for migration in sorted((server / app / "migrations").glob("*.py")):
+            for table in CREATE_TABLE.findall(migration.read_text(encoding="utf-8")):
+                owners[table.lower()] = app
+    return owners
+
+
+def _docstring_nodes(tree: ast.AST) -> set[int]:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                found.add(id(first.value))
+    return found
+
+
+def string_literals(source: str) -> list[str]:
+    """Every string literal of ``source`` (f-string parts included) except docstrings."""
+    tree = ast.parse(source)
+    skip = _docstring_nodes(tree)
+    return [node.value for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip]
+
+
+def cross_app_reach(root: Path = ROOT) -> dict[str, set[str]]:
+    """Module → what it reaches of other apps: ``"models:<app>"`` for an import of another app's models,
+    ``"table:<name>"`` for another app's table named in a string literal. Modules reaching nothing are left
+    out; migrations are not counted."""
+    server = root / "server"
+    apps = server_apps(server)
+    owners = table_owners(server)
+    found: dict[str, set[str]] = {}
+    for module, path in python_modules(root, ("server",)).items():
+        app = app_of(module, apps)
+        if app is None or ".migrations" in module:
+            continue
+        source = path.read_text(encoding="utf-8")
+        reach = set()
+        for name, _ in imported_names(source, module, path.name == "__init__.py"):
+            other = app_of(name, apps)
+            parts = name.split(".")
+            if other not in (None, app) and len(parts) > 2 and parts[2] == "models":
+                reach.add(f"models:{other}")
+        for text in string_literals(source):
+            for word in WORD.findall(text.lower()):
+                if owners.get(word, app) != app:
+                    reach.add(f"table:{word}")
+        if reach:
+            found[module] = reach
+    return found
+
+
+def platform_reach(root: Path = ROOT) -> dict[str, set[str]]:
+    """Module of ``server/platform/`` → the app modules it imports (the platform sits below the apps)."""
+    apps = server_apps(root / "server")
+    found = {}
+    for module, path in python_modules(root, ("server",)).items():
+        if not module.startswith("server.platform"):
+            continue
+        names = imported_names(path.read_text(encoding="utf-8"), module, path.name == "__init__.py")
+        reached = {name for name, _ in names if app_of(name, apps) is not None}
+        if reached:
+            found[module] = reached
+    return found
+
+
 def main() -> int:
     found = {"python": cycles(python_graph()), "webmap": cycles(js_graph())}
     for kind, groups in found.items():
         print(f"{kind}: {len(groups)} import cycle(s)")
         for group in groups:
             print("  " + " <-> ".join(group))
+    reach = cross_app_reach()
+    models = {m for m, r in reach.items() if any(x.startswith("models:") for x in r)}
+    tables = {m for m, r in reach.items() if any(x.startswith("table:") for x in r)}
+    print(f"cross-app: {len(reach)} module(s) reach another app's data: {len(models)} import its models, "
+          f"{len(tables)} name its tables in SQL")
+    for module in sorted(reach):
+        print(f"  {module}: {', '.join(sorted(reach[module]))}")
+    platform = platform_reach()
+    print(f"platform: {len(platform)} module(s) import an app")
+    for module in sorted(platform):
+        print(f"  {module}: {', '.join(sorted(platform[module]))}")
     return 1 if any(found.values()) else 0
 
 
