@@ -82,17 +82,26 @@ def public_uncertainty_m(obs: Observation) -> float | None:
 
 
 
-def record_review(obs: Observation, species) -> None:
-    """A reviewer labelled a saved observation: it takes the label's species and ``reviewed_at`` is set.
+def set_species(obs: Observation, species, reviewed: bool = False) -> None:
+    """A saved observation takes another species (a review label, or the community taxon of its
+    identifications); ``reviewed`` also sets ``reviewed_at``.
 
     A sensitive species obscures the public point. An obscured point is never made exact again here
     (what was withheld stays withheld, also after a mistaken label); the linkage rule runs on save."""
-    obs.species, obs.reviewed_at = species, timezone.now()
-    fields = ["species", "reviewed_at"]
+    obs.species = species
+    fields = ["species"]
+    if reviewed:
+        obs.reviewed_at = timezone.now()
+        fields.append("reviewed_at")
     if species.sensitive and not obs.obscured:
         obs.public_location, obs.obscured = public_point(obs.location, True, f"relabel:{obs.pk}")[0], True
         fields += list(LINKED_FIELDS)
     obs.save(update_fields=fields)
+
+
+def record_review(obs: Observation, species) -> None:
+    """A reviewer labelled a saved observation: :func:`set_species` with ``reviewed_at`` set."""
+    set_species(obs, species, reviewed=True)
 
 
 def set_status(obs: Observation, status: str) -> bool:
