@@ -13,11 +13,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
 DEFAULT_TIMEOUT_S = 20.0
 WS_PROTOCOL = "dawn.v1"
+SPECIES_PAGE_SIZE = 50    # the server's largest species page
+MAX_SPECIES_PAGES = 100
 
 
 class ApiError(Exception):
@@ -131,13 +134,49 @@ class ApiClient:
         query = {"bbox": ",".join(f"{v:.6f}" for v in bbox), **params}
         return self.get_json("/api/v1/observations/", params=query)
 
-    def species(self) -> list[dict]:
-        data = self.get_json("/api/v1/species/", params={"page_size": 1000})
-        return data["results"] if isinstance(data, dict) and "results" in data else data
+    def species(self, max_pages: int = MAX_SPECIES_PAGES) -> list[dict]:
+        """The whole catalogue, following ``next`` page by page (the server caps a page's size).
+
+        Raises ``ApiError("species_pack_truncated")`` when a page is unreadable, the pages run out
+        before the announced ``count``, or there are more than ``max_pages``: never a half list.
+        """
+        entries: list[dict] = []
+        url: str | None = "/api/v1/species/"
+        params: dict | None = {"page_size": SPECIES_PAGE_SIZE}
+        count: int | None = None
+        for _ in range(max_pages):
+            data = self.get_json(url, params=params)
+            if isinstance(data, list):  # an unpaginated server
+                return data
+            if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+                raise ApiError("species_pack_truncated", "The species list arrived damaged; the previous "
+                               "list stays in use.")
+            if isinstance(data.get("count"), int):
+                count = data["count"]
+            entries.extend(data["results"])
+            url, params = same_origin_path(data.get("next")), None
+            if not url:
+                break
+        else:
+            raise ApiError("species_pack_truncated", f"The species list has more than {max_pages} pages; "
+                           "the previous list stays in use.")
+        if count is not None and len(entries) != count:
+            raise ApiError("species_pack_truncated", f"The species list arrived incomplete ({len(entries)} of "
+                           f"{count}); the previous list stays in use.")
+        return entries
 
     def download(self, path: str, max_bytes: int) -> requests.Response:
         """A streamed GET (model files); the caller reads at most ``max_bytes``."""
         return self.request("GET", path, stream=True, timeout=max(self.timeout_s, 120.0))
+
+
+def same_origin_path(link: object) -> str | None:
+    """The path and query of a pagination link, so the next page is asked of this client's server
+    (with its token) whatever host the link names; None for no link."""
+    if not isinstance(link, str) or not link:
+        return None
+    parts = urlsplit(link)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def parse_json(response: requests.Response) -> Any:

@@ -126,7 +126,15 @@ class FieldClient:
             n = self.models.update_species_pack(self.api, region)
             done.append(f"Species pack for {region.name}: {n} species.")
         except (ApiError, ModelDownloadError) as exc:
-            done.append(f"Species pack not updated ({exc.message}); the bundled list is used.")
+            kept = "the previous list stays in use" if self.models.has_downloaded_pack else "the bundled list is used"
+            done.append(f"Species pack not updated ({exc.message.rstrip('.')}); {kept}.")
+        try:
+            n = self.models.update_prior(self.api, region)
+            done.append(f"Where and when species are heard: {n} observation{'' if n == 1 else 's'} "
+                        "guide identification.")
+        except ApiError as exc:
+            done.append(f"Local species list not updated ({exc.message.rstrip('.')}); identification uses "
+                        "the model alone or the previous list.")
         try:
             info = self.models.update_model(self.api)
             self._classifier = None
@@ -204,8 +212,24 @@ class FieldClient:
         segment = segment_of(take.samples, take.sample_rate, self.mark.start_s, self.mark.end_s)
         pack = self.models.species_pack()
         bands = {label: tuple(e["band_hz"]) for label, e in pack.items() if e.get("band_hz")}
-        self.identification = identify(self.classifier, segment, take.sample_rate, bands)
+        self.identification = identify(self.classifier, segment, take.sample_rate, bands,
+                                       prior_weights=self.prior_weights(take.started_at))
         return self.identification
+
+    def prior_weights(self, when_ts: float) -> dict[str, float] | None:
+        """The location/date prior at the current position and the take's date; None without a
+        downloaded prior or a position (identification then uses the model alone)."""
+        prior = self.models.prior()
+        if prior is None:
+            return None
+        try:
+            fix = self.services.location.current()
+        except ServiceUnavailable:
+            return None
+        try:
+            return prior.weights(fix.lat, fix.lng, datetime.fromtimestamp(when_ts, tz=timezone.utc).date())
+        except ValueError:
+            return None
 
     def species_choices(self) -> list[tuple[str, str]]:
         """(label, display name) of every species the model knows, for "pick another"."""

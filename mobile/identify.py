@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ml.runtime.classifier import UNKNOWN, Classifier, as_mono
+from ml.runtime.prior import apply_prior
 from ml.runtime.quality import check_quality
 from ml.runtime.speech import detect_speech
 
@@ -52,13 +53,23 @@ def segment_of(samples: np.ndarray, sample_rate: int, start_s: float, end_s: flo
 
 
 def identify(classifier: Classifier, samples: np.ndarray, sample_rate: int,
-             species_bands: dict[str, tuple[float, float]] | None = None, top_k: int = 5) -> Identification:
-    """Classify a marked segment (mono or binaural) and judge its quality."""
+             species_bands: dict[str, tuple[float, float]] | None = None, top_k: int = 5,
+             prior_weights: dict[str, float] | None = None) -> Identification:
+    """Classify a marked segment (mono or binaural) and judge its quality.
+
+    ``prior_weights`` (label -> weight in (0, 1], :meth:`ml.runtime.prior.SpeciesPrior.weights` for the
+    place and date of the take) multiply the model's file probabilities before the decision, so a
+    species rarely seen there and then ranks below a common one the model finds about as likely.
+    """
     import time
 
     t0 = time.perf_counter()
     x = as_mono(samples)
-    pred = classifier.classify(x, sample_rate, top_k=top_k)
+    if prior_weights and hasattr(classifier, "file_probabilities") and hasattr(classifier, "decide"):
+        probs = apply_prior(classifier.file_probabilities(x, sample_rate), classifier.labels, prior_weights)
+        pred = classifier.decide(probs, top_k=top_k)
+    else:
+        pred = classifier.classify(x, sample_rate, top_k=top_k)
     verdicts = quality_verdicts(x, sample_rate, (species_bands or {}).get(pred.label))
     elapsed = (time.perf_counter() - t0) * 1000.0
     ranked = tuple(pred.ranked)

@@ -14,10 +14,13 @@ from pathlib import Path
 from ml.runtime.classifier import DEFAULT_MODEL_PATH, Classifier, load_classifier
 from ml.runtime.files import atomic_write
 from ml.runtime.model_format import ModelFormatError
+from ml.runtime.prior import SpeciesPrior
 
-from .api import ApiClient, ApiError
+from .api import ApiClient, ApiError, same_origin_path
 
 MAX_MODEL_BYTES = 64 * 1024 * 1024
+PRIOR_PAGE_SIZE = 1000   # the observation list's largest page
+PRIOR_MAX_PAGES = 5
 BUNDLED_SPECIES = Path(__file__).resolve().parents[1] / "fixtures" / "species.json"
 
 
@@ -166,12 +169,52 @@ class ModelStore:
         return {}
 
     def update_species_pack(self, api: ApiClient, region: Region) -> int:
-        entries = api.species()
+        """Fetch every page of the catalogue and install it whole; on any failure the installed pack
+        (or the bundled one) stays untouched and :class:`ModelDownloadError` says why."""
+        try:
+            entries = api.species()
+        except ApiError as exc:
+            if exc.code == "species_pack_truncated":
+                raise ModelDownloadError(exc.code, exc.message) from None
+            raise
         if not isinstance(entries, list) or not all(isinstance(e, dict) and "label" in e for e in entries):
-            raise ModelDownloadError("bad_species_pack", "The species list from the server is unreadable.")
-        atomic_write(self.dir / "species.json", json.dumps(entries).encode())
+            raise ModelDownloadError("bad_species_pack", "The species list from the server is unreadable; "
+                                     "the previous list stays in use.")
+        if not entries:
+            raise ModelDownloadError("bad_species_pack", "The server sent an empty species list; "
+                                     "the previous list stays in use.")
+        atomic_write(self.dir / "species.json", json.dumps([species_entry(e) for e in entries]).encode())
         atomic_write(self.dir / "region.json", json.dumps({"key": region.key}).encode())
         return len(entries)
+
+    @property
+    def has_downloaded_pack(self) -> bool:
+        return (self.dir / "species.json").exists()
+
+    # --- location/date prior --------------------------------------------------------------
+    def update_prior(self, api: ApiClient, region: Region, max_pages: int = PRIOR_MAX_PAGES) -> int:
+        """Fetch the region's public observations (obscured where the species is sensitive) into
+        ``prior.json`` as ``[{species, lat, lng, date}]``; returns how many. A failure keeps the old file."""
+        records: list[dict] = []
+        path: str | None = "/api/v1/observations/"
+        params: dict | None = {"bbox": ",".join(f"{v:.6f}" for v in region.bbox), "page_size": PRIOR_PAGE_SIZE}
+        for _ in range(max_pages):
+            data = api.get_json(path, params=params)
+            records.extend(prior_records(data))
+            path, params = same_origin_path(data.get("next") if isinstance(data, dict) else None), None
+            if not path:
+                break
+        atomic_write(self.dir / "prior.json", json.dumps(records).encode())
+        return len(records)
+
+    def prior(self) -> SpeciesPrior | None:
+        """The location/date prior of the installed region, or None before the first download."""
+        try:
+            records = json.loads((self.dir / "prior.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        prior = SpeciesPrior.from_records(records if isinstance(records, list) else [])
+        return prior if len(prior.labels) else None
 
     def region(self) -> Region | None:
         try:
@@ -182,6 +225,31 @@ class ModelStore:
 
     def set_region(self, region: Region) -> None:
         atomic_write(self.dir / "region.json", json.dumps({"key": region.key}).encode())
+
+
+def species_entry(entry: dict) -> dict:
+    """A catalogue entry as the app keeps it: the server's fields plus ``band_hz`` [low, high] from
+    ``band_low_hz``/``band_high_hz`` (the bundled pack's form), when both are numbers."""
+    out = dict(entry)
+    low, high = entry.get("band_low_hz"), entry.get("band_high_hz")
+    if "band_hz" not in out and isinstance(low, (int, float)) and isinstance(high, (int, float)) and 0 <= low < high:
+        out["band_hz"] = [low, high]
+    return out
+
+
+def prior_records(page: object) -> list[dict]:
+    """``{species, lat, lng, date}`` of a GeoJSON observation page's point features (others skipped)."""
+    out = []
+    features = page.get("features") if isinstance(page, dict) else None
+    for f in features if isinstance(features, list) else []:
+        try:
+            lng, lat = f["geometry"]["coordinates"][:2]
+            props = f["properties"]
+            out.append({"species": str(props["species"]), "lat": float(lat), "lng": float(lng),
+                        "date": str(props.get("observed_at") or "")[:10]})
+        except (KeyError, TypeError, ValueError, IndexError):
+            continue
+    return out
 
 
 def free_bytes(path: str | Path) -> int:
