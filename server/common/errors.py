@@ -16,12 +16,13 @@ class ApiError(exceptions.APIException):
     """An error with a stable code, raised from services and views."""
 
     def __init__(self, code: str, message: str, status_code: int = status.HTTP_400_BAD_REQUEST,
-                 fields: dict[str, Any] | None = None):
+                 fields: dict[str, Any] | None = None, headers: dict[str, str] | None = None):
         super().__init__(detail=message, code=code)
         self.status_code = status_code
         self.error_code = code
         self.message = message
         self.fields = fields or {}
+        self.headers = headers or {}  # sent with the error (e.g. Content-Range on a 416)
 
 
 _DRF_CODES: dict[type, str] = {
@@ -88,7 +89,8 @@ GENERIC_VALIDATION_CODES = {"invalid", "required", "null", "blank", "max_length"
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF exception handler producing the project's error body."""
     if isinstance(exc, ApiError):
-        return Response(error_body(exc.error_code, exc.message, exc.fields), status=exc.status_code)
+        return Response(error_body(exc.error_code, exc.message, exc.fields), status=exc.status_code,
+                        headers=exc.headers or None)
     if isinstance(exc, exceptions.ValidationError):
         fields = flatten_fields(exc.detail)
         code = first_code(exc.detail) or "invalid"

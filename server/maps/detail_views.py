@@ -70,7 +70,8 @@ class ObservationAudioView(APIView):
             if source is None:
                 raise unavailable()
             name = f"observation-{obs.pk}"
-            return original_response(source, name) if is_owner(request.user, obs) else tag_free_response(source, name)
+            return (original_response(request, source, name) if is_owner(request.user, obs)
+                    else tag_free_response(request, source, name))
         clip = public_clips.clip_url(obs)
         if clip is None:
             raise unavailable()

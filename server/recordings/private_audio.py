@@ -5,7 +5,7 @@
   same samples, channels and rate, without any container metadata of the upload.
 
 Everyone else hears only the observation's public clip (``server.observations.public_clips``).
-Both responses are ``Cache-Control: private``. The audio comes from an :class:`AudioSource`: a name in
+Both responses are ``Cache-Control: private`` and answer byte ranges (:mod:`server.common.byte_ranges`). The audio comes from an :class:`AudioSource`: a name in
 the file store (app recordings) or a local file shipped with the repository (imported clips).
 """
 from __future__ import annotations
@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from django.http import FileResponse
+from django.http import HttpRequest, HttpResponse
 from rest_framework import status
 
 from ml.runtime.audio import AudioError
 from ml.runtime.reencode import tag_free_flac
+from server.common.byte_ranges import file_response
 from server.common.errors import ApiError
 from server.platform import storage as files
 
@@ -57,16 +58,16 @@ def _open(source: AudioSource):
         raise ApiError("audio_missing", "The stored audio is not available.", status.HTTP_404_NOT_FOUND) from None
 
 
-def original_response(source: AudioSource, name: str) -> FileResponse:
+def original_response(request: HttpRequest, source: AudioSource, name: str) -> HttpResponse:
     """The stored file byte for byte (owner only); ``name`` is the download's file name stem."""
     ext = source.ext
-    response = FileResponse(_open(source), content_type=CONTENT_TYPES.get(ext, "application/octet-stream"),
-                            filename=f"{name}.{ext}")
+    response = file_response(request, _open(source), CONTENT_TYPES.get(ext, "application/octet-stream"),
+                             filename=f"{name}.{ext}")
     response["Cache-Control"] = CACHE_CONTROL
     return response
 
 
-def tag_free_response(source: AudioSource, name: str) -> FileResponse:
+def tag_free_response(request: HttpRequest, source: AudioSource, name: str) -> HttpResponse:
     """A FLAC copy of the stored file that carries none of its tags (researchers and admins)."""
     with _open(source) as fh:
         data = fh.read()
@@ -74,6 +75,6 @@ def tag_free_response(source: AudioSource, name: str) -> FileResponse:
         copy = tag_free_flac(data)
     except AudioError as exc:
         raise ApiError(exc.code, exc.message, status.HTTP_422_UNPROCESSABLE_ENTITY) from None
-    response = FileResponse(copy, content_type="audio/flac", filename=f"{name}.flac")
+    response = file_response(request, copy, "audio/flac", filename=f"{name}.flac")
     response["Cache-Control"] = CACHE_CONTROL
     return response

@@ -90,5 +90,5 @@ class RecordingViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Re
         rec = self.get_object()
         source = AudioSource(stored=rec.audio_path)
         if rec.owner_id == request.user.pk:
-            return original_response(source, str(rec.pk))
-        return tag_free_response(source, str(rec.pk))
+            return original_response(request, source, str(rec.pk))
+        return tag_free_response(request, source, str(rec.pk))

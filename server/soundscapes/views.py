@@ -8,13 +8,14 @@ from __future__ import annotations
 import hashlib
 import math
 
-from django.http import FileResponse, HttpResponse
+from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from server.common.byte_ranges import file_response
 from server.common.errors import ApiError
 from server.platform import storage as files
 
@@ -130,4 +131,5 @@ def _file(request, rel: str, sha: str):
         fh = files.open_file(rel)
     except (OSError, ValueError):
         raise ApiError("not_found", "The file is missing.", status_code=404) from None
-    return _with_etag(FileResponse(fh, content_type="audio/ogg"), sha, "public, max-age=31536000, immutable")
+    response = file_response(request, fh, "audio/ogg", etag=f'"{sha}"')
+    return _with_etag(response, sha, "public, max-age=31536000, immutable")

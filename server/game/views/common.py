@@ -4,9 +4,10 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from django.db import transaction
-from django.http import FileResponse
+from django.http import HttpRequest, HttpResponse
 from rest_framework import status
 
+from server.common.byte_ranges import file_response
 from server.common.errors import ApiError
 from server.common.permissions import is_researcher
 from server.common.strict_json import text_problem
@@ -50,12 +51,13 @@ def awarding():
         settle(batch)
 
 
-def clip_response(observation) -> FileResponse:
-    """The observation's public clip (never the player's upload); 404 ``audio_unavailable`` without one.
+def clip_response(request: HttpRequest, observation) -> HttpResponse:
+    """The observation's public clip (never the player's upload), byte ranges answered
+    (:mod:`server.common.byte_ranges`); 404 ``audio_unavailable`` without one.
     Private to the asking player: the game's URL must not become a shared cache's key to the species."""
     fh = public_clips.open_clip(observation)
     if fh is None:
         raise ApiError("audio_unavailable", "This observation has no public audio.", status.HTTP_404_NOT_FOUND)
-    response = FileResponse(fh, content_type=public_clips.CONTENT_TYPE)
+    response = file_response(request, fh, public_clips.CONTENT_TYPE)
     response["Cache-Control"] = "private, no-store"
     return response

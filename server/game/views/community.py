@@ -96,7 +96,7 @@ class IdentifyAudioView(APIView):
         obs = Observation.objects.filter(pk=pk, recording__isnull=False).first()
         if obs is None:
             raise ApiError("not_found", "No such recorded observation.", status.HTTP_404_NOT_FOUND)
-        return clip_response(obs)
+        return clip_response(request, obs)
 
 
 class ReviewQueueView(APIView):

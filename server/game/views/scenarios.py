@@ -60,7 +60,7 @@ class QuizAudioView(APIView):
              .filter(pk=question, session_id=session, session__player=request.user).first())
         if q is None:
             raise ApiError("not_found", "No such question.", status.HTTP_404_NOT_FOUND)
-        return clip_response(q.observation)
+        return clip_response(request, q.observation)
 
 
 class HuntStartView(APIView):
