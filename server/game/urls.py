@@ -1,10 +1,11 @@
 """API routes of the game app, mounted under /api/v1/."""
 from django.urls import path
 
-from .views import community, play, scenarios
+from .views import area, community, play, scenarios
 
 urlpatterns = [
     path("game/profile/", play.ProfileView.as_view(), name="game-profile"),
+    path("game/area/", area.AreaView.as_view(), name="game-area"),
     path("game/leaderboards/<str:board>/", play.LeaderboardView.as_view(), name="game-leaderboard"),
     path("game/quests/", play.QuestListView.as_view(), name="game-quests"),
     path("game/quests/<int:pk>/contribute/", play.QuestContributeView.as_view(), name="game-quest-contribute"),
