@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.import_graph import (ROOT, cycles, imported_names, js_graph, js_imports, python_graph, python_modules,
-                                strongly_connected)
+from tests.import_graph import (ROOT, cycles, imported_names, js_graph, js_imports, platform_reach, python_graph,
+                                python_modules, strongly_connected)
 
 
 def write_package(root: Path, files: dict[str, str]) -> None:
@@ -116,6 +116,11 @@ def test_migrations_import_no_live_module():
 def test_an_app_reaches_another_through_its_service_module(repo_graph, module, other_app, allowed):
     assert {m for m in repo_graph[module] if m.startswith(other_app + ".")} <= allowed
 
+
+def test_the_platform_layer_imports_no_app():
+    """DESIGN §1: the platform sits below the apps; an app plugs into it (maps' public tile route is handed
+    to the platform's router by ``server/asgi.py``)."""
+    assert platform_reach() == {}
 
 
 def beyond_the_runtime(name: str) -> bool:

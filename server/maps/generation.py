@@ -108,7 +108,7 @@ def put_tile(etag: str, data: bytes) -> None:
         pass
 
 
-# The same reads and writes on an asyncio Redis client, for the public tile path (server/platform/public_tiles.py).
+# The same reads and writes on an asyncio Redis client, for the public tile path (server/maps/public_tiles.py).
 
 async def current_async(aclient) -> int:
     key = generation_key()

@@ -1,4 +1,4 @@
-"""Benchmark: the public tile path (server/platform/public_tiles.py) against Django's tile view, same process
+"""Benchmark: the public tile path (server/maps/public_tiles.py) against Django's tile view, same process
 code, same tiles: what the bypass buys.
 
 Run: ``.venv/bin/python tests/benchmarks/bench_public_tiles.py [--rounds 300] [--database NAME]``. It starts two

@@ -18,7 +18,7 @@ For every tile of the sweep (zooms 4–16, the tiles holding the busiest demo lo
   from ``maps_tilecell_mix``), on a direct psycopg connection (autocommit, prepared, binary result: as the
   view runs it);
 * **view, cache off** — ``GET /api/v1/map/tiles/z/x/y.mvt`` on the server without a tile cache (anonymous, so
-  answered by the public tile path on the event loop, ``server/platform/public_tiles.py``);
+  answered by the public tile path on the event loop, ``server/maps/public_tiles.py``);
 * **view, cold** — the cached server after the tile generation was bumped and the server heard it (miss +
   render + store; the answer's ETag must be new);
 * **view, warm** — the same request again (served from the Redis tile cache);

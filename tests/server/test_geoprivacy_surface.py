@@ -47,7 +47,7 @@ from server.maps.tilemath import POINT_ZOOM, lnglat_to_tile
 from server.observations.geoprivacy import cell_bounds
 from server.observations.models import Observation
 from server.observations.services import build_observation
-from server.platform.public_tiles import PublicTileRouter
+from server.maps.public_tiles import public_tile_router
 from server.recordings import storage
 from server.recordings.events import RecordingAnalysed, decided_observation, dispatch
 from server.recordings.models import Recording, Status
@@ -176,8 +176,8 @@ async def asgi_get(app, path: str) -> tuple[int, bytes]:
 
 
 def fast_path_tiles(tiles) -> dict[str, str]:
-    """The anonymous tiles as the public fast path (server/platform/public_tiles.py) answers them."""
-    router = PublicTileRouter(application.application_mapping["http"].fallback)
+    """The anonymous tiles as the public fast path (server/maps/public_tiles.py) answers them."""
+    router = public_tile_router(application.application_mapping["http"].fallback)
 
     async def go() -> dict[str, str]:
         out = {}

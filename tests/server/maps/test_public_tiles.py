@@ -1,4 +1,4 @@
-"""The public tile fast path (server/platform/public_tiles.py) answers exactly as Django's TileView does,
+"""The public tile fast path (server/maps/public_tiles.py on server/platform/loop_routes.py) answers exactly as Django's TileView does,
 and leaves to Django what it must not answer."""
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from django.conf import settings
 
 from server.asgi import application
 from server.maps.tilemath import POINT_ZOOM, lnglat_to_tile
-from server.platform.public_tiles import PublicTileRouter, has_credentials
+from server.maps.public_tiles import public_tile_router
+from server.platform.loop_routes import LoopRouter, has_credentials
 from tests.server.asgi_http import asgi_get as asgi_request
 from tests.server.maps.conftest import until
 from tests.server.maps.mvt import decode
@@ -39,7 +40,7 @@ async def asgi_get(app, path: str, query: str = "", headers: list[tuple[bytes, b
     return status, {k: v for k, v in response_headers.items() if k not in IGNORED}, body
 
 
-def one(router: PublicTileRouter, path: str, query: str = "", headers=(), method: str = "GET") -> tuple:
+def one(router: LoopRouter, path: str, query: str = "", headers=(), method: str = "GET") -> tuple:
     """The router's answer (its pool and Redis client closed on the same loop)."""
     async def go():
         try:
@@ -49,7 +50,7 @@ def one(router: PublicTileRouter, path: str, query: str = "", headers=(), method
     return asyncio.run(go())
 
 
-def both(router: PublicTileRouter, path: str, query: str = "", headers=()) -> tuple[tuple, tuple]:
+def both(router: LoopRouter, path: str, query: str = "", headers=()) -> tuple[tuple, tuple]:
     """The fast path's answer (which must not fall back) and Django's to one request."""
     fast = one(router, path, query, headers)
     assert router.fallback.paths == [], "the fast path handed the request to Django"
@@ -58,7 +59,7 @@ def both(router: PublicTileRouter, path: str, query: str = "", headers=()) -> tu
 
 @pytest.fixture
 def router():
-    return PublicTileRouter(Recorder())
+    return public_tile_router(Recorder())
 
 
 @pytest.fixture
@@ -132,7 +133,7 @@ def test_a_running_fast_path_sees_new_data_as_soon_as_it_hears_the_bump(router, 
     async def go() -> tuple[int, int]:
         try:
             before = await count()  # starts the follower
-            follower = router._follower
+            follower = router.routes[0].follower
             await until(lambda: follower.live)
             heard = follower.value
             await asyncio.to_thread(make_obs, "Bananaquit", -65.7791, 18.3011)  # commits, then bumps
@@ -156,13 +157,13 @@ def test_a_running_fast_path_sees_new_data_as_soon_as_it_hears_the_bump(router, 
 ])
 def test_what_the_fast_path_leaves_to_django(db, path, query, headers, method):
     recorder = Recorder()
-    status, _, _ = one(PublicTileRouter(recorder), path, query, headers, method)
+    status, _, _ = one(public_tile_router(recorder), path, query, headers, method)
     assert status == 418 and recorder.paths == [path]
 
 
 def test_cluster_tiles_stay_on_the_fast_path_with_credentials(db):
     recorder = Recorder()
-    status, headers, _ = one(PublicTileRouter(recorder), "/api/v1/map/tiles/8/80/113.mvt",
+    status, headers, _ = one(public_tile_router(recorder), "/api/v1/map/tiles/8/80/113.mvt",
                              headers=[(b"authorization", b"Token abc"), (b"cookie", b"sessionid=x")])
     assert status == 200 and recorder.paths == [] and headers[b"cache-control"] == b"public, max-age=60"
 
