@@ -3,7 +3,7 @@
 import maplibregl from "maplibre-gl";
 import "maplibre-gl/dist/maplibre-gl.css";
 import "./style.css";
-import { addOfflineBasemap, baseStyle } from "./basemap.js";
+import { addOfflineBasemap, baseStyle, usesOfflineBasemap } from "./basemap.js";
 import { api, auth, authHeaders, getJson, login } from "./api.js";
 import { createFilters } from "./filters.js";
 import { showSpecies } from "./species.js";
@@ -27,7 +27,7 @@ async function main() {
   window.dawnMap = { config, ready: false, tileQuery: "" };
   setupAccount(config);
   const map = new maplibregl.Map({
-    container: "map", style: baseStyle(config.basemap_url), center: PR_CENTER, zoom: 8, maxZoom: 18,
+    container: "map", style: baseStyle(config), center: PR_CENTER, zoom: 8, maxZoom: 18,
     attributionControl: { compact: true }, keyboard: true,
     transformRequest: (url) => (url.startsWith(window.location.origin) ? { url, headers: authHeaders() } : { url }),
   });
@@ -35,7 +35,7 @@ async function main() {
   map.addControl(new maplibregl.NavigationControl(), "top-right");
   map.addControl(new maplibregl.ScaleControl(), "bottom-left");
   await new Promise((resolve) => map.on("load", resolve));
-  if (!config.basemap_url) await addOfflineBasemap(map);
+  if (usesOfflineBasemap(config)) await addOfflineBasemap(map);
 
   const tilesFor = (query) => [config.tile_url + (query ? `?${query}` : "")];
   map.addSource("obs", { type: "vector", tiles: tilesFor(""), maxzoom: 16, attribution: "Dawn Chorus players, xeno-canto recordists" });
