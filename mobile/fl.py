@@ -16,7 +16,6 @@ trained with :mod:`ml.runtime.federated` on the player's own accepted takes, int
 """
 from __future__ import annotations
 
-import io
 import json
 import time
 from dataclasses import dataclass, field
@@ -67,7 +66,7 @@ def eligible(opted_in: bool, on_android: bool, charging: bool, idle: bool, on_de
 
 def training_set(classifier, queue: OfflineQueue) -> tuple[np.ndarray, np.ndarray]:
     """Embeddings of the marked segments of the player's accepted takes with their labels."""
-    import soundfile
+    from .pcm import PcmError, decode_audio
 
     index = {lab: i for i, lab in enumerate(classifier.labels)}
     xs, ys = [], []
@@ -76,12 +75,12 @@ def training_set(classifier, queue: OfflineQueue) -> tuple[np.ndarray, np.ndarra
         if label not in index:
             continue
         try:
-            samples, sr = soundfile.read(io.BytesIO(queue.audio(item)), dtype="float32", always_2d=True)
-        except (OSError, RuntimeError, ValueError):
+            samples, sr = decode_audio(queue.audio(item))  # the app queues WAV; other formats on desktops only
+        except (OSError, RuntimeError, ValueError, PcmError):
             continue  # a damaged file is skipped, never fatal
         seg = item.metadata.get("segment", {})
         a, b = int(float(seg.get("start_s", 0)) * sr), int(float(seg.get("end_s", 0)) * sr) or None
-        emb = classifier.embed_windows(samples.mean(axis=1)[a:b], sr)
+        emb = classifier.embed_windows(samples[a:b], sr)
         if len(emb):
             xs.append(emb)
             ys.extend([index[label]] * len(emb))

@@ -4,7 +4,7 @@ and the pure helpers its screens need. Paths and field names follow ``server/gam
 * profile ``{player, name, xp, level, title, next_level_xp, unlocked_scenarios, badges:[{slug, name,
   description, earned_at}], team:{id, name}|null, streaks:{daily_recording, adopt_best}}``;
 * leaderboard ``{board, size, top:[{rank, player, score, name}], me:{rank, score, percentile, band}|null,
-  around:[...]}`` (boards ``alltime``, ``weekly``, ``area-<h3 res 8>``, ``species-<label>``, ``team-<id>``);
+  around:[...]}`` (boards ``alltime``, ``weekly``, ``area-<cell>`` (the cell from ``/game/area/``), ``species-<label>``, ``team-<id>``);
 * quests ``{"results": [{id, title, target_count, progress:{count, completed, team}, ...}]}``;
 * quiz ``{session, question:{id, audio_url, choices[4]}}`` → answer ``{correct, correct_choice, points,
   next_question}`` (the server checks; the phone never knows the answer first);
@@ -20,12 +20,25 @@ from .api import ApiClient, ApiError
 
 BOARDS = {"Around me": "alltime", "Weekly": "weekly", "Local": "area-{cell}", "Team": "team-{team}"}
 SCENARIOS = {"quiz": "Bird-song quiz", "hunt": "Treasure hunt", "timetravel": "Time travel", "adopt": "Adopt a bird"}
-H3_RES = 8  # the server's area boards use H3 cells at resolution 8
+AREA_CACHE_DEG = 0.005  # positions this close share one area answer (an area cell is kilometres wide)
 
 
 class GameClient:
     def __init__(self, api: ApiClient):
         self.api = api
+        self._areas: dict[tuple[int, int], str] = {}
+
+    def area_cell(self, lat: float, lng: float) -> str:
+        """The server's area cell of a position (``GET /api/v1/game/area/``), for the "Local" board; the
+        phone carries no H3 library. Cached per ~500 m square; raises :class:`ApiError` offline."""
+        key = (round(lat / AREA_CACHE_DEG), round(lng / AREA_CACHE_DEG))
+        if key not in self._areas:
+            data = self.api.get_json("/api/v1/game/area/", params={"lat": f"{lat:.6f}", "lng": f"{lng:.6f}"})
+            cell = data.get("cell") if isinstance(data, dict) else None
+            if not isinstance(cell, str) or not cell:
+                raise ApiError("bad_response", "The server did not name this area.")
+            self._areas[key] = cell
+        return self._areas[key]
 
     def profile(self) -> dict:
         return self.api.get_json("/api/v1/game/profile/")
@@ -141,15 +154,6 @@ def board_name(choice: str, cell: str = "", team: int | str | None = None) -> st
     if "{team}" in template and not team:
         return None
     return template.format(cell=cell, team=team)
-
-
-def area_cell(lat: float, lng: float) -> str:
-    """The H3 cell of the area boards (``h3`` is optional on the phone: '' when missing)."""
-    try:
-        import h3  # type: ignore[import-not-found]
-    except ImportError:
-        return ""
-    return h3.latlng_to_cell(lat, lng, H3_RES)
 
 
 def board_rows(data: dict) -> list[str]:

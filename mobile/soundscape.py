@@ -14,6 +14,7 @@ from ml.runtime.files import atomic_write
 from ml.runtime.spatial import HeadingReading, ListeningMode, Mode, RenderConfig, SpatialRenderer, VirtualSource
 
 from .api import ApiClient, ApiError
+from .pcm import PcmError, decode_audio, is_wav, read_audio_file
 from .services.base import ServiceUnavailable
 from .streaming import StreamPlayer
 
@@ -31,9 +32,8 @@ class PlayerStats:
 
 
 def decode_clip(data: bytes) -> tuple[np.ndarray, int]:
-    from ml.runtime.audio import decode
-
-    return decode(data)
+    """(mono float32, rate) of a clip: WAV (what phones ask for) with the standard library."""
+    return decode_audio(data)
 
 
 class SoundscapeController:
@@ -85,8 +85,11 @@ class SoundscapeController:
         path = self.cache / f"{sha}.audio"
         if len(sha) == 64 and path.exists():
             return decode_clip(path.read_bytes())
-        data = self.api.request("GET", clip["url"]).content
-        if hashlib.sha256(data).hexdigest() != sha:
+        response = self.api.request("GET", clip["url"], params={"format": "wav"})
+        data = response.content
+        # a WAV rendition names the clip it was decoded from; an original must match its hash
+        source = response.headers.get("X-Clip-SHA256", "") if is_wav(data) else hashlib.sha256(data).hexdigest()
+        if source.lower() != sha:
             raise ValueError("clip checksum mismatch")
         atomic_write(path, data)
         return decode_clip(data)
@@ -168,17 +171,15 @@ def sources_from_spec(cells: list, clip_loader) -> list[VirtualSource]:
                                          sample_rate=int(sr), count=max(1, int(s.get("count", 1))),
                                          gain=float(s.get("gain", 1.0)),
                                          rate=float(s["rate"]) if s.get("rate") is not None else None))
-            except (KeyError, TypeError, ValueError, ApiError, RuntimeError):
+            except (KeyError, TypeError, ValueError, ApiError, RuntimeError, PcmError):
                 continue  # one bad source never spoils the scene
     return out
 
 
 def source_from_file(path: str | Path, sid: str, lat: float, lng: float, species: str, count: int = 1) -> VirtualSource:
     """A virtual source from a local file (demo scenes, tests, benchmarks)."""
-    import soundfile
-
-    x, sr = soundfile.read(str(path), dtype="float32", always_2d=True)
-    return VirtualSource(id=sid, lat=lat, lng=lng, species=species, samples=x.mean(axis=1), sample_rate=int(sr),
+    x, sr = read_audio_file(path)
+    return VirtualSource(id=sid, lat=lat, lng=lng, species=species, samples=x, sample_rate=int(sr),
                          count=count)
 
 

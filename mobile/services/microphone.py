@@ -17,15 +17,15 @@ class FileMicrophone:
 
     def __init__(self, path: str | Path, *, realtime: bool = False, block_s: float = BLOCK_S,
                  loop: bool = False, keep_stereo: bool = False):
-        import soundfile  # desktop/test only; phones record through AndroidMicrophone
+        from ..pcm import read_audio_file  # WAV with the standard library; other formats on desktops only
 
         try:
-            data, sr = soundfile.read(str(path), dtype="float32", always_2d=True)
+            data, sr = read_audio_file(path, keep_stereo=keep_stereo)
         except Exception as exc:  # noqa: BLE001 - any decoding failure is "unavailable"
             raise ServiceUnavailable("mic_file", f"Cannot read {path}: {exc}") from None
         if data.shape[0] == 0:
             raise ServiceUnavailable("mic_file", f"{path} holds no audio.")
-        self.samples = data if keep_stereo and data.shape[1] == 2 else data.mean(axis=1).astype(np.float32)
+        self.samples = data
         self.sample_rate = int(sr)
         self.channels = 2 if self.samples.ndim == 2 else 1
         self.realtime, self.block_s, self.loop = realtime, block_s, loop
