@@ -12,6 +12,9 @@
 
 * An **expert label** (a researcher's own review label, not one propagated to a cluster) makes the
   observation research grade with that label as its taxon, unless a data-quality metric fails.
+* The observation's **taxon** (its species) is the expert label, else the community taxon once there
+  are at least ``MIN_IDS`` identifications, else the first label (the observer's claim, or a label
+  propagated from a reviewed medoid), as iNaturalist's observation taxon follows its community taxon.
 
 The classifier's confidence is *evidence*, not a vote: it never counts as an identification;
 it only decides the starting grade and the review-queue priority.
@@ -68,3 +71,12 @@ def grade(labels: list[str], votes: list[tuple[str, bool]], started_casual: bool
     if started_casual and total <= 1:
         return GradeResult("casual", taxon, count, total)
     return GradeResult("needs_id", taxon, count, total)
+
+
+def observation_taxon(labels: list[str], expert_label: str | None = None) -> str:
+    """The species the observation shows: ``expert_label``, else the community taxon of ``labels`` when
+    there are at least ``MIN_IDS``, else ``labels[0]`` (the base claim). ``labels`` is never empty."""
+    if expert_label is not None:
+        return expert_label
+    taxon, _ = community_taxon(labels)
+    return taxon if taxon is not None and len(labels) >= MIN_IDS else labels[0]

@@ -3,19 +3,21 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from rest_framework import status
 
 from server.common.errors import ApiError
 from server.common.permissions import is_researcher
 from server.observations.models import Observation
-from server.observations.services import set_status
+from server.observations.services import set_species, set_status
 from server.recordings.outcome import CASUAL_ACCURACY_M, CASUAL_CONFIDENCE
 from server.species.models import Species
 
 from . import grades
 from .ledger import AwardBatch, award, total_xp
 from .levels import IDENTIFY_LEVEL, level_for
-from .models import Identification, IdKind, QualityMetric, QualityVote, ReviewLabel
+from .models import (Identification, IdKind, PointEvent, QualityMetric, QualityVote, ReviewLabel, SpeciesChange,
+                     TaxonCause)
 
 
 def may_identify(user) -> bool:
@@ -43,32 +45,78 @@ def expert_label(obs: Observation) -> str | None:
                                                                                      flat=True).first()
 
 
-def current_grade(obs: Observation) -> grades.GradeResult:
-    """The grade from the observer's claim, every identification, every quality vote but the observer's
-    and a researcher's own review label."""
-    labels = [obs.species.label] + list(obs.identifications.order_by("id").values_list("species__label", flat=True))
+def observer_claim(obs: Observation) -> Species:
+    """The species the observer named: the first species change's ``previous_species``, else the current one."""
+    first = SpeciesChange.objects.filter(observation=obs).select_related("previous_species").first()
+    return first.previous_species if first is not None else obs.species
+
+
+def base_label(obs: Observation) -> str:
+    """The first of the labels the grade weighs: a label propagated from a reviewed medoid, else the
+    observer's claim."""
+    propagated = ReviewLabel.objects.filter(observation=obs, propagated=True).values_list("species__label",
+                                                                                          flat=True).first()
+    return propagated or observer_claim(obs).label
+
+
+def current_identifications(obs: Observation):
+    """The identifications that count: not withdrawn, oldest first."""
+    return obs.identifications.filter(withdrawn_at__isnull=True).order_by("id")
+
+
+def grade_inputs(obs: Observation) -> tuple[list[str], list[tuple[str, bool]], str | None]:
+    """(labels: the base label then each current identification's, quality votes but the observer's,
+    the expert label)."""
+    labels = [base_label(obs)] + list(current_identifications(obs).values_list("species__label", flat=True))
     votes = list(obs.quality_votes.exclude(voter_id=obs.observer_id).values_list("metric", "agrees"))
-    result = grades.grade(labels, votes, started_casual(obs), settings.DQA_MIN_VOTES_AGAINST, expert_label(obs))
-    if result.status == "research" and result.community_taxon != obs.species.label:
-        # the community disagrees with the observation's species: it needs an expert, not a grade
-        return grades.GradeResult("needs_id", result.community_taxon, result.agreeing, result.total)
-    return result
+    return labels, votes, expert_label(obs)
 
 
-def regrade(obs: Observation, batch: AwardBatch) -> grades.GradeResult:
-    """Apply the grade; reaching research grade awards the observer and every agreeing identifier."""
-    result = current_grade(obs)
+def current_grade(obs: Observation) -> grades.GradeResult:
+    """The grade from the base label, every current identification, every quality vote but the
+    observer's and a researcher's own review label."""
+    labels, votes, expert = grade_inputs(obs)
+    return grades.grade(labels, votes, started_casual(obs), settings.DQA_MIN_VOTES_AGAINST, expert)
+
+
+def change_species(obs: Observation, label: str, cause: str, actor=None) -> bool:
+    """Give ``obs`` the species ``label``, appending a :class:`SpeciesChange` row; False when it has it."""
+    if obs.species.label == label:
+        return False
+    species = Species.objects.get(label=label)
+    SpeciesChange.objects.create(observation=obs, previous_species=obs.species, species=species, cause=cause,
+                                 actor=actor)
+    set_species(obs, species, reviewed=cause != TaxonCause.COMMUNITY)
+    return True
+
+
+def regrade(obs: Observation, batch: AwardBatch, actor=None) -> grades.GradeResult:
+    """Apply the taxon (:func:`grades.observation_taxon`: the community taxon becomes the observation's
+    species, as on iNaturalist) and the grade; reaching research grade awards the observer and every
+    identifier naming the taxon (once per identifier and observation, however often they re-identify)."""
+    labels, votes, expert = grade_inputs(obs)
+    result = grades.grade(labels, votes, started_casual(obs), settings.DQA_MIN_VOTES_AGAINST, expert)
+    change_species(obs, grades.observation_taxon(labels, expert), TaxonCause.COMMUNITY, actor)
     set_status(obs, result.status)
     if result.status == "research" and obs.observer_id:
         award(obs.observer_id, "research_grade", f"obs:{obs.pk}", batch=batch, observation_id=obs.pk,
               species_label=obs.species.label)
-        for ident in obs.identifications.filter(species__label=result.community_taxon):
-            award(ident.identifier_id, "identification_agreed", f"ident:{ident.pk}", batch=batch,
-                  observation_id=obs.pk)
+        rewarded = set(PointEvent.objects.filter(observation=obs, rule="identification_agreed")
+                       .values_list("player_id", flat=True))
+        for ident in current_identifications(obs).filter(species__label=result.community_taxon):
+            if ident.identifier_id not in rewarded:
+                award(ident.identifier_id, "identification_agreed", f"ident:{ident.pk}", batch=batch,
+                      observation_id=obs.pk)
     return result
 
 
-def identify(user, observation_id, species_label: str, kind: str, batch: AwardBatch) -> tuple[Identification, grades.GradeResult]:
+def identify(user, observation_id, species_label: str, kind: str,
+             batch: AwardBatch) -> tuple[Identification, grades.GradeResult]:
+    """A new current identification by ``user``; one naming another species than the user's current one
+    withdraws that one (it stays in the history). Refused, changing nothing: ``invalid_kind`` (400),
+    ``level_too_low`` (403), ``unknown_species`` (400), ``not_found`` (404), ``own_observation`` (403),
+    ``agree_mismatch`` (400, 'agree' names another species than the observation's), ``already_identified``
+    (409, the user's current identification names that species)."""
     if kind not in IdKind.values:
         raise ApiError("invalid_kind", "kind is 'agree' or 'suggest'.", fields={"kind": "agree|suggest"})
     if not may_identify(user):
@@ -79,18 +127,34 @@ def identify(user, observation_id, species_label: str, kind: str, batch: AwardBa
     obs = _locked_observation(observation_id)
     if obs.observer_id == user.pk:
         raise ApiError("own_observation", "You cannot identify your own recording.", status.HTTP_403_FORBIDDEN)
-    if kind == IdKind.AGREE:
-        taxon = current_grade(obs).community_taxon or obs.species.label
-        if species.label != taxon:
-            raise ApiError("agree_mismatch", f"'agree' confirms {taxon}; use 'suggest' for another species.",
-                           fields={"species": "differs from the current identification"})
+    if kind == IdKind.AGREE and species.pk != obs.species_id:
+        raise ApiError("agree_mismatch", f"'agree' confirms {obs.species.label}; use 'suggest' for another species.",
+                       fields={"species": "differs from the current identification"})
+    mine = current_identifications(obs).filter(identifier=user).first()
+    if mine is not None and mine.species_id == species.pk:
+        raise ApiError("already_identified", "Your current identification names this species already.",
+                       status.HTTP_409_CONFLICT)
     try:
         with transaction.atomic():
+            if mine is not None:
+                mine.withdrawn_at = timezone.now()
+                mine.save(update_fields=["withdrawn_at"])
             ident = Identification.objects.create(observation=obs, identifier=user, species=species, kind=kind)
     except IntegrityError:
         raise ApiError("already_identified", "You identified this observation already.",
                        status.HTTP_409_CONFLICT) from None
-    return ident, regrade(obs, batch)
+    return ident, regrade(obs, batch, actor=user)
+
+
+def withdraw(user, observation_id, batch: AwardBatch) -> grades.GradeResult:
+    """Withdraw ``user``'s current identification (kept in the history, no longer counted) and regrade.
+    ``not_found`` (404) when the observation does not exist or the user has no current identification."""
+    obs = _locked_observation(observation_id)
+    updated = current_identifications(obs).filter(identifier=user).update(withdrawn_at=timezone.now())
+    if not updated:
+        raise ApiError("not_found", "You have no current identification of this observation.",
+                       status.HTTP_404_NOT_FOUND)
+    return regrade(obs, batch, actor=user)
 
 
 def vote_quality(user, observation_id, metric: str, agrees: bool, batch: AwardBatch) -> grades.GradeResult:
@@ -110,4 +174,4 @@ def vote_quality(user, observation_id, metric: str, agrees: bool, batch: AwardBa
             QualityVote.objects.create(observation=obs, voter=user, metric=metric, agrees=agrees)
     except IntegrityError:
         raise ApiError("already_voted", "You voted on this already.", status.HTTP_409_CONFLICT) from None
-    return regrade(obs, batch)
+    return regrade(obs, batch, actor=user)

@@ -199,10 +199,15 @@ class Identification(models.Model):
     species = models.ForeignKey("species.Species", on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=8, choices=IdKind.choices)
     created_at = models.DateTimeField(auto_now_add=True)
+    withdrawn_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when the identifier withdrew it or replaced it with another species; "
+                                         "a withdrawn identification stays in the history and no longer counts.")
 
     class Meta:
         ordering = ["created_at", "id"]
-        constraints = [models.UniqueConstraint(fields=["observation", "identifier"], name="identification_once")]
+        constraints = [models.UniqueConstraint(fields=["observation", "identifier"],
+                                               condition=models.Q(withdrawn_at__isnull=True),
+                                               name="identification_current_once")]
 
 
 class QualityMetric(models.TextChoices):
@@ -255,6 +260,29 @@ class ReviewLabel(models.Model):
     previous_status = models.CharField(max_length=16, blank=True,
                                        help_text="The observation's grade before this label.")
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+class TaxonCause(models.TextChoices):
+    COMMUNITY = "community", "The community taxon of the identifications"
+    REVIEW = "review", "A researcher's review label"
+    PROPAGATED = "propagated", "A review label propagated from its cluster's medoid"
+
+
+class SpeciesChange(models.Model):
+    """One change of an observation's species, append-only. The earliest row's ``previous_species`` is the
+    observer's own claim (an observation without rows still has its claimed species)."""
+
+    observation = models.ForeignKey("observations.Observation", on_delete=models.CASCADE,
+                                    related_name="species_changes")
+    previous_species = models.ForeignKey("species.Species", on_delete=models.PROTECT, related_name="+")
+    species = models.ForeignKey("species.Species", on_delete=models.PROTECT, related_name="+")
+    cause = models.CharField(max_length=12, choices=TaxonCause.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+", help_text="The reviewer, or the identifier whose action moved it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
 
 
 class ReviewClusterMember(models.Model):

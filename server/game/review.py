@@ -8,7 +8,8 @@
 
 A researcher's label sets the observation's species and makes it research grade; it may propagate to
 the rest of the medoid's cluster (marked propagated: species set, grade by the usual rules). Label rows
-are never changed or deleted: each keeps the species and grade it replaced.
+are never changed or deleted: each keeps the species and grade it replaced, and each change of species
+is also a ``SpeciesChange`` row of the observation's history.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from server.species.models import Species
 from . import identifications
 from .kmedoids import default_k, kmedoids
 from .ledger import AwardBatch
-from .models import RecordingEmbedding, ReviewClusterMember, ReviewLabel
+from .models import RecordingEmbedding, ReviewClusterMember, ReviewLabel, TaxonCause
 
 MAX_QUEUE = 400
 
@@ -52,8 +53,20 @@ def embed(obs: Observation, model) -> np.ndarray:
     return vector
 
 
+def segment_spectrogram_png(obs: Observation) -> bytes:
+    """A PNG spectrogram of the recording's marked segment (the private audio, for researchers only).
+    Raises ``OSError``/``ValueError`` when the audio cannot be read or decoded."""
+    from server.maps.spectrogram import render_png
+
+    rec = obs.recording
+    samples, sr = decode(storage.read_blob(rec.audio_path))
+    start = int(rec.segment_start_s * sr)
+    end = max(int(rec.segment_end_s * sr), start + sr // 10)
+    return render_png(samples[start:end], sr)
+
+
 def uncertainty(obs: Observation) -> float:
-    labels = [obs.species_id] + [i.species_id for i in obs.identifications.all()]
+    labels = [obs.species_id] + [i.species_id for i in obs.identifications.all() if i.withdrawn_at is None]
     disagreement = 1.0 - labels.count(obs.species_id) / len(labels)
     claim_differs = 0.5 if (obs.recording.claimed_species_id not in (None, obs.species_id)) else 0.0
     analysis_label = (obs.recording.analysis or {}).get("classification", {}).get("label")
@@ -112,8 +125,10 @@ def _apply(obs_id: int, species: Species, reviewer, batch: AwardBatch, source: O
     row = ReviewLabel.objects.create(observation=obs, species=species, reviewer=reviewer,
                                      propagated=source is not None, propagated_from=source,
                                      previous_species_id=obs.species_id, previous_status=obs.status)
-    record_review(obs, species)
-    identifications.regrade(obs, batch)
+    cause = TaxonCause.PROPAGATED if source is not None else TaxonCause.REVIEW
+    if not identifications.change_species(obs, species.label, cause, reviewer):
+        record_review(obs, species)  # the label confirms the species: still reviewed
+    identifications.regrade(obs, batch, actor=reviewer)
     return row
 
 

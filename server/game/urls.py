@@ -30,4 +30,6 @@ urlpatterns = [
     path("observations/<int:pk>/quality/", community.QualityVoteView.as_view(), name="observation-quality"),
     path("review/queue/", community.ReviewQueueView.as_view(), name="review-queue"),
     path("review/labels/", community.ReviewLabelView.as_view(), name="review-labels"),
+    path("review/observations/<int:pk>/spectrogram.png", community.ReviewSpectrogramView.as_view(),
+         name="review-spectrogram"),
 ]
