@@ -54,6 +54,6 @@ handler404 = "server.common.views.not_found"
 handler500 = "server.common.views.server_error"
 
 # --- researchers' web map: the built single-page app, static assets under /static/webmap/ ---
-from server.maps.webapp import webmap_index  # noqa: E402
+from server.maps.webapp import webmap_index, webmap_review  # noqa: E402
 
-urlpatterns += [path("map/", webmap_index, name="webmap")]
+urlpatterns += [path("map/", webmap_index, name="webmap"), path("map/review/", webmap_review, name="webmap-review")]
