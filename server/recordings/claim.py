@@ -1,46 +1,53 @@
-"""Claim a recording for analysis: one UPDATE that marks it processing and counts the attempt.
+"""Claim a recording for analysis: mark it processing and count the attempt, in one short transaction.
 
-The claim is advisory (a crash only leaves a count and a status that the sweeper and the next
-attempt handle), so its commit does not wait for the WAL flush (``synchronous_commit`` off for
-this statement's own transaction). The claim and everything the task needs of the row (audio path,
-segment, the claimed species' band) come back from this one statement.
+The claim reads the row once, locked, with what the rest of the task needs (the owner, the claimed
+species); the outcome (``outcome.apply_outcome``) works on that same object and only re-checks, under
+its own lock, that no other attempt finished the recording meanwhile. What the claim read does not
+change while the recording is processing: ingest wrote it, and only the outcome writes it again.
 """
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
-from django.db import connection
-
-from server.species.models import Species
+from django.db import transaction
 
 from .models import FINAL_STATUSES, Recording, Status
-
-_CLAIM = (
-    f"UPDATE {Recording._meta.db_table} r SET status = %s, analysis_attempts = r.analysis_attempts + 1, "
-    "updated_at = now() FROM (SELECT set_config('synchronous_commit', 'off', true)) AS advisory_commit "
-    f"WHERE r.id = %s AND r.status NOT IN ({', '.join(['%s'] * len(FINAL_STATUSES))}) "
-    "RETURNING r.analysis_attempts, r.audio_path, r.segment_start_s, r.segment_end_s, "
-    f"(SELECT ARRAY[s.band_low_hz, s.band_high_hz] FROM {Species._meta.db_table} s WHERE s.id = r.claimed_species_id)"
-)
 
 
 @dataclass(frozen=True)
 class Claim:
-    id: uuid.UUID | str
-    attempts: int
-    audio_path: str
-    segment: tuple[float, float]
-    band: tuple[float, float] | None  # the claimed species' plausible band, when it has one
+    recording: Recording  # as claimed: processing, its owner and claimed species loaded
+
+    @property
+    def id(self):
+        return self.recording.pk
+
+    @property
+    def attempts(self) -> int:
+        return self.recording.analysis_attempts
+
+    @property
+    def audio_path(self) -> str:
+        return self.recording.audio_path
+
+    @property
+    def segment(self) -> tuple[float, float]:
+        return self.recording.segment_start_s, self.recording.segment_end_s
+
+    @property
+    def band(self) -> tuple[float, float] | None:
+        """The claimed species' plausible band, when it has one."""
+        species = self.recording.claimed_species
+        return None if species is None else species.band
 
 
 def claim(recording_id) -> Claim | None:
     """Mark the recording as processing (counting attempts); None if it is missing or already final."""
-    with connection.cursor() as cursor:
-        cursor.execute(_CLAIM, [Status.PROCESSING.value, recording_id, *[s.value for s in FINAL_STATUSES]])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    attempts, path, start, end, band = row
-    return Claim(recording_id, attempts, path, (start, end),
-                 (band[0], band[1]) if band and None not in band else None)
+    with transaction.atomic():
+        rec = (Recording.objects.select_for_update(of=("self",)).select_related("claimed_species", "owner")
+               .filter(pk=recording_id).exclude(status__in=FINAL_STATUSES).first())
+        if rec is None:
+            return None
+        rec.status, rec.analysis_attempts = Status.PROCESSING, rec.analysis_attempts + 1
+        rec.save(update_fields=["status", "analysis_attempts", "updated_at"])
+    return Claim(rec)

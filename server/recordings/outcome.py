@@ -97,21 +97,22 @@ def store_muted_audio(rec: Recording, outcome: AnalysisOutcome) -> str | None:
     return old
 
 
-def apply_outcome(recording_id, outcome: AnalysisOutcome) -> str:
-    """Write the outcome's rows in one transaction; a public clip written for it is removed if that fails."""
+def apply_outcome(rec: Recording, outcome: AnalysisOutcome) -> str:
+    """Write the outcome's rows for ``rec`` (as ``claim.claim`` read it) in one transaction; a public clip
+    written for it is removed if that fails. "skipped" when another attempt finished the recording."""
     written: list[str] = []
     try:
-        return _apply_outcome(recording_id, outcome, written)
+        return _apply_outcome(rec, outcome, written)
     except BaseException:
         public_clips.discard(written)
         raise
 
 
-def _apply_outcome(recording_id, outcome: AnalysisOutcome, written: list[str]) -> str:
+def _apply_outcome(rec: Recording, outcome: AnalysisOutcome, written: list[str]) -> str:
     with transaction.atomic():
-        rec = (Recording.objects.select_for_update(of=("self",)).select_related("claimed_species", "owner")
-               .get(pk=recording_id))
-        if rec.status in FINAL_STATUSES:
+        status = (Recording.objects.select_for_update().filter(pk=rec.pk)
+                  .values_list("status", flat=True).first())
+        if status is None or status in FINAL_STATUSES:
             return "skipped"
         replaced = store_muted_audio(rec, outcome)
         if replaced:   # kept while another committed recording shares the file

@@ -35,9 +35,9 @@ def analysis_classifier() -> Classifier:
     return current_classifier(ModelSet.BIRDS)
 
 
-def reject(recording_id, code: str, reason: str) -> str:
-    """Finish a recording as rejected before any audio analysis could run."""
-    return apply_outcome(recording_id, AnalysisOutcome(reject_code=code, reject_reason=reason))
+def reject(rec: Recording, code: str, reason: str) -> str:
+    """Finish a claimed recording as rejected before any audio analysis could run."""
+    return apply_outcome(rec, AnalysisOutcome(reject_code=code, reject_reason=reason))
 
 
 @shared_task(name="recordings.analyse", acks_late=True, reject_on_worker_lost=True,
@@ -49,16 +49,16 @@ def analyse_recording(recording_id: str) -> str:
     if claimed is None:
         return "skipped"
     if claimed.attempts > MAX_ATTEMPTS:
-        return reject(claimed.id, "analysis_failed", f"Analysis failed {MAX_ATTEMPTS} times; kept for review.")
+        return reject(claimed.recording, "analysis_failed", f"Analysis failed {MAX_ATTEMPTS} times; kept for review.")
     try:
         data = storage.read_blob(claimed.audio_path)
     except OSError as exc:
-        return reject(claimed.id, "audio_missing", f"Stored audio is unreadable: {exc}")
+        return reject(claimed.recording, "audio_missing", f"Stored audio is unreadable: {exc}")
     try:
         outcome = analyse_audio(data, claimed.segment, claimed.band, analysis_classifier())
     except AudioError as exc:
-        return reject(claimed.id, exc.code, exc.message)
-    return apply_outcome(claimed.id, outcome)
+        return reject(claimed.recording, exc.code, exc.message)
+    return apply_outcome(claimed.recording, outcome)
 
 
 def enqueue_analysis(recording_id) -> bool:
