@@ -115,6 +115,8 @@ class Config:
     login_failure_limit: int = env("DAWN_LOGIN_FAILURE_LIMIT", "10", "failed logins per account or per "
                                    "address before a lockout", minimum=1)
     login_cooloff_minutes: float = env("DAWN_LOGIN_COOLOFF_MINUTES", "15", "length of a lockout", minimum=0)
+    secure_cookies: bool = env("DAWN_SECURE_COOKIES", "1", "the browser's session and CSRF cookies are `Secure` "
+                               "(sent over HTTPS and to `localhost` only); `0` for plain HTTP to another host")
     trusted_proxies: int = env("DAWN_TRUSTED_PROXIES", "0", "reverse proxies in front of the web process; only "
                                "through them is `X-Forwarded-For` believed (throttles and lockouts)", minimum=0)
     demo_password: str = env("DAWN_DEMO_PASSWORD", "dawnchorus", "password of the users `manage.py "

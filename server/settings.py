@@ -165,6 +165,15 @@ REST_KNOX = {
     "TOKEN_PREFIX": "dawn_",  # makes tokens recognisable to the log redaction (server/common/log_redaction.py)
     "AUTH_HEADER_PREFIX": "Token",
 }
+# The browser signs in with a session (server/accounts/views.py SessionView): HttpOnly cookie, SameSite=Lax,
+# Secure unless DAWN_SECURE_COOKIES=0, living as long as an unused API token; CSRF on unsafe methods (the
+# csrftoken cookie is read by the web map's script and sent back as X-CSRFToken).
+SESSION_COOKIE_AGE = int(CONFIG.token_ttl_days * 86400)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = CONFIG.secure_cookies
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SECURE = CONFIG.secure_cookies
 
 # --- browser security headers (django-csp; SecurityMiddleware) --------------------------------
 # One policy for the web map (/map/: MapLibre runs its workers from blob: URLs and draws data:/blob:

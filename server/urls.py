@@ -7,7 +7,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from server.accounts.views import LoginView, LogoutView, MeView, RegisterView, UserAdminViewSet
+from server.accounts.views import LoginView, LogoutView, MeView, RegisterView, SessionView, UserAdminViewSet
 from server.observations.views import ObservationViewSet
 from server.recordings.views import RecordingViewSet
 from server.species.views import SpeciesViewSet
@@ -27,6 +27,7 @@ api_v1 = [
     path("auth/register/", RegisterView.as_view(), name="register"),
     path("auth/login/", LoginView.as_view(), name="login"),
     path("auth/logout/", LogoutView.as_view(), name="logout"),
+    path("auth/session/", SessionView.as_view(), name="session"),
     path("auth/me/", MeView.as_view(), name="me"),
     path("", include(router.urls)),
     # each feature app mounts its own routes (see its urls.py)

@@ -1,46 +1,67 @@
-// HTTP helpers: the API token (after sign-in) goes with every request to our own origin, in the
-// Authorization header only. Tokens expire after days without use: a 401 while holding one forgets it
-// and asks again without (the map works signed out).
-const TOKEN_KEY = "dawn-chorus-token";
+// HTTP helpers. The browser signs in with a session (POST /api/v1/auth/session/): an HttpOnly cookie the
+// page's scripts never see, which every same-origin request, tile, audio element and link carries, so a
+// link opened from the map (the popup's "Recording") opens signed in. Unsafe methods send the CSRF token
+// from the csrftoken cookie as X-CSRFToken, as Django requires.
+const LEGACY_TOKEN_KEY = "dawn-chorus-token";  // older builds kept an API token here; it is dropped
+localStorage.removeItem(LEGACY_TOKEN_KEY);
+const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
 
+// Kept for modules that still ask: the page holds no token any more.
 export const auth = {
-  get token() { return localStorage.getItem(TOKEN_KEY) || ""; },
-  set token(value) { value ? localStorage.setItem(TOKEN_KEY, value) : localStorage.removeItem(TOKEN_KEY); },
+  get token() { return ""; },
+  set token(_value) { /* sessions only */ },
 };
 
 export function authHeaders() {
-  return auth.token ? { Authorization: `Token ${auth.token}` } : {};
+  return {};
 }
 
-// Subprotocols for a websocket: the version, and the token when signed in (never in the URL).
+// Subprotocols for a websocket: the version only; the session cookie signs the socket in.
 export function socketProtocols() {
-  return auth.token ? ["dawn.v1", `token.${auth.token}`] : ["dawn.v1"];
+  return ["dawn.v1"];
+}
+
+export function csrfToken() {
+  const match = document.cookie.split(";").map((c) => c.trim()).find((c) => c.startsWith("csrftoken="));
+  return match ? decodeURIComponent(match.slice("csrftoken=".length)) : "";
+}
+
+function withCsrf(options) {
+  const method = (options.method || "GET").toUpperCase();
+  const headers = { ...(options.headers || {}) };
+  if (!SAFE.has(method)) headers["X-CSRFToken"] = csrfToken();
+  return { ...options, headers, credentials: "same-origin" };
+}
+
+async function errorFor(response) {
+  let message = `${response.status}`;
+  try { const body = await response.json(); message = body.error ? `${body.error.code}: ${body.error.message}` : message; } catch { /* not JSON */ }
+  const error = new Error(message);
+  error.status = response.status;
+  return error;
 }
 
 export async function api(path, options = {}) {
-  let response = await fetch(path, { ...options, headers: { ...authHeaders(), ...(options.headers || {}) } });
-  if (response.status === 401 && auth.token) {  // expired or revoked: continue signed out
-    auth.token = "";
-    response = await fetch(path, { ...options, headers: { ...(options.headers || {}) } });
-  }
-  if (!response.ok) {
-    let message = `${response.status}`;
-    try { const body = await response.json(); message = body.error ? `${body.error.code}: ${body.error.message}` : message; } catch { /* not JSON */ }
-    const error = new Error(message);
-    error.status = response.status;
-    throw error;
-  }
+  const response = await fetch(path, withCsrf(options));
+  if (!response.ok) throw await errorFor(response);
   return response;
 }
 
 export const getJson = async (path) => (await api(path)).json();
 
+// Who is signed in; also makes sure the csrftoken cookie is set.
+export const session = () => getJson("/api/v1/auth/session/");
+
 export async function login(username, password) {
-  const response = await fetch("/api/v1/auth/login/", {
+  if (!csrfToken()) await session();
+  const response = await fetch("/api/v1/auth/session/", withCsrf({
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username, password }),
-  });
+  }));
   const body = await response.json();
   if (!response.ok) throw new Error(body.error ? body.error.message : "Sign-in failed");
-  auth.token = body.token;
   return body;
+}
+
+export async function logout() {
+  await api("/api/v1/auth/session/", { method: "DELETE" });
 }
