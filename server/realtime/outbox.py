@@ -1,49 +1,20 @@
 """Realtime messages from synchronous code, published by a background event loop in bursts.
 
-One committed award pushes about ten messages (the player's points, badges, level and quests,
-and every board the points went to), and most of those groups have nobody listening. Handing each
-message to the publisher thread costs several Redis round trips of Python work there, which
-competes for the GIL with the thread that awards. So :func:`live_groups` first asks Redis, in one
-pipelined round trip from the calling thread, which groups have members at all; only messages
-for those go to the :class:`Outbox`, which wakes the loop once per burst and sends to groups
-concurrently, one group's messages in order.
+:class:`Outbox` takes messages from any thread, wakes the publisher loop once per burst and sends to
+groups concurrently, one group's messages in order. Which groups are worth sending to at all is the
+platform's :func:`server.platform.channel_groups.live_groups`.
 """
 from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from channels.layers import get_channel_layer
 
-from server.platform import redis as platform_redis
-
 OnError = Callable[[str, dict, BaseException], None]  # (group, message, error)
 Item = tuple[str, dict, OnError | None]
-CHECK_TIMEOUT_S = 2.0
-
-
-def live_groups(groups: Iterable[str]) -> set[str] | None:
-    """Which of ``groups`` have live members (one pipelined round trip per Redis host), or None when
-    the channel layer cannot tell (not channels_redis' RedisChannelLayer): then send to every group."""
-    layer = get_channel_layer()
-    try:
-        group_key, host_of, expiry = layer._group_key, layer.consistent_hash, layer.group_expiry
-        addresses = [host["address"] for host in layer.hosts]
-    except (AttributeError, KeyError, TypeError):
-        return None
-    by_host: dict[int, list[str]] = defaultdict(list)
-    for group in groups:
-        by_host[host_of(group)].append(group)
-    live, newer_than = set(), f"({int(time.time()) - expiry}"  # group_send drops members this old
-    for host, names in by_host.items():
-        pipe = platform_redis.client(addresses[host], timeout_s=CHECK_TIMEOUT_S).pipeline(transaction=False)
-        for group in names:
-            pipe.zcount(group_key(group), newer_than, "+inf")
-        live |= {g for g, n in zip(names, pipe.execute()) if n}
-    return live
 
 
 class Outbox:

@@ -17,7 +17,9 @@ from collections.abc import Iterable
 
 from channels.layers import get_channel_layer
 
-from .outbox import Outbox, live_groups
+from server.platform.channel_groups import live_groups
+
+from .outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ def log_failure(group: str, message: dict, exc: BaseException) -> None:
 def send(messages: Iterable[tuple[str, dict]]) -> None:
     """Publish (group, message) pairs without waiting for Redis, with one wake-up of the publisher;
     never raises. Messages for groups nobody listens to are dropped first (one pipelined Redis round
-    trip from the calling thread, see outbox.live_groups): a group_send costs the publisher thread,
+    trip from the calling thread, see server.platform.channel_groups): a group_send costs the publisher thread,
     which shares the GIL with the caller, far more than that check."""
     messages = list(messages)
     try:

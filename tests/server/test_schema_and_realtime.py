@@ -149,7 +149,7 @@ def test_board_subscribers_of_one_process_share_one_group_member(player):
     from channels.layers import get_channel_layer
 
     from server.game.boards import group_for
-    from server.realtime.outbox import live_groups
+    from server.platform.channel_groups import live_groups
 
     token = api_token(player)
     board = f"species-test-{uuid.uuid4().hex[:8]}"  # a group no earlier run left members in

@@ -15,7 +15,7 @@ from server.game import push
 from server.game.consequences import award_accepted
 from server.game.models import BadgeDefinition, PlayerBadge
 from server.realtime.consumers import encoded
-from server.realtime.outbox import live_groups
+from server.platform.channel_groups import live_groups
 
 from .helpers import accept
 from .test_consequences import make_quest
