@@ -144,6 +144,9 @@ class Config:
                                "(ETags and 304s still work)")
     map_basemap_url: str = env("DAWN_MAP_BASEMAP_URL", "", "tile URL template of a basemap server for the web "
                                "map (empty: the bundled offline basemap)")
+    map_style_url: str = env("DAWN_MAP_STYLE_URL", "", "URL of a MapLibre style (vector tiles) for the web map's "
+                             "basemap; replaces the offline basemap and DAWN_MAP_BASEMAP_URL, and its origin is "
+                             "allowed by the Content-Security-Policy (empty: not used)")
     fl_validation_manifest: Path = env("FL_VALIDATION_MANIFEST", "fixtures/audio/manifest.csv", "federated "
                                        "rounds' promotion gate: a labelled manifest")
     fl_holdout_manifest: Path | None = env("FL_HOLDOUT_MANIFEST", None, "federated rounds' optional server "

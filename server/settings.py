@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -179,10 +180,14 @@ CSRF_COOKIE_SECURE = CONFIG.secure_cookies
 # One policy for the web map (/map/: MapLibre runs its workers from blob: URLs and draws data:/blob:
 # images), Swagger UI (/api/docs/: sidecar assets, its init script served as a file) and the admin.
 # Styles may be inline (Swagger UI and the admin set style attributes); scripts come only from here.
+# A deployment's basemap (DAWN_MAP_STYLE_URL, DAWN_MAP_BASEMAP_URL) is fetched from its own origin.
+_MAP_ORIGINS = sorted({f"{u.scheme}://{u.netloc}" for u in map(urlsplit, (CONFIG.map_style_url, CONFIG.map_basemap_url))
+                       if u.scheme in ("http", "https") and u.netloc and "{" not in u.netloc})
 CONTENT_SECURITY_POLICY = {"DIRECTIVES": {
     "default-src": ["'self'"], "script-src": ["'self'"], "style-src": ["'self'", "'unsafe-inline'"],
-    "img-src": ["'self'", "data:", "blob:"], "font-src": ["'self'", "data:"], "worker-src": ["'self'", "blob:"],
-    "connect-src": ["'self'"], "media-src": ["'self'", "blob:"], "object-src": ["'none'"],
+    "img-src": ["'self'", "data:", "blob:", *_MAP_ORIGINS], "font-src": ["'self'", "data:"],
+    "worker-src": ["'self'", "blob:"], "connect-src": ["'self'", *_MAP_ORIGINS], "media-src": ["'self'", "blob:"],
+    "object-src": ["'none'"],
     "base-uri": ["'self'"], "form-action": ["'self'"], "frame-ancestors": ["'none'"],
 }}
 # HSTS on HTTPS responses outside debug mode (DAWN_HSTS_SECONDS, default one year; 0 turns it off).
@@ -264,6 +269,7 @@ DQA_MIN_VOTES_AGAINST = CONFIG.dqa_min_votes_against
 # --- maps, federated learning, demo users ---
 MAP_TILE_CACHE = CONFIG.map_tile_cache  # False: no Redis tile cache (server/maps/generation.py)
 MAP_BASEMAP_URL = CONFIG.map_basemap_url  # "" : the web map's bundled offline basemap
+MAP_STYLE_URL = CONFIG.map_style_url  # "" : no deployment style (the offline basemap, or MAP_BASEMAP_URL)
 FL_VALIDATION_MANIFEST = CONFIG.fl_validation_manifest
 FL_HOLDOUT_MANIFEST = CONFIG.fl_holdout_manifest
 DEMO_PASSWORD = CONFIG.demo_password
