@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.gis.db.models import Extent
+from django.db.models import Count
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
@@ -16,6 +18,18 @@ from server.species.models import Species
 from .tilemath import MAX_ZOOM, POINT_ZOOM
 
 
+def style_url() -> str:
+    """An optional MapLibre style URL (vector tiles) for deployments with a tile server (``settings.MAP_STYLE_URL``,
+    from ``DAWN_MAP_STYLE_URL``); it replaces the offline basemap and ``basemap_url``."""
+    return settings.MAP_STYLE_URL
+
+
+def data_extent() -> list[float] | None:
+    """[west, south, east, north] of every observation's public position (the first view fits it), or None."""
+    box = Observation.objects.order_by().aggregate(box=Extent("public_location"))["box"]
+    return [round(v, 6) for v in box] if box else None
+
+
 def basemap_url() -> str:
     """An optional raster/vector tile URL template for deployments with a basemap server
     (``settings.MAP_BASEMAP_URL``, from ``DAWN_MAP_BASEMAP_URL``); empty means the bundled offline basemap."""
@@ -28,15 +42,16 @@ class MapConfigView(APIView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         user = request.user
-        used = Observation.objects.order_by().values_list("species_id", flat=True).distinct()
-        species = Species.objects.filter(pk__in=used).order_by("common_name")
+        counts = dict(Observation.objects.order_by().values_list("species_id").annotate(n=Count("id")))
+        species = Species.objects.filter(pk__in=counts).order_by("common_name")
         return Response({
             "tile_url": request.build_absolute_uri("/api/v1/map/tiles/") + "{z}/{x}/{y}.mvt",
-            "basemap_url": basemap_url(), "max_zoom": MAX_ZOOM, "point_zoom": POINT_ZOOM,
+            "style_url": style_url(), "basemap_url": basemap_url(), "extent": data_extent(),
+            "max_zoom": MAX_ZOOM, "point_zoom": POINT_ZOOM,
             "cell_degrees": CELL_DEGREES,  # an obscured observation is drawn as this cell (webmap/src/cells.js)
             "websocket_path": "/ws/map/",
             "user": {"authenticated": user.is_authenticated, "username": getattr(user, "username", ""),
                      "researcher": is_researcher(user)},
             "species": [{"id": s.pk, "label": s.label, "common_name": s.common_name,
-                         "scientific_name": s.scientific_name} for s in species],
+                         "scientific_name": s.scientific_name, "count": counts[s.pk]} for s in species],
         })
