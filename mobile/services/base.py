@@ -36,6 +36,8 @@ class Fix:
     lng: float
     accuracy_m: float
     timestamp: float  # POSIX seconds
+    course_deg: float | None = None   # direction of travel the GPS reports (clockwise from north), if any
+    speed_mps: float | None = None
 
 
 @runtime_checkable

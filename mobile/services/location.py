@@ -5,6 +5,7 @@ import math
 import threading
 import time
 
+from ..heading import HeadingUnavailable, LowPass, pitch_deg, tilt_compensated_heading
 from .base import Fix, ServiceUnavailable
 
 EARTH_RADIUS_M = 6_371_000.0
@@ -72,8 +73,12 @@ class PlyerLocation:
 
     def _on_location(self, **kw) -> None:
         try:
+            speed = kw.get("speed")
+            moving = isinstance(speed, (int, float)) and math.isfinite(speed) and speed > 0
             fix = Fix(lat=float(kw["lat"]), lng=float(kw["lon"]), accuracy_m=float(kw.get("accuracy") or 50.0),
-                      timestamp=time.time())
+                      timestamp=time.time(), speed_mps=float(speed) if moving else None,
+                      course_deg=float(kw["bearing"]) if moving and isinstance(kw.get("bearing"), (int, float))
+                      else None)
         except (KeyError, TypeError, ValueError):
             return
         with self._lock:
@@ -89,28 +94,54 @@ class PlyerLocation:
             return self._fix
 
 
+_PLYER = object()
+
+
 class PlyerCompass:
-    """Heading from plyer's compass and tilt from its accelerometer."""
+    """Tilt-compensated heading (:func:`mobile.heading.tilt_compensated_heading`) from plyer's
+    magnetometer (``compass.field``) and accelerometer, both smoothed; true north once a position
+    gives the declination (Android's ``GeomagneticField``). ``sensors`` = (compass, accelerometer)
+    for tests; None when the platform has neither."""
 
-    def __init__(self):
+    def __init__(self, sensors=_PLYER, smoothing: float = 0.25):
+        if sensors is _PLYER:
+            try:
+                from plyer import accelerometer, compass  # type: ignore[import-not-found]
+
+                compass.enable()
+                accelerometer.enable()
+                sensors = (compass, accelerometer)
+            except Exception:  # noqa: BLE001 - NotImplementedError on desktops, no sensor on the phone
+                sensors = None
+        self._compass, self._acc = sensors if sensors is not None else (None, None)
+        self._field, self._gravity = LowPass(smoothing), LowPass(smoothing)
+        self.declination_deg = 0.0
+
+    def set_position(self, lat: float, lng: float, altitude_m: float = 0.0) -> None:
+        """Take the magnetic declination at this place from Android (0 where it cannot be had)."""
         try:
-            from plyer import accelerometer, compass  # type: ignore[import-not-found]
+            from jnius import autoclass  # type: ignore[import-not-found]
 
-            compass.enable()
-            accelerometer.enable()
-            self._compass, self._acc = compass, accelerometer
-        except Exception:  # noqa: BLE001
-            self._compass = self._acc = None
+            field = autoclass("android.hardware.GeomagneticField")(float(lat), float(lng), float(altitude_m),
+                                                                   int(time.time() * 1000))
+            self.declination_deg = float(field.getDeclination())
+        except Exception:  # noqa: BLE001 - not on Android: magnetic north stands for true north
+            self.declination_deg = 0.0
+
+    def _read(self, sensor, attr: str, smoother: LowPass):
+        try:
+            value = getattr(sensor, attr) if sensor is not None else None
+        except Exception:  # noqa: BLE001 - plyer raises when the sensor went away
+            value = None
+        return smoother.feed(value)
 
     def heading_deg(self) -> float:
-        field = self._compass.field if self._compass is not None else None
-        if not field or field[0] is None:
-            raise ServiceUnavailable("compass_unavailable", "The compass is not available.")
-        return (math.degrees(math.atan2(field[1], field[0])) + 360.0) % 360.0
+        gravity = self._read(self._acc, "acceleration", self._gravity)
+        field = self._read(self._compass, "field", self._field)
+        try:
+            return tilt_compensated_heading(gravity, field, self.declination_deg)
+        except HeadingUnavailable as exc:
+            raise ServiceUnavailable("compass_unavailable", exc.message) from None
 
-    def tilt_deg(self) -> float:
-        acc = self._acc.acceleration if self._acc is not None else None
-        if not acc or acc[0] is None:
-            return 0.0
-        x, y, z = acc
-        return math.degrees(math.atan2(y, math.hypot(x, z)))
+    def tilt_deg(self) -> float | None:
+        return pitch_deg(self._read(self._acc, "acceleration", self._gravity))
