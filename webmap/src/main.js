@@ -11,6 +11,7 @@ import { startLive } from "./live.js";
 import { runExport } from "./exports.js";
 import { cellFeatures } from "./cells.js";
 import { esc } from "./html.js";
+import { mountCommunity } from "./community.js";
 
 const PALETTE = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#1f78b4",
   "#b2182b", "#4d9221", "#542788", "#8c510a", "#01665e", "#c51b7d", "#2166ac", "#762a83"];
@@ -131,8 +132,6 @@ export async function openPopup(map, id, lngLat) {
     .setHTML("<p>Loading…</p>").addTo(map);
   try {
     const d = await getJson(`/api/v1/map/observations/${id}/`);
-    const ids = d.identifications.length
-      ? `<ul>${d.identifications.map((i) => `<li>${esc(i.identifier)}: ${esc(i.kind)} ${esc(i.species)}</li>`).join("")}</ul>` : "none yet";
     const model = d.model && d.model.server_model_version ? ` (model ${esc(d.model.server_model_version)})` : "";
     popup.setHTML(`<div class="popup-body" data-observation="${d.id}">
       <h3>${esc(d.species.common_name)} <i>${esc(d.species.scientific_name)}</i></h3>
@@ -144,12 +143,14 @@ export async function openPopup(map, id, lngLat) {
       <dt>Recordist</dt><dd>${d.obscured ? "withheld" : esc(d.recordist)}</dd>
       <dt>Licence</dt><dd>${d.license ? `<a href="${d.license}" target="_blank" rel="noopener">${esc(d.license.replace(/^https?:\/\//, ""))}</a>` : "–"}</dd>
       <dt>Place</dt><dd>${d.obscured ? `obscured: somewhere in the 0.2° cell ${esc(d.cell.join(", "))}` : esc(d.locality || "")}</dd>
-      <dt>IDs</dt><dd>${ids}</dd></dl>
+      </dl>
+      <details class="popup-ids"><summary>Identifications, suggest an ID, quality</summary><div class="community-slot"></div></details>
       ${d.recording_url ? `<a href="${d.recording_url}" target="_blank" rel="noopener">Recording</a> · ` : ""}
       <a href="#" data-species="${esc(d.species.label)}">Species page</a></div>`);
     popup.getElement().querySelector("[data-species]").addEventListener("click", (e) => {
       e.preventDefault(); showSpecies(map, d.species.label, window.dawnMap.filters.params());
     });
+    mountCommunity(popup.getElement().querySelector(".community-slot"), d.id);  // history, agree/suggest, votes
   } catch (error) {
     popup.setHTML(`<p role="alert">Could not load: ${esc(error.message)}</p>`);
   }
@@ -163,6 +164,7 @@ function setupAccount(config) {
   form.hidden = signedIn; who.hidden = !signedIn; logout.hidden = !signedIn;
   who.textContent = signedIn ? `${config.user.username}${config.user.researcher ? " (researcher)" : ""}` : "";
   document.getElementById("exports").hidden = !config.user.researcher;
+  document.getElementById("review-link").hidden = !config.user.researcher;
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     try { await login(form.username.value, form.password.value); window.location.reload(); }

@@ -8,7 +8,6 @@ import { api, getJson, login } from "./api.js";
 import { ensureDatalist } from "./catalogue.js";
 import { mountCommunity } from "./community.js";
 import { esc } from "./html.js";
-import { privateObjectUrl, releaseObjectUrls } from "./privatemedia.js";
 
 const state = { queue: [], current: null, labelled: new Set() };
 const $ = (id) => document.getElementById(id);
@@ -59,7 +58,6 @@ function drawQueue() {
 async function select(entry) {
   state.current = entry;
   drawQueue();
-  releaseObjectUrls();
   $("item").hidden = false;
   $("item-title").textContent = `#${entry.observation}: ${entry.common_name || entry.species}`;
   $("item-facts").innerHTML = `<dt>Current species</dt><dd>${esc(entry.species)}</dd>
@@ -73,13 +71,13 @@ async function select(entry) {
   $("label-propagate").checked = false;
   $("propagate-text").textContent = `Also label the ${others} other recording${others === 1 ? "" : "s"} of its cluster`;
   $("label-status").textContent = "";
+  // the session cookie signs these requests in (researchers hear the private, tag-free copy)
   const audio = $("item-audio"), img = $("item-spectrogram");
-  audio.removeAttribute("src"); img.removeAttribute("src");
-  mountCommunity($("item-history"), entry.observation);
-  const [a, s] = await Promise.allSettled([privateObjectUrl(entry.audio_url), privateObjectUrl(entry.spectrogram_url)]);
-  if (state.current !== entry) return;
-  if (a.status === "fulfilled") audio.src = a.value; else $("label-status").textContent = `Audio unavailable: ${a.reason.message}`;
-  if (s.status === "fulfilled") img.src = s.value; else img.alt = `No spectrogram: ${s.reason.message}`;
+  audio.onerror = () => { $("label-status").textContent = "The recording's audio is unavailable."; };
+  img.onerror = () => { img.alt = "No spectrogram: the recording's audio is unavailable."; };
+  audio.src = entry.audio_url;
+  img.src = entry.spectrogram_url;
+  await mountCommunity($("item-history"), entry.observation);
 }
 
 function confirmPropagation(species, count) {
