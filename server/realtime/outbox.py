@@ -1,8 +1,7 @@
 """Realtime messages from synchronous code, published by a background event loop in bursts.
 
 :class:`Outbox` takes messages from any thread, wakes the publisher loop once per burst and sends to
-groups concurrently, one group's messages in order. Which groups are worth sending to at all is the
-platform's :func:`server.platform.channel_groups.live_groups`.
+groups concurrently (the channel layer's public ``group_send``), one group's messages in order.
 """
 from __future__ import annotations
 

@@ -17,8 +17,6 @@ from collections.abc import Iterable
 
 from channels.layers import get_channel_layer
 
-from server.platform.channel_groups import live_groups
-
 from .outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -56,16 +54,13 @@ def log_failure(group: str, message: dict, exc: BaseException) -> None:
 
 
 def send(messages: Iterable[tuple[str, dict]]) -> None:
-    """Publish (group, message) pairs without waiting for Redis, with one wake-up of the publisher;
-    never raises. Messages for groups nobody listens to are dropped first (one pipelined Redis round
-    trip from the calling thread, see server.platform.channel_groups): a group_send costs the publisher thread,
-    which shares the GIL with the caller, far more than that check."""
+    """Publish (group, message) pairs through the channel layer's ``group_send`` without waiting for
+    Redis, with one wake-up of the publisher; never raises."""
     messages = list(messages)
     try:
         if get_channel_layer() is None or not messages:
             return
-        live = live_groups({g for g, _ in messages})
-        _outbox.put([(g, m, log_failure) for g, m in messages if live is None or g in live])
+        _outbox.put([(g, m, log_failure) for g, m in messages])
     except Exception as exc:  # Redis down, a broken layer: realtime is best effort, the state is stored
         log.warning("realtime pushes (%d) dropped: %s", len(messages), exc)
 

@@ -115,34 +115,26 @@ def bench_board(ids: list[int], rng: random.Random, reads: int) -> dict:
             "sql_peer_p50_ms": pct(peer, 50), "sql_peer_p95_ms": pct(peer, 95)}
 
 
-def bench_awards(ids: list[int], n: int, rng: random.Random, peer: bool = False) -> dict:
+def bench_awards(ids: list[int], n: int, rng: random.Random) -> dict:
     """Accepted observations as the pipeline makes them; the timer covers the game's award of the analysis
     event (``consequences.award_accepted``) and the commit (ledger, anti-cheat, badges, quests, hunts inside; boards
-    and pushes in on_commit). Other apps' receivers (soundscapes) are not timed.
-
-    With ``peer``, blocks of 25 awards alternate with blocks in which the publisher sends every message
-    without asking which groups have members (``server.platform.channel_groups.live_groups`` answering
-    None, as for a layer that cannot tell); their figures are under ``"send_to_every_group"``."""
+    and pushes in on_commit). Other apps' receivers (soundscapes) are not timed."""
     from django.contrib.gis.geos import Point
     from django.db import transaction
 
     from server.game.models import Team, TeamMembership
     from server.observations.services import build_observation
     from server.game.consequences import award_accepted
-    from server.realtime import publish
     from server.recordings.models import Recording, Status
     from server.species.models import Species
 
-    species = list(Species.objects.filter(kind="bird"))
+    species = list(Species.objects.filter(kind="bird", rank="species"))
     players = ids[:60]
     team = Team.objects.create(name="bench team", max_members=20)
     TeamMembership.objects.bulk_create([TeamMembership(team=team, player_id=p) for p in players[:20]])
     start = datetime.now(timezone.utc) - timedelta(hours=n)
-    times: dict[bool, list[float]] = {False: [], True: []}
-    checked = publish.live_groups
-    for i in range(n * (2 if peer else 1)):
-        send_all = peer and (i // 25) % 2 == 1
-        publish.live_groups = (lambda groups: None) if send_all else checked
+    times = []
+    for i in range(n):
         player = players[i % len(players)]
         sp = rng.choice(species)
         when = start + timedelta(hours=i)
@@ -158,14 +150,9 @@ def bench_awards(ids: list[int], n: int, rng: random.Random, peer: bool = False)
             obs.save()
             t0 = time.perf_counter()
             award_accepted(obs)
-        times[send_all].append((time.perf_counter() - t0) * 1000)
-    publish.live_groups = checked
-    warm = times[False][min(10, n // 5):]
-    out = {"awards": n, "p50_ms": pct(warm, 50), "p95_ms": pct(warm, 95), "max_ms": max(warm)}
-    if peer:
-        warm = times[True][min(10, n // 5):]
-        out["send_to_every_group"] = {"p50_ms": pct(warm, 50), "p95_ms": pct(warm, 95), "max_ms": max(warm)}
-    return out
+        times.append((time.perf_counter() - t0) * 1000)
+    warm = times[min(10, n // 5):]
+    return {"awards": n, "p50_ms": pct(warm, 50), "p95_ms": pct(warm, 95), "max_ms": max(warm)}
 
 
 def free_port() -> int:
@@ -271,8 +258,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--awards", type=int, default=300)
     ap.add_argument("--clients", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--peer-send-all", action="store_true",
-                    help="also award with every message sent, no live-group check (alternating blocks of 25)")
     args = ap.parse_args(argv)
     raise_fd_limit()
     env = base_env()
@@ -285,15 +270,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"seeding {args.players:,} players ...", flush=True)
     ids = seed_players(args.players, rng)
     board = bench_board(ids, rng, args.reads)
-    awards = bench_awards(ids, args.awards, rng, peer=args.peer_send_all)
+    awards = bench_awards(ids, args.awards, rng)
     ws = bench_websockets(env, args.clients, args.rounds, "core")
     ws_pubsub = bench_websockets(env, args.clients, args.rounds, "pubsub")
     rows = [
         ("leaderboard view (Redis), p95", f"{board['redis_p95_ms']:.2f} ms", "≤ 5 ms", board["redis_p95_ms"] <= 5),
         ("  peer: same view in SQL from the ledger, p95", f"{board['sql_peer_p95_ms']:.1f} ms", "", None),
         ("award one accepted observation, p95", f"{awards['p95_ms']:.2f} ms", "≤ 20 ms", awards["p95_ms"] <= 20),
-        *([("  peer: every message sent (no live-group check), p95",
-            f"{awards['send_to_every_group']['p95_ms']:.2f} ms", "", None)] if args.peer_send_all else []),
         (f"fan-out to {ws['clients']} websockets (core layer), worst of {ws['rounds']}",
          f"{ws['all_delivered_max_s'] * 1000:.0f} ms", "≤ 1000 ms", ws["all_delivered_max_s"] <= 1.0),
         (f"  peer: pub/sub layer, worst of {ws_pubsub['rounds']}",

@@ -167,10 +167,10 @@ def test_a_failing_subscriber_or_publisher_never_fails_the_task(api, player, cat
     def boom(sender, event, **kwargs):
         raise RuntimeError("subscriber failed")
 
-    def redis_down(groups):
+    def redis_down(items):
         raise ConnectionError("redis is down")
 
-    monkeypatch.setattr(publish, "live_groups", redis_down)
+    monkeypatch.setattr(publish._outbox, "put", redis_down)
     recording_analysed.connect(boom, dispatch_uid="test-boom")
     try:
         rec = submitted(api, bird_clips[0].data, bird_clips[0].label)

@@ -15,7 +15,6 @@ from server.game import push
 from server.game.consequences import award_accepted
 from server.game.models import BadgeDefinition, PlayerBadge
 from server.realtime.consumers import encoded
-from server.platform.channel_groups import live_groups
 
 from .helpers import accept
 from .test_consequences import make_quest
@@ -71,11 +70,10 @@ def test_quest_badge_counts_only_its_quest(game, player, bird_clips):
     assert {"solo-done", "quester"} <= badges_of(player) and "other-done" not in badges_of(player)
 
 
-def test_pushes_go_only_to_groups_with_listeners():
+def test_one_groups_pushes_arrive_in_order():
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)("board.listened", channel)
-    assert live_groups(["board.listened", "board.empty", "user.0"]) == {"board.listened"}
     push.publish([("board.empty", {"type": "leaderboard.changed", "n": 0}),
                   ("board.listened", {"type": "leaderboard.changed", "n": 1}),
                   ("board.listened", {"type": "leaderboard.changed", "n": 2})])
