@@ -1,9 +1,19 @@
 """Import xeno-canto observation metadata (observations.csv) as demo observations.
 
-Rows keep their recordist, licence and source URL. Times are local Puerto Rico time (AST,
+Rows keep their recordist, licence, source URL, xeno-canto's sound-quality rating (A–E, the ``quality``
+column) and background species (the ``also`` column of scientific names; when the file has none, the
+``manifest.csv`` beside it, keyed by ``xc_id``, as in the shared birds-pr folder). Times are local Puerto Rico time (AST,
 UTC−4, no daylight saving) and are stored in UTC. Rows without coordinates are georeferenced
 from other rows with the same locality, else placed at the island's centroid with a 100 km
 uncertainty; both cases are written in ``georeference_remarks``. Re-running updates in place.
+
+Taxa are matched to the catalogue by scientific name, then by label: xeno-canto's "Identity unknown"
+(*Mystery mystery*) and "Soundscape" (*Sonus naturalis*) are catalogue rows (an unidentified animal,
+kingdom Animalia, and a soundscape, no taxon), the frogs are catalogued amphibians. A taxon the catalogue
+lacks joins as a non-claimable species under its catalogued genus (taking the genus's kind), else under
+``default_parent`` ("Unknown bird": the source is xeno-canto's Puerto Rico birds, and every non-bird in it
+is catalogued). Only a species-rank record keeps xeno-canto's research grade; a higher taxon needs an
+identification and a soundscape is casual.
 """
 from __future__ import annotations
 
@@ -18,9 +28,10 @@ from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.db import transaction
 
-from server.species.models import Kind, Species
+from server.species.models import Rank, Species
 
 from .models import Observation, Source, Status
+from .record_terms import RATINGS, split_background
 from .services import build_observation
 
 SHARED_OBSERVATIONS = Path(settings.BASE_DIR).parent / "shared" / "data" / "birds-pr" / "observations.csv"
@@ -89,19 +100,66 @@ def locality_centroids(rows: list[dict]) -> dict[str, tuple[float, float]]:
     return {k: (sum(p[0] for p in v) / len(v), sum(p[1] for p in v) / len(v)) for k, v in points.items()}
 
 
-def species_for(row: dict, cache: dict[str, Species]) -> Species:
-    """Catalogue species by label or scientific name; unknown ones join as non-claimable birds."""
-    key = row["scientific"].strip() or row["species"].strip()
+DEFAULT_PARENT = "Unknown bird"
+
+
+def imported_parent(name: str, scientific: str, default_parent: str) -> Species:
+    """Where an uncatalogued taxon joins the tree: its catalogued genus, else ``default_parent``."""
+    genus = (Species.objects.filter(rank=Rank.GENUS, scientific_name__iexact=scientific.split()[0]).first()
+             if scientific else None)
+    parent = genus or Species.objects.filter(label=default_parent).first()
+    if parent is None:
+        raise DemoImportError(f"{name}: not in the catalogue and no {default_parent!r} to file it under "
+                              "(run manage.py load_species first)")
+    return parent
+
+
+def species_for(row: dict, cache: dict[str, Species], default_parent: str = DEFAULT_PARENT) -> Species:
+    """The catalogue row for ``row``'s taxon (see the module's docstring); creates a missing species."""
+    scientific, name = row["scientific"].strip(), row["species"].strip()
+    key = scientific or name
     if key not in cache:
-        found = (Species.objects.filter(scientific_name__iexact=row["scientific"].strip()).first()
-                 if row["scientific"].strip() else None)
-        found = found or Species.objects.filter(label__iexact=row["species"].strip()).first()
+        found = Species.objects.filter(scientific_name__iexact=scientific).first() if scientific else None
+        found = found or Species.objects.filter(label__iexact=name).first()
         if found is None:
-            found = Species.objects.create(label=row["species"].strip(), common_name=row["species"].strip(),
-                                           scientific_name=row["scientific"].strip(), kind=Kind.BIRD,
+            parent = imported_parent(name, scientific, default_parent)
+            found = Species.objects.create(label=name, common_name=name, scientific_name=scientific,
+                                           kind=parent.kind, rank=Rank.SPECIES, parent=parent,
                                            identifiable=False, source="xeno-canto")
+        elif found.source == "xeno-canto" and found.parent_id is None:
+            # a row an earlier import made before the catalogue had ranks: file it in the tree
+            parent = imported_parent(name, scientific, default_parent)
+            found.parent, found.kind = parent, parent.kind
+            found.save(update_fields=["parent", "kind"])
         cache[key] = found
     return cache[key]
+
+
+def grade_for(species: Species) -> str:
+    """xeno-canto's recordist identified the record: research grade at species rank only."""
+    if species.rank == Rank.SPECIES:
+        return Status.RESEARCH
+    return Status.CASUAL if species.rank == Rank.SOUNDSCAPE else Status.NEEDS_ID
+
+
+def background_by_id(path: Path, rows: list[dict]) -> dict[str, list[str]]:
+    """xc_id → background species, from the rows' ``also`` column or else from ``manifest.csv`` beside ``path``."""
+    if rows and "also" in rows[0]:
+        return {r["xc_id"].strip(): split_background(r["also"]) for r in rows}
+    manifest = path.with_name("manifest.csv")
+    if not manifest.exists():
+        return {}
+    with open(manifest, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if not {"xc_id", "also"} <= set(reader.fieldnames or []):
+            return {}
+        return {r["xc_id"].strip(): split_background(r["also"]) for r in reader}
+
+
+def quality_rating(row: dict) -> str:
+    """xeno-canto's quality letter (A–E), or "" when the row has none (e.g. "no score")."""
+    value = (row.get("quality") or "").strip().upper()
+    return value if value in RATINGS else ""
 
 
 @transaction.atomic
@@ -110,6 +168,7 @@ def import_observations(path: Path | None = None) -> tuple[int, int]:
     path = path or default_source()
     rows = read_rows(path)
     centroids = locality_centroids(rows)
+    background = background_by_id(path, rows)
     cache: dict[str, Species] = {}
     created = updated = 0
     for n, row in enumerate(rows, start=2):
@@ -129,11 +188,12 @@ def import_observations(path: Path | None = None) -> tuple[int, int]:
         species = species_for(row, cache)
         xc_id = row["xc_id"].strip()
         fields = dict(
-            observed_at=when.observed_at, date_precision=when.precision, status=Status.RESEARCH,
+            observed_at=when.observed_at, date_precision=when.precision, status=grade_for(species),
             sound_type=row.get("type", "")[:60], source=Source.XENO_CANTO, source_id=xc_id,
             source_url=f"https://xeno-canto.org/{xc_id}", recordist=row["recordist"][:120],
             license=row["license"], locality=row.get("locality", "")[:300],
-            coordinate_uncertainty_m=uncertainty, georeference_remarks=remarks)
+            coordinate_uncertainty_m=uncertainty, georeference_remarks=remarks,
+            rating=quality_rating(row), background_species=background.get(xc_id, []))
         fresh = build_observation(species=species, location=Point(lng, lat, srid=4326),
                                   seed=f"xc:{xc_id}", **fields)
         existing = Observation.objects.filter(source=Source.XENO_CANTO, source_id=xc_id).first()

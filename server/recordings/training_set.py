@@ -38,6 +38,7 @@ from ml.runtime.reencode import clip_span
 from server.observations.models import Observation
 from server.observations.models import Status as ObsStatus
 from server.observations.public_clips import effective_licence
+from server.species.models import NAMED_CLASS_RANKS
 
 from . import storage
 
@@ -80,7 +81,8 @@ def selection(grades: tuple[str, ...], kind: str | None):
         wanted |= Q(status=ObsStatus.RESEARCH, reviewed_at__isnull=True)
     if "reviewed" in grades:
         wanted |= Q(reviewed_at__isnull=False) & ~Q(status=ObsStatus.CASUAL)
-    qs = Observation.objects.filter(wanted, recording__isnull=False)
+    # a label above species rank (a genus, "unknown bird") or a soundscape is no class to train on
+    qs = Observation.objects.filter(wanted, recording__isnull=False, species__rank__in=NAMED_CLASS_RANKS)
     if kind is not None:
         qs = qs.filter(species__kind=kind)
     return qs.select_related("species", "recording").order_by("id")

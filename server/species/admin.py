@@ -5,6 +5,7 @@ from .models import Species
 
 @admin.register(Species)
 class SpeciesAdmin(admin.ModelAdmin):
-    list_display = ("common_name", "scientific_name", "kind", "sensitive", "identifiable")
-    list_filter = ("kind", "sensitive", "identifiable")
+    list_display = ("common_name", "scientific_name", "rank", "kind", "parent", "sensitive", "identifiable")
+    list_filter = ("rank", "kind", "sensitive", "identifiable")
     search_fields = ("common_name", "scientific_name", "label")
+    autocomplete_fields = ("parent",)

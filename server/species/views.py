@@ -1,19 +1,51 @@
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import filters, viewsets
 
+from server.common.errors import ApiError
 from server.common.permissions import ReadOnlyOrAdmin
 
-from .models import Species
+from .models import NAMED_CLASS_RANKS, Rank, Species
 from .serializers import SpeciesSerializer
 
+RANK_PARAMETER = OpenApiParameter(
+    "rank", OpenApiTypes.STR, description="Comma-separated ranks to list (species, genus, family, order, class, "
+    "kingdom, sound_class, soundscape) or 'any'. Default: species,sound_class: the named classes a player can "
+    "target, without higher taxa, unidentified animals or soundscapes.")
 
+
+def ranks_param(raw: str | None) -> tuple[str, ...] | None:
+    """The ``rank`` query parameter as ranks (None: every rank). Unknown ranks are a 400 ``invalid_rank``."""
+    if raw is None or not raw.strip():
+        return NAMED_CLASS_RANKS
+    if raw.strip() == "any":
+        return None
+    ranks = tuple(r.strip() for r in raw.split(",") if r.strip())
+    bad = [r for r in ranks if r not in Rank.values]
+    if bad or not ranks:
+        raise ApiError("invalid_rank", f"rank must be 'any' or a comma-separated list of {', '.join(Rank.values)}.",
+                       fields={"rank": "unknown rank"})
+    return ranks
+
+
+@extend_schema_view(list=extend_schema(parameters=[RANK_PARAMETER]))
 class SpeciesViewSet(viewsets.ModelViewSet):
-    """The catalogue: anyone reads it, admins edit it."""
+    """The catalogue: anyone reads it, admins edit it. The list holds species and city-sound classes
+    unless ``rank`` asks for others; a single row is found whatever its rank."""
 
-    queryset = Species.objects.all()
+    queryset = Species.objects.select_related("parent")
     serializer_class = SpeciesSerializer
     permission_classes = [ReadOnlyOrAdmin]
     filter_backends = [DjangoFilterBackend, filters.SearchFilter]
     filterset_fields = ["kind", "sensitive", "identifiable"]
     search_fields = ["common_name", "scientific_name", "label"]
     http_method_names = ["get", "post", "patch", "delete"]
+
+    def get_queryset(self):
+        qs = super().get_queryset()
+        if self.action == "list":
+            ranks = ranks_param(self.request.query_params.get("rank"))
+            if ranks is not None:
+                qs = qs.filter(rank__in=ranks)
+        return qs

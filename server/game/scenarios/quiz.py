@@ -61,7 +61,7 @@ def distractors(obs: Observation, rng: random.Random) -> list[str]:
     if len(picked) < CHOICES - 1:
         from server.species.models import Species
 
-        rest = list(Species.objects.filter(kind=obs.species.kind).exclude(pk=obs.species_id)
+        rest = list(Species.objects.named_classes().filter(kind=obs.species.kind).exclude(pk=obs.species_id)
                     .exclude(label__in=picked).values_list("label", flat=True))
         rng.shuffle(rest)
         picked += rest[:CHOICES - 1 - len(picked)]
