@@ -1,12 +1,17 @@
-"""Creating observations with geoprivacy applied; the only way other apps make them."""
+"""Creating observations with geoprivacy applied (the only way other apps make them), and the reads other
+apps make of observations (they do not query the observations' table themselves)."""
 from __future__ import annotations
 
-from django.contrib.gis.geos import Point
-from django.db.models import Q
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.gis.geos import Point, Polygon
+from django.db.models import Min, Q
 from django.utils import timezone
 
+from . import public_clips
 from .geoprivacy import linkage_window, obscure, obscured_uncertainty_m
-from .models import Observation, Status
+from .models import Observation, Source, Status
 
 LINKED_FIELDS = ("public_location", "obscured")
 LINKAGE_INPUTS = frozenset({"species", "location", "observed_at", "observer", "recordist"})
@@ -113,3 +118,37 @@ def set_status(obs: Observation, status: str) -> bool:
     obs.status = status
     obs.save(update_fields=["status"])
     return True
+
+
+def first_observed_at() -> datetime | None:
+    """When the earliest observation was made (None without observations)."""
+    return Observation.objects.aggregate(first=Min("observed_at"))["first"]
+
+
+@dataclass(frozen=True)
+class RecordingClip:
+    """A recording's public clip as others may play it."""
+    recording_id: str
+    data: bytes  # the public clip's Ogg/Opus bytes
+    recordist: str  # the name the observation credits
+
+
+def recording_public_clip(recording_id) -> RecordingClip | None:
+    """The public clip of the observation made from ``recording_id``, or None where it has none (no
+    observation, the licence withholds it, no clip written)."""
+    obs = Observation.objects.filter(recording_id=recording_id).select_related("observer").first()
+    data = public_clips.read_clip(obs) if obs is not None else None
+    if data is None:
+        return None
+    observer = obs.observer
+    recordist = obs.recordist or (observer.display_name or observer.username if observer else "")
+    return RecordingClip(str(obs.recording_id), data, recordist)
+
+
+def xeno_canto_ids(species_label: str, within: Polygon | None = None) -> list[str]:
+    """The xeno-canto ids of the species' imported observations, those whose public position lies
+    ``within`` the area first, each group in id order."""
+    mine = Observation.objects.filter(species__label=species_label, source=Source.XENO_CANTO).order_by("id")
+    first = [] if within is None else list(mine.filter(public_location__within=within)
+                                           .values_list("source_id", flat=True))
+    return [*first, *mine.values_list("source_id", flat=True)]

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 
 from ml.runtime.audio import AudioError, decode, encode_ogg_opus, probe
 from server.observations import public_clips
+from server.observations import services as observations
 from server.platform import storage as files
 
 from .models import Clip
@@ -93,12 +94,10 @@ def fixture_clip(species: str) -> Clip | None:
 def recording_clip(recording_id: str, species: str) -> Clip | None:
     """The public clip of the recording's observation (its first ``CLIP_MAX_S`` seconds), or None
     where the observation has no public clip."""
-    from server.observations.models import Observation
-
-    obs = Observation.objects.filter(recording_id=recording_id).select_related("recording__owner").first()
-    data = public_clips.read_clip(obs) if obs is not None else None
-    if data is None:
+    public = observations.recording_public_clip(recording_id)
+    if public is None:
         return None
+    data = public.data
     try:
         duration = probe(data).duration
         if duration > CLIP_MAX_S:
@@ -107,19 +106,18 @@ def recording_clip(recording_id: str, species: str) -> Clip | None:
     except (AudioError, OSError) as exc:
         log.warning("soundscape clip for recording %s unavailable: %s", recording_id, exc)
         return None
-    rec = obs.recording
+    rec_id = public.recording_id
     sha = hashlib.sha256(data).hexdigest()
-    existing = Clip.objects.filter(recording=rec, sha256=sha).first()
+    existing = Clip.objects.filter(recording_id=rec_id, sha256=sha).first()
     if existing is not None:
         return existing
-    for stale in Clip.objects.filter(recording=rec):   # made from the upload before public clips existed
+    for stale in Clip.objects.filter(recording_id=rec_id):   # made from the upload before public clips existed
         files.delete(stale.path)
         stale.delete()
-    clip = _save(data, kind=Clip.Kind.RECORDING, recording=rec, species_label=species, duration_s=duration,
-                 attribution={"recordist": rec.owner.display_name or rec.owner.username,
-                              "source": "Dawn Chorus"})
+    clip = _save(data, kind=Clip.Kind.RECORDING, recording_id=rec_id, species_label=species, duration_s=duration,
+                 attribution={"recordist": public.recordist, "source": "Dawn Chorus"})
     if clip.recording_id is None:
-        Clip.objects.filter(pk=clip.pk, recording__isnull=True).update(recording=rec)
+        Clip.objects.filter(pk=clip.pk, recording__isnull=True).update(recording_id=rec_id)
     return clip
 
 

@@ -12,11 +12,10 @@ from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
 
 from django.db import connection, transaction
-from django.db.models import Min
 from django.utils import timezone
 
 from server.common.errors import ApiError
-from server.observations.models import Observation
+from server.observations import services as observations
 
 from .cells import cell_bbox, cell_of
 from .clips import ClipResolver
@@ -124,7 +123,7 @@ def mark_stale(lng: float, lat: float, observed_at: datetime) -> None:
 
 
 def earliest_day() -> date | None:
-    first = Observation.objects.aggregate(first=Min("observed_at"))["first"]
+    first = observations.first_observed_at()
     return first.date() if first else None
 
 

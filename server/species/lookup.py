@@ -1,8 +1,8 @@
-"""Identifiable species by label for the upload hot path, cached in-process for ``TTL_S``.
+"""Which species a label or an id names, for the other apps.
 
-Only species that exist are cached (so hostile labels cannot grow the cache beyond the
-catalogue); a save or delete in this process clears it, and other processes see a change within
-``TTL_S``.
+:func:`identifiable_species` serves the upload hot path from an in-process cache kept for ``TTL_S``.
+Only species that exist are cached (so hostile labels cannot grow the cache beyond the catalogue); a
+save or delete in this process clears it, and other processes see a change within ``TTL_S``.
 """
 from __future__ import annotations
 
@@ -28,6 +28,11 @@ def identifiable_species(label: str) -> Species | None:
     else:
         _cache.pop(label, None)
     return species
+
+
+def labels_of(ids) -> dict[int, str]:
+    """Species id → label for the ``ids`` that exist."""
+    return dict(Species.objects.filter(pk__in=list(ids)).values_list("pk", "label"))
 
 
 @receiver([post_save, post_delete], sender=Species, dispatch_uid="species.lookup.clear")

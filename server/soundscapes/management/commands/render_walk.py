@@ -28,7 +28,7 @@ from ml.runtime.audio import AudioError, decode
 from ml.runtime.spatial import RenderConfig, SpatialRenderer, VirtualSource
 from ml.runtime.spatial.geometry import bearing_deg, destination, haversine_m
 from ml.runtime.spatial.heading import CourseTracker, HeadingReading
-from server.observations.models import Observation, Source
+from server.observations import services as observations
 from server.soundscapes.cells import cell_bbox, cells_within, valid_coordinates
 from server.platform import storage as files
 from server.soundscapes.clips import fixture_clip, recording_clip
@@ -148,10 +148,7 @@ class Command(BaseCommand):
             from django.contrib.gis.geos import Polygon
 
             area = Polygon.from_bbox((bbox[1], bbox[0], bbox[3], bbox[2]))
-            mine = Observation.objects.filter(species__label=species, source=Source.XENO_CANTO)
-            xc = [*mine.filter(public_location__within=area).order_by("id").values_list("source_id", flat=True),
-                  *mine.order_by("id").values_list("source_id", flat=True)]
-            for xc_id in xc:
+            for xc_id in observations.xeno_canto_ids(species, within=area):
                 f = SHARED_AUDIO / f"XC{xc_id}.ogg"
                 if f.exists():
                     try:
