@@ -10,7 +10,7 @@ log() { printf '\033[1;34m[webmap]\033[0m %s\n' "$*" >&2; }
 
 sources_hash() {
   { sha256sum package.json package-lock.json vite.config.js index.html review.html
-    find src tools -type f -print0 | sort -z | xargs -0 sha256sum; } | sha256sum | cut -c1-16
+    find src tools public -type f -print0 | sort -z | xargs -0 sha256sum; } | sha256sum | cut -c1-16
 }
 stamp="dist/.build-$(sources_hash)"
 [ -f "$stamp" ] && [ -f dist/index.html ] && exit 0

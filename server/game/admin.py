@@ -2,6 +2,7 @@
 from django.contrib.gis import admin
 
 from server.common.permissions import is_admin
+from server.maps.area_widget import OfflineAreaWidget
 
 from .models import (BadgeDefinition, Identification, PlayerBadge, PlayerFlag, PointEvent, Quest, QuestProgress,
                      SpeciesFact, Team, TeamMembership)
@@ -28,6 +29,7 @@ class AdminRoleMixin:
 
 @admin.register(Quest)
 class QuestAdmin(AdminRoleMixin, admin.GISModelAdmin):
+    gis_widget = OfflineAreaWidget  # OpenLayers and the basemap from this server: drawable offline, under the CSP
     list_display = ("title", "slug", "mode", "starts_at", "ends_at", "target_count", "reward_points", "active")
     list_filter = ("mode", "active")
     search_fields = ("title", "slug")
