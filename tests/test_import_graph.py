@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.import_graph import (ROOT, cycles, imported_names, js_graph, js_imports, platform_reach, python_graph,
-                                python_modules, strongly_connected)
+from tests.import_graph import (ROOT, cross_app_reach, cycles, imported_names, js_graph, js_imports, platform_reach,
+                                python_graph, python_modules, strongly_connected)
 
 
 def write_package(root: Path, files: dict[str, str]) -> None:
@@ -115,6 +115,92 @@ def test_migrations_import_no_live_module():
 ])
 def test_an_app_reaches_another_through_its_service_module(repo_graph, module, other_app, allowed):
     assert {m for m in repo_graph[module] if m.startswith(other_app + ".")} <= allowed
+
+
+# Where an app still reaches into another app's data, and why. DESIGN §1 wants service functions and the
+# one event only; this list may shrink, never grow: a new read goes through a service function of the
+# app that owns the data (observations.services, observations.bulk, species.lookup, modelregistry.services,
+# game.board_access). `python -m tests.import_graph` prints the current reach.
+GAME_RULES = "the game's rules read the observation they award, test or show (ORM reads; target: observations.services)"
+GAME_CATALOGUE = "the game names species by the catalogue's model (target: species.lookup)"
+MAPS_READ_SIDE = ("maps is the observations' read side: filters, detail, exports and species pages build querysets "
+                  "over Observation (target: observations.services querysets)")
+MAPS_SQL = ("vector tiles and the summary tables are PostGIS SQL over observations and species (ST_AsMVT, the "
+            "summary's triggers on observations_observation)")
+CROSS_APP_ALLOWED: dict[str, tuple[set[str], str]] = {
+    "server.federated.aggregation": ({"models:modelregistry"}, "the round's candidate model names its source"),
+    "server.federated.services": ({"models:accounts", "models:modelregistry", "models:observations"},
+                                  "enrolled players, the round's base model and the phones' training counts"),
+    "server.game.anticheat": ({"models:observations"}, GAME_RULES),
+    "server.game.consequences": ({"models:observations"}, GAME_RULES),
+    "server.game.context": ({"models:observations", "table:observations_observation"},
+                            "the award's one context query reads the observer's previous observation and the "
+                            "species' count (bench_game's award time)"),
+    "server.game.fixtures_loader": ({"models:species"}, GAME_CATALOGUE),
+    "server.game.id_history": ({"models:observations"}, GAME_RULES),
+    "server.game.identifications": ({"models:observations", "models:species"}, GAME_RULES),
+    "server.game.quests": ({"models:observations"}, GAME_RULES),
+    "server.game.reconcile": ({"models:observations"}, GAME_RULES),
+    "server.game.review": ({"models:observations", "models:species"}, GAME_RULES),
+    "server.game.scenarios.adopt": ({"models:observations"}, GAME_RULES),
+    "server.game.scenarios.hunt": ({"models:observations"}, GAME_RULES),
+    "server.game.scenarios.quiz": ({"models:observations", "models:recordings", "models:species"}, GAME_RULES),
+    "server.game.scenarios.timetravel": ({"models:observations"}, GAME_RULES),
+    "server.game.views.common": ({"models:species"}, GAME_CATALOGUE),
+    "server.game.views.community": ({"models:observations"}, GAME_RULES),
+    "server.game.views.play": ({"models:observations"}, GAME_RULES),
+    "server.maps.apps": ({"models:observations"}, "the tile generation follows Observation's post_save"),
+    "server.maps.config_views": ({"models:observations", "models:species"}, MAPS_READ_SIDE),
+    "server.maps.detail": ({"models:game", "models:observations"}, MAPS_READ_SIDE),
+    "server.maps.detail_views": ({"models:observations"}, MAPS_READ_SIDE),
+    "server.maps.export_query": ({"models:observations"}, MAPS_READ_SIDE),
+    "server.maps.filters": ({"models:observations", "models:species"}, MAPS_READ_SIDE),
+    "server.maps.management.commands.generate_observations": (
+        {"models:observations", "table:observations_observation", "table:species_species"},
+        "the benchmarks' loader writes a million observations in SQL"),
+    "server.maps.management.commands.make_public_clips": ({"models:observations"}, MAPS_READ_SIDE),
+    "server.maps.media": ({"models:observations"}, MAPS_READ_SIDE),
+    "server.maps.public_clip_backfill": ({"models:observations"}, MAPS_READ_SIDE),
+    "server.maps.records": ({"models:observations"}, MAPS_READ_SIDE),
+    "server.maps.species_views": ({"models:observations", "models:species"}, MAPS_READ_SIDE),
+    "server.maps.summary": ({"table:observations_observation", "table:species_species"}, MAPS_SQL),
+    "server.maps.tiles": ({"table:observations_observation", "table:species_species"}, MAPS_SQL),
+    "server.observations.demo_import": ({"models:species"}, "the demo import resolves species by name"),
+    "server.observations.serializers": ({"models:species"}, "an observation's species field"),
+    "server.recordings.ingest": ({"models:species"}, "the claimed species' type (resolved by species.lookup)"),
+    "server.recordings.outcome": ({"models:observations", "models:species"},
+                                  "the analysis decides the observation's grade and species"),
+    "server.recordings.tasks": ({"models:modelregistry"}, "the model set analysis classifies with"),
+    "server.recordings.training_set": ({"models:observations", "models:species"},
+                                       "the training-set export selects research-grade observations"),
+}
+
+
+def test_apps_reach_into_each_other_only_where_listed():
+    found = cross_app_reach()
+    new = {m: sorted(reach - CROSS_APP_ALLOWED.get(m, (set(), ""))[0]) for m, reach in found.items()}
+    assert {m: r for m, r in new.items() if r} == {}, "read through the owning app's service module instead"
+    gone = {m: sorted(allowed - found.get(m, set())) for m, (allowed, _) in CROSS_APP_ALLOWED.items()}
+    assert {m: r for m, r in gone.items() if r} == {}, "no longer reached: take it off CROSS_APP_ALLOWED"
+
+
+def test_cross_app_reach_counts_model_imports_and_foreign_tables(tmp_path):
+    write_package(tmp_path, {
+        "server/__init__.py": "",
+        "server/birds/__init__.py": "", "server/birds/apps.py": "",
+        "server/birds/models.py": "class Nest(Model):\n    eggs = ManyToManyField('Egg')\n",
+        "server/birds/views.py": "from server.birds.models import Nest\n",
+        "server/game/__init__.py": "", "server/game/apps.py": "", "server/game/models.py": "class Score(Model): pass\n",
+        "server/game/rules.py": '''"""Reads birds_nest (a docstring: not counted)."""
+def f():
+    from server.birds.models import Nest
+    return "SELECT 1 FROM birds_nest_eggs JOIN game_score ON true"
+''',
+        "server/game/migrations/__init__.py": "", "server/game/migrations/0001.py": "SQL = 'SELECT * FROM birds_nest'\n",
+        "server/platform/__init__.py": "", "server/platform/x.py": "from server.game import rules\n",
+    })
+    assert cross_app_reach(tmp_path) == {"server.game.rules": {"models:birds", "table:birds_nest_eggs"}}
+    assert platform_reach(tmp_path) == {"server.platform.x": {"server.game.rules"}}
 
 
 def test_the_platform_layer_imports_no_app():
