@@ -65,6 +65,11 @@ class ApiClient:
         return f"{base}/ws/v1/events/"
 
     @property
+    def map_ws_url(self) -> str:
+        """The live map socket (``/ws/map/``: public points of new observations in a subscribed box)."""
+        return self.ws_url.replace("/ws/v1/events/", "/ws/map/")
+
+    @property
     def ws_subprotocols(self) -> list[str]:
         """What the websocket offers: the protocol version, and the token when signed in."""
         return [WS_PROTOCOL] + ([f"token.{self.token}"] if self.token else [])

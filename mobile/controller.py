@@ -16,7 +16,8 @@ from typing import Callable
 from .api import ApiClient, ApiError, Connectivity
 from .identify import Identification, display_name, identify, segment_of
 from .modelstore import REGIONS, ModelDownloadError, ModelStore, Region
-from .offline_queue import OfflineQueue, QueueFull, QueueItem
+from .notify import Notifier
+from .offline_queue import ACCEPTED, OfflineQueue, QueueFull, QueueItem
 from .realtime import EventListener
 from .recorder import MarkController, RecordController, Take
 from .services.audio_out import wav_bytes
@@ -29,6 +30,7 @@ TOKEN_STOCK_KEY = "session_tokens"
 TOKEN_STOCK_SIZE = 3
 USER_KEY = "username"
 APP_VERSION = "0.7.0"
+NEARBY_BOX_DEG = 0.02   # the live map box for "new species nearby": about 2 km each way
 
 
 class UserError(Exception):
@@ -56,6 +58,9 @@ class FieldClient:
         self._events: EventListener | None = None
         self._lock = threading.Lock()
         self._classifier = None
+        self.notifier = Notifier(self.store, services.notify, known_species=self.own_species,
+                                 position=self._position)
+        self._nearby: EventListener | None = None
 
     # --- notices and state ----------------------------------------------------------------
     def notify(self, level: str, text: str) -> None:
@@ -288,8 +293,51 @@ class FieldClient:
                     self.notify("success", "Your entry is on the map!")
             elif message.get("type") == "points.awarded":
                 self.notify("success", f"+{message.get('points', 0)} points")
+        self.notifier.on_message(message)
         for listener in list(self.listeners):
             listener(message)
+
+    # --- notifications (opt-in) -----------------------------------------------------------
+    def own_species(self) -> set[str]:
+        """Labels of the player's accepted takes on this phone (what "new" species are new to)."""
+        return {item.label for item in self.queue.in_state(ACCEPTED)}
+
+    def _position(self) -> tuple[float, float] | None:
+        try:
+            fix = self.services.location.current()
+        except ServiceUnavailable:
+            return None
+        return fix.lat, fix.lng
+
+    def set_notifications(self, on: bool) -> str:
+        """Turn "quest done" / "new species nearby" notifications on or off; returns what changed, in words."""
+        self.notifier.set_enabled(on)
+        if on:
+            self.start_nearby()
+            return "Notifications on: quests you finish and species new to you recorded nearby."
+        self.stop_nearby()
+        return "Notifications off."
+
+    def _nearby_subscription(self) -> list[dict]:
+        here = self._position()
+        if here is None:
+            return []
+        lat, lng = here
+        d = NEARBY_BOX_DEG
+        return [{"type": "subscribe", "bbox": [lng - d, lat - d, lng + d, lat + d]}]
+
+    def start_nearby(self) -> None:
+        """Listen to the live map around the player for "new species nearby" (only when opted in)."""
+        if not self.notifier.enabled or self._nearby is not None:
+            return
+        self._nearby = EventListener(lambda: self.api.map_ws_url, self.notifier.on_message, lambda: self.online,
+                                     subprotocols=lambda: self.api.ws_subprotocols, greeting=self._nearby_subscription)
+        self._nearby.start()
+
+    def stop_nearby(self) -> None:
+        if self._nearby is not None:
+            self._nearby.stop()
+            self._nearby = None
 
     def start_realtime(self) -> None:
         if not self.signed_in or self._events is not None:
@@ -297,9 +345,24 @@ class FieldClient:
         events = EventListener(lambda: self.api.ws_url, self._on_event, lambda: self.online,
                                subprotocols=lambda: self.api.ws_subprotocols, on_auth_failed=self._socket_sign_in_refused)
         self._events = events
+        for board in self.followed_boards:
+            events.follow_board(board)
         events.start()  # may end (and clear self._events) at once when the token is refused
+        self.start_nearby()
+
+    followed_boards: frozenset = frozenset()
+
+    def follow_board(self, board: str) -> None:
+        """Live ``leaderboard.changed`` messages for ``board`` (the one on screen) over the events socket."""
+        self.followed_boards = frozenset({board})
+        events = self._events
+        if events is not None:
+            for old in list(events.boards - {board}):
+                events.unfollow_board(old)
+            events.follow_board(board)
 
     def stop_realtime(self) -> None:
+        self.stop_nearby()
         if self._events is not None:
             self._events.stop()
             self._events = None

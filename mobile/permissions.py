@@ -50,6 +50,22 @@ def request(on_result: Callable[[dict[str, bool]], None]) -> None:
     request_permissions([getattr(Permission, p) for p in missing], callback)
 
 
+NOTIFICATIONS = "android.permission.POST_NOTIFICATIONS"   # Android 13+; older versions grant it implicitly
+
+
+def request_notifications(on_result: Callable[[bool], None]) -> None:
+    """Ask for permission to show notifications (when the player opts in); True off Android."""
+    if not on_android():
+        on_result(True)
+        return
+    from android.permissions import check_permission, request_permissions  # type: ignore[import-not-found]
+
+    if check_permission(NOTIFICATIONS):
+        on_result(True)
+        return
+    request_permissions([NOTIFICATIONS], lambda _perms, grants: on_result(bool(grants and grants[0])))
+
+
 def denied_message(result: dict[str, bool]) -> str:
     """'' when recording can go ahead, else a human explanation of what is missing."""
     lines = []

@@ -7,6 +7,7 @@ help, so it calls ``on_auth_failed`` instead and the player signs in again.
 from __future__ import annotations
 
 import json
+import queue
 import threading
 from typing import Callable
 from urllib.parse import urlsplit
@@ -19,14 +20,29 @@ AUTH_CLOSE_CODES = frozenset({4400, 4401})  # server/realtime/auth.py
 
 class EventListener:
     def __init__(self, url_factory: Callable[[], str], on_message: Handler, online: Callable[[], bool] = lambda: True,
-                 subprotocols: Callable[[], list[str]] = list, on_auth_failed: Callable[[], None] = lambda: None):
+                 subprotocols: Callable[[], list[str]] = list, on_auth_failed: Callable[[], None] = lambda: None,
+                 greeting: Callable[[], list[dict]] = list):
         self.url_factory, self.on_message, self.online = url_factory, on_message, online
+        self.greeting = greeting  # messages sent on every (re)connect, e.g. the live map's bbox subscription
         self.subprotocols, self.on_auth_failed = subprotocols, on_auth_failed
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.connected = threading.Event()
         self._ws = None
         self.last_error = ""
+        self.boards: set[str] = set()  # leaderboards to follow; (re)subscribed on every connect
+        self._outbox: queue.SimpleQueue[dict] = queue.SimpleQueue()
+
+    def follow_board(self, board: str) -> None:
+        """Receive ``leaderboard.changed`` for ``board`` (docs/realtime.md), now and after reconnects."""
+        if board not in self.boards:
+            self.boards.add(board)
+            self._outbox.put({"type": "subscribe", "board": board})
+
+    def unfollow_board(self, board: str) -> None:
+        if board in self.boards:
+            self.boards.discard(board)
+            self._outbox.put({"type": "unsubscribe", "board": board})
 
     def start(self) -> None:
         if self._thread is not None and self._thread.is_alive():
@@ -63,8 +79,16 @@ class EventListener:
                              open_timeout=10, close_timeout=1) as ws:
                     self._ws = ws
                     failures = 0
+                    while not self._outbox.empty():  # stale requests: the set below says it all
+                        self._outbox.get_nowait()
+                    for board in sorted(self.boards):
+                        ws.send(json.dumps({"type": "subscribe", "board": board}))
+                    for hello in self.greeting():
+                        ws.send(json.dumps(hello))
                     self.connected.set()
                     while not self._stop.is_set() and self.online():
+                        while not self._outbox.empty():
+                            ws.send(json.dumps(self._outbox.get_nowait()))
                         try:
                             raw = ws.recv(timeout=0.5)
                         except TimeoutError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from .audio_out import AudiostreamOut, CapturingAudioOut, KivyAudioOut, SounddeviceAudioOut
 from .base import AudioOut, Compass, Location, Microphone, SecureStore
@@ -28,6 +29,7 @@ class Services:
     secure_store: SecureStore
     notes: list[str] = field(default_factory=list)  # why a fallback was chosen
     power: PowerState = field(default_factory=FixedPowerState)   # unknown on a desktop: no automatic training
+    notify: Callable[[str, str], None] | None = None   # (title, text) -> a phone notification; None: plyer's
 
 
 def default_services(data_dir: str | Path) -> Services:
