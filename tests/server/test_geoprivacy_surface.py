@@ -9,7 +9,8 @@ shows exact coordinates, and the same recordist's ordinary import at the same se
 As an anonymous visitor and as a level-8 player who owns none of them, the test walks every
 endpoint and websocket message that shows observations: the GeoJSON list and detail, the map's
 detail, vector tiles (clusters and points, through Django's view and through the public fast
-path, decoded back to lng/lat), species routes and abundance, the CSV, GeoJSON and DwC-A
+path, decoded back to lng/lat), species routes, abundance, frequency, grid and Time travel preview, the
+obscured cells, the CSV, GeoJSON and DwC-A
 exports, soundscape specs, the quiz, the treasure hunt, time travel, adoption, the
 identification queue, and both live feeds (``/ws/map/`` and ``/ws/v1/events/``). No answer may
 hold a true point (a longitude and a latitude near it, in any number formatting), the time of
@@ -213,6 +214,10 @@ def http_answers(client, scene, as_player: bool) -> dict[str, str]:
     for label in (BLACKBIRD, WARBLER, ORDINARY):
         get(f"route {label}", f"/api/v1/map/species/{label}/route/")
         get(f"abundance {label}", f"/api/v1/map/species/{label}/abundance/", interval="day")
+        get(f"frequency {label}", f"/api/v1/map/species/{label}/frequency/")
+        get(f"grid {label}", f"/api/v1/map/species/{label}/grid/")
+        get(f"time travel preview {label}", f"/api/v1/map/species/{label}/timetravel/")
+    get("obscured cells", "/api/v1/map/obscured-cells/")
     out.update(export_answers(client))
     for name, obs in scene.hidden.items():
         for where, (lng, lat) in (("true", TRUE[name]), ("public", (obs.public_location.x, obs.public_location.y))):
