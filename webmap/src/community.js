@@ -9,7 +9,8 @@ import { esc } from "./html.js";
 
 const METRICS = [["date", "Date is right"], ["location", "Location is right"], ["wild", "Wild (not captive or playback)"],
   ["audible", "The species is audible"]];
-const CAUSES = { community: "community taxon", review: "review label", propagated: "review label of its cluster" };
+const CAUSES = { community: (a) => `the community taxon${a ? ` after ${a}'s identification` : ""}`,
+  review: (a) => `${a ? `${a}'s ` : "a "}review label`, propagated: (a) => `${a ? `${a}'s ` : "a "}review label of its cluster` };
 
 const day = (iso) => String(iso || "").slice(0, 10);
 
@@ -20,7 +21,7 @@ export function timeline(h) {
     : `<del><b>${esc(i.identifier)}</b> ${i.kind === "agree" ? "agreed" : "suggested"}: ${esc(i.common_name || i.species)}</del> <span class="withdrawn">withdrawn ${day(i.withdrawn_at)}</span>`,
   cls: i.current ? "ident" : "ident withdrawn-row" }));
   const changes = h.species_changes.map((c) => ({ at: c.created_at, cls: "change",
-    html: `Species set to <b>${esc(c.species)}</b> (was ${esc(c.previous_species)}) by the ${CAUSES[c.cause] || esc(c.cause)}${c.actor ? ` after ${esc(c.actor)}` : ""}` }));
+    html: `Species set to <b>${esc(c.species)}</b> (was ${esc(c.previous_species)}) by ${(CAUSES[c.cause] || (() => esc(c.cause)))(c.actor ? esc(c.actor) : "")}` }));
   return [...idents, ...changes].sort((a, b) => String(a.at).localeCompare(String(b.at)));
 }
 
@@ -47,18 +48,23 @@ function actionsHtml(h) {
 
 export function render(container, h) {
   const g = h.grade;
+  const expert = h.review && !h.review.propagated;
+  const why = expert ? `set by ${esc(h.review.reviewer)}'s review`
+    : `${g.agreeing} of ${g.identifications} identifications agree`;
   const review = h.review ? `<p class="review-note">Reviewed by <b>${esc(h.review.reviewer)}</b>${h.review.propagated ? " (propagated from its cluster)" : ""}: ${esc(h.review.species)}, ${day(h.review.created_at)}</p>` : "";
   const rows = timeline(h).map((r) => `<li class="${r.cls}">${r.html} <time datetime="${esc(r.at)}">${day(r.at)}</time></li>`).join("");
   container.innerHTML = `<div class="community" data-observation="${h.observation}">
     <p class="taxon">Now: <b data-role="species">${esc(h.species.common_name)}</b> <i>${esc(h.species.scientific_name)}</i> · <span data-role="grade">${esc(h.status.replace("_", " "))}</span>
-      <span class="help">(${g.agreeing} of ${g.identifications} identifications agree; the recordist said ${esc(h.observer_claim.common_name)})</span></p>
+      <span class="help">(${why}; the recordist said ${esc(h.observer_claim.common_name)})</span></p>
+    <p class="community-status" role="status" aria-live="polite"></p>
     ${review}
-    <ol class="id-history" aria-label="Identification history">${rows || "<li class=\"help\">No identifications yet.</li>"}</ol>
+    ${rows ? `<ol class="id-history" aria-label="Identification history">${rows}</ol>` : "<p class=\"help\">No identifications yet.</p>"}
     ${actionsHtml(h)}
-    <p class="community-status" role="status" aria-live="polite"></p></div>`;
+</div>`;
 }
 
-// Load and show the history in ``container``; actions re-render it. ``onChange(history)`` is told after each.
+// Load and show the history in ``container``; actions re-render it. ``onChange(history)`` is told after
+// every render (the first one included).
 export async function mountCommunity(container, observationId, onChange = () => {}) {
   const url = `/api/v1/observations/${observationId}/identifications/`;
   const refresh = async () => {
@@ -101,7 +107,9 @@ export async function mountCommunity(container, observationId, onChange = () => 
     }
   };
   try {
-    return await refresh();
+    const h = await refresh();
+    onChange(h);
+    return h;
   } catch (error) {
     container.innerHTML = `<p role="alert">Identifications could not load: ${esc(error.message)}</p>`;
     return null;

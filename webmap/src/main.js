@@ -12,6 +12,7 @@ import { runExport } from "./exports.js";
 import { cellFeatures } from "./cells.js";
 import { esc } from "./html.js";
 import { mountCommunity } from "./community.js";
+import { keepPopupInView } from "./popupfit.js";
 
 const PALETTE = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#1f78b4",
   "#b2182b", "#4d9221", "#542788", "#8c510a", "#01665e", "#c51b7d", "#2166ac", "#762a83"];
@@ -150,7 +151,10 @@ export async function openPopup(map, id, lngLat) {
     popup.getElement().querySelector("[data-species]").addEventListener("click", (e) => {
       e.preventDefault(); showSpecies(map, d.species.label, window.dawnMap.filters.params());
     });
-    mountCommunity(popup.getElement().querySelector(".community-slot"), d.id);  // history, agree/suggest, votes
+    // identification history, agree/suggest, quality votes; the popup stays inside the map as it grows
+    const fit = () => keepPopupInView(map, popup.getElement());
+    popup.getElement().querySelector(".popup-ids").addEventListener("toggle", fit);
+    mountCommunity(popup.getElement().querySelector(".community-slot"), d.id, fit);
   } catch (error) {
     popup.setHTML(`<p role="alert">Could not load: ${esc(error.message)}</p>`);
   }

@@ -55,22 +55,29 @@ function drawQueue() {
   }
 }
 
-async function select(entry) {
-  state.current = entry;
-  drawQueue();
-  $("item").hidden = false;
-  $("item-title").textContent = `#${entry.observation}: ${entry.common_name || entry.species}`;
+function drawFacts(entry) {
   $("item-facts").innerHTML = `<dt>Current species</dt><dd>${esc(entry.species)}</dd>
     <dt>Grade</dt><dd>${esc(String(entry.status || "").replace("_", " "))}</dd>
     <dt>Confidence</dt><dd>${entry.confidence == null ? "–" : Number(entry.confidence).toFixed(2)}</dd>
     <dt>Recorded</dt><dd>${esc(String(entry.observed_at).replace("T", " ").slice(0, 16))} UTC</dd>
     <dt>Cluster</dt><dd>${entry.is_medoid ? `medoid of ${entry.cluster_size} recordings` : `member of #${entry.medoid}'s cluster (${entry.cluster_size})`}</dd>`;
+}
+
+async function select(entry) {
+  state.current = entry;
+  drawQueue();
+  $("item").hidden = false;
+  $("item-title").textContent = `#${entry.observation}: ${entry.common_name || entry.species}`;
+  drawFacts(entry);
   $("label-species").value = entry.species;
   const others = entry.is_medoid ? state.queue.filter((e) => e.medoid === entry.observation && e.observation !== entry.observation && !state.labelled.has(e.observation)).length : 0;
   $("propagate-row").hidden = others === 0;
   $("label-propagate").checked = false;
   $("propagate-text").textContent = `Also label the ${others} other recording${others === 1 ? "" : "s"} of its cluster`;
   $("label-status").textContent = "";
+  $("label-form").hidden = state.labelled.has(entry.observation);
+  $("next-recording").hidden = true;
+  if (state.labelled.has(entry.observation)) showNext();
   // the session cookie signs these requests in (researchers hear the private, tag-free copy)
   const audio = $("item-audio"), img = $("item-spectrogram");
   audio.onerror = () => { $("label-status").textContent = "The recording's audio is unavailable."; };
@@ -78,6 +85,13 @@ async function select(entry) {
   audio.src = entry.audio_url;
   img.src = entry.spectrogram_url;
   await mountCommunity($("item-history"), entry.observation);
+}
+
+// After a label: the next unlabelled recording of the queue, if any, one click away.
+function showNext() {
+  const next = state.queue.find((e) => !state.labelled.has(e.observation));
+  $("next-recording").hidden = !next;
+  $("next-recording").onclick = () => next && select(next);
 }
 
 function confirmPropagation(species, count) {
@@ -101,10 +115,18 @@ async function submitLabel() {
     const response = await api("/api/v1/review/labels/", { method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ observation: entry.observation, species, propagate }) });
     const results = (await response.json()).results;
-    for (const r of results) state.labelled.add(r.observation);
+    for (const r of results) {
+      state.labelled.add(r.observation);
+      const queued = state.queue.find((e) => e.observation === r.observation);
+      if (queued) Object.assign(queued, { species: r.species, common_name: "", status: r.status });
+    }
     const me = results[0];
     $("label-status").textContent = `Labelled ${results.length} recording${results.length === 1 ? "" : "s"}: #${me.observation} ${me.previous_species} → ${me.species}, ${me.previous_status.replace("_", " ")} → ${me.status.replace("_", " ")}.`;
     document.body.dataset.lastLabel = JSON.stringify(results);
+    drawFacts(entry);
+    $("item-title").textContent = `#${entry.observation}: ${entry.species}`;
+    $("label-form").hidden = true;
+    showNext();
     mountCommunity($("item-history"), entry.observation);
     drawQueue();
   } catch (error) {
