@@ -204,12 +204,76 @@ def evaluate(manifest: Path, label_column: str | None = None, model: str | None 
     }
 
 
+def evaluate_server_pipeline(manifest: Path, label_column: str | None = None, model: str | None = None,
+                             verifier: str | None = None, limit: int | None = None) -> dict:
+    """What the analysis task decides (:func:`ml.verdict.server_verdict`) on every file of a manifest, each file
+    whole as the marked segment: the field model (``model``, default the server's shipped default) combined
+    with the verifier (``verifier``, default the shipped head) where the ``teachers`` extra is installed."""
+    from ml import metrics
+    from ml.runtime.classifier import default_model_path
+    from ml.teachers.birdnet import SAMPLE_RATE, TeacherUnavailable
+    from ml.verdict import server_verdict
+    from ml.verifier import default_verifier_path, load_verifier
+
+    table = read_manifest(manifest, label_column)
+    rows = list(table.rows)[:limit] if limit else list(table.rows)
+    truth_labels = sorted({r.label for r in rows})
+    model_path = Path(model) if model else default_model_path()
+    clf = _load(str(model_path))
+    verifier_path = Path(verifier) if verifier else default_verifier_path()
+    try:
+        ver = load_verifier(verifier_path)
+    except TeacherUnavailable:
+        if verifier:
+            raise
+        ver = None
+    known = set(clf.labels) | (set(ver.labels) if ver else set())
+    y_true, ranked, confidence, unknown, errors = [], [], [], [], []
+    seconds, n_windows = 0.0, 0
+    with one_thread():
+        for row in rows:
+            try:
+                samples, sr = _read_audio(row.path, clf.feature_params.sample_rate)
+                audio48 = _read_audio(row.path, SAMPLE_RATE) if ver else None
+            except AudioError as exc:
+                errors.append({"file": row.file, "code": exc.code, "message": exc.message})
+                continue
+            t0 = time.perf_counter()
+            verdict = server_verdict(samples, sr, clf, ver, verifier_audio=audio48, top_k=len(known))
+            seconds += time.perf_counter() - t0
+            n_windows += len(window_starts(samples.size, clf.feature_params))
+            pred = verdict.prediction
+            y_true.append(row.label)
+            ranked.append([lab for lab, _ in pred.ranked])
+            confidence.append(pred.confidence)
+            unknown.append(pred.unknown)
+    n = len(y_true)
+    report = metrics.summarise(y_true, ranked, confidence, truth_labels, unknown=unknown) if n else {
+        "n": 0, "accuracy": None, "top3_accuracy": None, "macro_f1": None, "ece": None}
+    report = {k: (None if isinstance(v, float) and v != v else v) for k, v in report.items()}
+    return {
+        **report, "pipeline": "server", "model": str(model_path), "model_version": clf.version,
+        "verifier": str(verifier_path) if ver else None, "verifier_version": ver.version if ver else None,
+        "model_bytes": model_path.stat().st_size + (verifier_path.stat().st_size if ver else 0),
+        "ms_per_file": round(1000 * seconds / n, 3) if n else None,
+        "ms_per_window": round(1000 * seconds / n_windows, 3) if n_windows else None, "windows": n_windows,
+        "manifest": str(manifest), "label_column": table.label_column,
+        "labels_unknown_to_model": [lab for lab in truth_labels if lab not in known],
+        "n_errors": len(errors), "errors": errors[:20],
+    }
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from ml.runtime.model_format import ModelFormatError
     from ml.teachers.birdnet import TeacherUnavailable
 
     try:
-        if args.teacher:
+        if args.pipeline == "server":
+            if args.teacher:
+                raise ValueError("--pipeline server and --teacher exclude each other.")
+            result = evaluate_server_pipeline(Path(args.manifest), args.label_column, args.model, args.verifier,
+                                              args.limit)
+        elif args.teacher:
             from ml.bench import evaluate_birdnet
 
             result = evaluate_birdnet(Path(args.manifest), args.label_column, args.limit)
@@ -218,7 +282,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     except ModelFormatError:
         raise  # reported by main() as model_invalid
     except TeacherUnavailable as exc:
-        message = f"Teacher {args.teacher!r} is not available: {exc}"
+        message = f"{'Teacher ' + repr(args.teacher) if args.teacher else 'The verifier'} is not available: {exc}"
         _print_json(_error("teacher_unavailable", message))
         print(f"error: {message}", file=sys.stderr)
         return EXIT_USAGE
@@ -265,9 +329,11 @@ def cmd_cv(args: argparse.Namespace) -> int:
 
         cache_dir = DEFAULT_CACHE
     try:
+        server = cv_models.ServerOptions(prior=not args.no_prior)
         report = cross_validate(args.manifest, label_column=args.label_column, kind=args.model_kind,
                                 group_by=args.group_by, folds=args.folds, repeats=args.repeats, seed=args.seed,
-                                options=options, workers=args.workers, cache_dir=cache_dir, log=log)
+                                options=options, server_options=server, workers=args.workers, cache_dir=cache_dir,
+                                log=log)
     except (ManifestError, cv.CVError) as exc:
         code = "manifest_invalid" if isinstance(exc, ManifestError) else "cv_invalid"
         _print_json(_error(code, str(exc)))
@@ -282,6 +348,28 @@ def cmd_cv(args: argparse.Namespace) -> int:
         log(text)
         if not args.json_out:
             _print_json(report)
+    return 0
+
+
+# --- train-verifier ------------------------------------------------------------------------------
+
+def cmd_train_verifier(args: argparse.Namespace) -> int:
+    """Fit the server's verifier head and its combination (:mod:`ml.verifier_train`); exit status 2 on bad input."""
+    from ml.baseline import DEFAULT_CACHE
+    from ml.teachers.birdnet import TeacherUnavailable
+    from ml.verifier_train import train_verifier
+
+    try:
+        report = train_verifier(args.manifest, args.out, label_column=args.label_column, version=args.version,
+                                seed=args.seed, folds=args.folds, workers=args.workers, cache_dir=DEFAULT_CACHE,
+                                log=lambda line: print(line, file=sys.stderr, flush=True))
+    except ManifestError as exc:
+        _print_json(_error("manifest_invalid", str(exc)))
+        return EXIT_USAGE
+    except TeacherUnavailable as exc:
+        _print_json(_error("teacher_unavailable", str(exc)))
+        return EXIT_USAGE
+    _print_json(report)
     return 0
 
 
@@ -440,6 +528,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="evaluate BirdNET V2.4 instead (scores restricted to the manifest's labels it knows)")
     p.add_argument("--restrict", action="store_true",
                    help="restrict predictions to the manifest's labels known to the model")
+    p.add_argument("--pipeline", choices=["server"], default=None,
+                   help="server: exactly what the analysis task decides (the field model, --model or the shipped "
+                        "default, combined with the verifier where the teachers extra is installed)")
+    p.add_argument("--verifier", default=None, help="--pipeline server: the verifier head file "
+                                                     "(default fixtures/models/verifier.npz)")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N rows")
     p.set_defaults(func=cmd_evaluate)
 
@@ -447,9 +540,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--manifest", action="append", required=True, metavar="CSV",
                    help="manifest (repeatable: e.g. the shared data plus an export_training_set manifest)")
     p.add_argument("--label-column", default=None, help="default: 'species' if present, else 'label'")
-    p.add_argument("--model-kind", choices=["baseline", "phinet", "birdnet-probe"], default="baseline",
+    p.add_argument("--model-kind", choices=["baseline", "phinet", "birdnet-probe", "verifier", "server"],
+                   default="baseline",
                    help="baseline: train-baseline's recipe; phinet: python -m ml train per fold; birdnet-probe: a "
-                        "linear probe on BirdNET's window logits (the teachers extra)")
+                        "linear probe on BirdNET's window logits; verifier: the server's BirdNET head; server: the "
+                        "analysis task's verdict (baseline + verifier + prior, combined); the last three need the "
+                        "teachers extra")
+    p.add_argument("--no-prior", action="store_true", help="server: leave the location/date prior out")
     p.add_argument("--group-by", choices=["recording", "recordist"], default="recording",
                    help="what never straddles a fold's training and test parts")
     p.add_argument("--folds", type=int, default=5)
@@ -466,6 +563,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=0.75, help="phinet: width multiplier")
     p.add_argument("--hop-length", type=int, default=640, help="phinet: STFT hop at 24 kHz")
     p.set_defaults(func=cmd_cv)
+
+    p = sub.add_parser("train-verifier", help="fit the server's verifier head (BirdNET + our labels) and its "
+                                              "combination with the field model")
+    p.add_argument("--manifest", action="append", required=True, metavar="CSV", help="manifest (repeatable)")
+    p.add_argument("--label-column", default=None)
+    p.add_argument("--out", default="fixtures/models/verifier.npz")
+    p.add_argument("--version", default=None)
+    p.add_argument("--seed", type=int, default=20261206)
+    p.add_argument("--folds", type=int, default=3, help="cross-fit folds for the out-of-fold outputs")
+    p.add_argument("--workers", type=int, default=1, help="decoding processes")
+    p.set_defaults(func=cmd_train_verifier)
 
     p = sub.add_parser("bench-classifier", help="BirdNET vs the students on held-out recordings; table + JSON line")
     p.add_argument("--set", choices=["birds", "urban", "both"], default="both")

@@ -14,6 +14,14 @@
   part's recordings; a file's probabilities are the mean of its windows' ``softmax(logits / T)``, with the
   temperature and unknown threshold chosen on the validation part as for ``baseline``. The verifier
   candidate of DESIGN §2; needs the ``teachers`` extra.
+* ``verifier`` -- the server's verifier head (:func:`ml.verifier.fit_head`: BirdNET's own pooled logit for the
+  labels it names, a probe on the teaching windows for the rest, scalars fitted on cross-fitted probe outputs
+  inside the fit part, its unknown threshold the highest coverage with 90 % accuracy on answered files).
+* ``server`` -- what the analysis task decides (:mod:`ml.verdict`): the ``baseline`` recipe as the field model
+  and the ``verifier``, both fitted on the fit part, combined by :func:`ml.verdict.fit_combination` on the
+  validation part (weights by NLL, unknown threshold by coverage), with the location/date prior built from
+  the fit part's rows (``lat``, ``lng``, ``date``) unless ``ServerOptions.prior`` is off: a file's prior never
+  holds its own recording.
 
 :func:`prepare` reads every file once, reports the unreadable ones and leaves them out.
 """
@@ -34,7 +42,7 @@ import numpy as np
 from ml.manifest import ManifestRow
 from ml.runtime.audio import AudioError
 
-KINDS = ("baseline", "phinet", "birdnet-probe")
+KINDS = ("baseline", "phinet", "birdnet-probe", "verifier", "server")
 
 
 @dataclass(frozen=True)
@@ -237,6 +245,136 @@ class PhinetLearner:
                                    "generations_kept": [g["generation"] for g in report["generations"] if g["kept"]]})
 
 
+# --- verifier and server ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """``cv --model-kind verifier|server`` options."""
+
+    prior: bool = True
+    windows_per_file: int = 8
+    top_k: int = 3
+
+
+def birdnet_label_columns(rows: Sequence[ManifestRow]) -> dict[str, int]:
+    """BirdNET's column of each manifest label it names (by scientific name from the ``scientific`` column,
+    else by common name)."""
+    from ml.teachers.birdnet import label_columns
+
+    labels = sorted({r.label for r in rows})
+    scientific = {r.label: r.meta.get("scientific", "") for r in rows}
+    return label_columns(labels, scientific)
+
+
+@dataclass
+class FittedVerifier:
+    head: object
+    windows: Sequence[np.ndarray]
+    unknown_threshold: float
+    selection: dict
+
+    def predict(self, idx: np.ndarray) -> np.ndarray:
+        return np.stack([self.head.file_probabilities(self.windows[i]) for i in idx])
+
+
+class VerifierLearner:
+    """The verifier head per fold (see the module docstring)."""
+
+    def __init__(self, windows: Sequence[np.ndarray], rows: Sequence[ManifestRow], options: ServerOptions,
+                 log: Callable[[str], None] = lambda line: None):
+        self.windows = list(windows)
+        self.rows = list(rows)
+        self.labels = sorted({r.label for r in self.rows})
+        self.columns = birdnet_label_columns(self.rows)
+        self.options = options
+        self.log = log
+
+    def fit(self, fit_idx: np.ndarray, val_idx: np.ndarray, seed: int) -> FittedVerifier:
+        from ml.verifier import fit_head
+
+        head, _ = fit_head([self.windows[i] for i in fit_idx], [self.rows[i].label for i in fit_idx],
+                           [self.rows[i].recording for i in fit_idx], self.labels, self.columns, seed=seed,
+                           windows_per_file=self.options.windows_per_file, top_k=self.options.top_k)
+        return FittedVerifier(head, self.windows, head.unknown_threshold,
+                              {"unknown_threshold": round(head.unknown_threshold, 4),
+                               "scalars": [round(v, 3) for v in (head.known_scale, head.known_bias,
+                                                                  head.probe_scale, head.probe_bias)]})
+
+
+def prior_of(rows: Sequence[ManifestRow], fit_idx: np.ndarray, i: int) -> dict | None:
+    """The location/date prior at row ``i``'s place and date, built from the ``fit_idx`` rows (None: no place)."""
+    from datetime import date
+
+    from ml.runtime.prior import SpeciesPrior
+
+    meta = rows[i].meta
+    try:
+        lat, lng = float(meta.get("lat", "")), float(meta.get("lng", ""))
+    except ValueError:
+        return None
+    prior = SpeciesPrior.from_records([{"species": rows[j].label, "lat": rows[j].meta.get("lat"),
+                                        "lng": rows[j].meta.get("lng"), "date": rows[j].meta.get("date")}
+                                       for j in fit_idx])
+    if prior.labels.size == 0:
+        return None
+    try:
+        when = date.fromisoformat(str(meta.get("date") or "")[:10])
+    except ValueError:
+        when = None
+    try:
+        return prior.weights(lat, lng, when)
+    except ValueError:
+        return None
+
+
+@dataclass
+class FittedServer:
+    field: object
+    verifier: FittedVerifier
+    combination: object
+    priors: Callable[[int], dict | None]
+    labels: list[str]
+    unknown_threshold: float
+    selection: dict
+
+    def predict(self, idx: np.ndarray) -> np.ndarray:
+        from ml.verdict import combine
+
+        idx = np.asarray(idx)
+        f, v = self.field.predict(idx), self.verifier.predict(idx)
+        return np.stack([combine(self.labels, self.labels, f[k], self.labels, v[k], self.combination, self.priors(i))
+                         for k, i in enumerate(idx)])
+
+
+class ServerLearner:
+    """The server's verdict per fold: baseline field model + verifier + fitted combination (module docstring)."""
+
+    def __init__(self, feats: Sequence[np.ndarray], windows: Sequence[np.ndarray], rows: Sequence[ManifestRow],
+                 options: ServerOptions, log: Callable[[str], None] = lambda line: None):
+        self.rows = list(rows)
+        self.field = BaselineLearner(feats, [r.label for r in self.rows])
+        self.verifier = VerifierLearner(windows, self.rows, options, log)
+        self.labels = self.field.labels
+        self.options = options
+
+    def fit(self, fit_idx: np.ndarray, val_idx: np.ndarray, seed: int) -> FittedServer:
+        from ml.verdict import fit_combination
+
+        field = self.field.fit(fit_idx, val_idx, seed)
+        verifier = self.verifier.fit(fit_idx, val_idx, seed)
+        use_prior = self.options.prior
+
+        def priors(i: int) -> dict | None:
+            return prior_of(self.rows, fit_idx, i) if use_prior else None
+
+        comb = fit_combination(self.labels, self.labels, field.predict(val_idx), self.labels, verifier.predict(val_idx),
+                               [self.rows[i].label for i in val_idx],
+                               [priors(i) for i in val_idx] if use_prior else None)
+        return FittedServer(field, verifier, comb, priors, self.labels, comb.unknown_threshold,
+                            {"combination": {k: v for k, v in comb.to_dict().items() if k != "fitted_on"},
+                             "field": field.selection, "verifier": verifier.selection})
+
+
 # --- birdnet-probe -------------------------------------------------------------------------------
 
 @dataclass
@@ -288,7 +426,7 @@ def birdnet_windows(rows: Sequence[ManifestRow], log: Callable[[str], None]
     try:
         model = None if all(r.path.is_file() and bn.is_cached(r.path, cache) for r in rows) else bn.BirdNET()
     except bn.TeacherUnavailable as exc:
-        raise CVError(f"--model-kind birdnet-probe needs BirdNET: {exc}") from None
+        raise CVError(f"this model kind needs BirdNET (the teachers extra): {exc}") from None
     out, errors = [], []
     for k, r in enumerate(rows):
         try:
@@ -325,7 +463,14 @@ def prepare(kind: str, rows: Sequence[ManifestRow], workers: int, cache_dir: Pat
         skipped = [{"file": str(rows[i].path), "code": "file_unreadable", "message": e.split(": skipped ", 1)[-1]}
                    for i, e in zip(failed, errors)]
         return ok, skipped, {}
-    if kind == "birdnet-probe":
+    if kind == "server":
+        feats, errors = baseline_features([r.path for r in rows], workers, cache_dir, log)
+        windows, w_errors = birdnet_windows(rows, log)
+        ok = [i for i, (f, w) in enumerate(zip(feats, windows)) if f is not None and w is not None and len(w)]
+        skipped = [{"file": str(rows[i].path), "code": e[0], "message": e[1]}
+                   for i, e in enumerate(a or b for a, b in zip(errors, w_errors)) if e]
+        return ok, skipped, {"feats": feats, "windows": windows}
+    if kind in ("birdnet-probe", "verifier"):
         windows, errors = birdnet_windows(rows, log)
         ok = [i for i, w in enumerate(windows) if w is not None and len(w)]
         skipped = [{"file": str(rows[i].path), "code": e[0], "message": e[1]} for i, e in enumerate(errors) if e]
@@ -334,9 +479,14 @@ def prepare(kind: str, rows: Sequence[ManifestRow], workers: int, cache_dir: Pat
 
 
 def make_learner(kind: str, rows: Sequence[ManifestRow], ok: Sequence[int], state: dict,
-                 options: PhinetOptions | None, log: Callable[[str], None]):
+                 options: PhinetOptions | None, log: Callable[[str], None], server: ServerOptions | None = None):
     """The learner of ``kind`` over ``rows[i] for i in ok`` (the readable ones, as :func:`prepare` found)."""
     rows = [rows[i] for i in ok]
+    if kind == "verifier":
+        return VerifierLearner([state["windows"][i] for i in ok], rows, server or ServerOptions(), log)
+    if kind == "server":
+        return ServerLearner([state["feats"][i] for i in ok], [state["windows"][i] for i in ok], rows,
+                             server or ServerOptions(), log)
     if kind == "baseline":
         return BaselineLearner([state["feats"][i] for i in ok], [r.label for r in rows])
     if kind == "birdnet-probe":

@@ -16,7 +16,8 @@ from ml.manifest import ManifestError, read_manifests
 
 def cross_validate(manifests: Sequence[str | Path], *, label_column: str | None = None, kind: str = "baseline",
                    group_by: str = "recording", folds: int = 5, repeats: int = 5, seed: int = 20261206,
-                   options: cv_models.PhinetOptions | None = None, workers: int = 2,
+                   options: cv_models.PhinetOptions | None = None,
+                   server_options: cv_models.ServerOptions | None = None, workers: int = 2,
                    cache_dir: Path | None = None, log: Callable[[str], None] = lambda line: None) -> dict:
     """The JSON report of ``python -m ml cv`` (see :mod:`ml.cv` for what is measured and how)."""
     if group_by not in cv.GROUP_BY:
@@ -40,7 +41,7 @@ def cross_validate(manifests: Sequence[str | Path], *, label_column: str | None 
     else:
         groups = [r.recording for r in kept]
     outer = cv.outer_folds(labels, groups, folds, repeats, seed)
-    learner = cv_models.make_learner(kind, rows, ok, state, options, log)
+    learner = cv_models.make_learner(kind, rows, ok, state, options, log, server_options)
     result = cv.run_cv(labels, groups, learner, outer, seed, log)
     groups_per_label = {lab: len({g for g, y in zip(groups, labels) if y == lab}) for lab in sorted(set(labels))}
     report = {"command": "cv", "manifests": [str(m) for m in manifests], "label_column": table.label_column,
@@ -50,4 +51,6 @@ def cross_validate(manifests: Sequence[str | Path], *, label_column: str | None 
               "skipped": skipped, **result.summary()}
     if kind == "phinet":
         report["phinet_options"] = asdict(options or cv_models.PhinetOptions())
+    if kind in ("verifier", "server"):
+        report["server_options"] = asdict(server_options or cv_models.ServerOptions())
     return report

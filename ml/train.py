@@ -286,11 +286,19 @@ PROBE_FOLDS = 5
 PROBE_STEPS = 200
 
 
-def fit_probe(x: np.ndarray, y: np.ndarray, n_labels: int, seed: int, weight_decay: float = 1e-3):
+def fit_probe_parameters(x: np.ndarray, y: np.ndarray, n_labels: int, seed: int, weight_decay: float = 1e-3
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Multinomial logistic regression on standardised features (full-batch Adam, class-balanced).
 
-    Returns ``predict(features) -> logits``.
+    Returns float32 ``(weight (d, n_labels), bias, mean, scale)``: logits are
+    ``((x - mean) / scale) @ weight + bias``.
     """
+    lin, mu, sd = _train_probe(x, y, n_labels, seed, weight_decay)
+    return (lin.weight.detach().numpy().T.astype(np.float32).copy(), lin.bias.detach().numpy().astype(np.float32),
+            mu.astype(np.float32), sd.astype(np.float32))
+
+
+def _train_probe(x: np.ndarray, y: np.ndarray, n_labels: int, seed: int, weight_decay: float):
     import torch
     from torch.nn import functional as F
 
@@ -306,6 +314,14 @@ def fit_probe(x: np.ndarray, y: np.ndarray, n_labels: int, seed: int, weight_dec
         loss = (F.cross_entropy(lin(xt), yt, reduction="none") * w).sum() / w.sum()
         loss.backward()
         opt.step()
+    return lin, mu, sd
+
+
+def fit_probe(x: np.ndarray, y: np.ndarray, n_labels: int, seed: int, weight_decay: float = 1e-3):
+    """:func:`fit_probe_parameters`'s model as ``predict(features) -> logits``."""
+    import torch
+
+    lin, mu, sd = _train_probe(x, y, n_labels, seed, weight_decay)
 
     def predict(z: np.ndarray) -> np.ndarray:
         with torch.no_grad():

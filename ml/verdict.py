@@ -1,0 +1,157 @@
+"""The server's verdict on one recording: the field model, the verifier where it is installed, the prior.
+
+One function, :func:`server_verdict`, decides; the analysis task (``server/recordings/analysis.py``) and
+``python -m ml evaluate --pipeline server`` both call it, so what is evaluated is what the server decides.
+
+**Combination** (:func:`combine`, pure numpy): over the union of the two models' labels (the field model's
+order first), a log-linear pool
+
+    s(c) = field_weight * log p_field(c) + verifier_weight * log p_verifier(c) + prior_weight * log w(c)
+
+with probabilities floored at :data:`FLOOR`, a label one model lacks given that model's uniform
+``log(1 / n_labels)``, ``w`` the location/date prior's weight (:mod:`ml.runtime.prior`; labels it has not
+seen get its smallest weight; no prior: ``w = 1``); the verdict's probabilities are ``softmax(s)`` and its
+answer is "unknown" when the top probability is below ``unknown_threshold``. The weights (the temperature is
+folded into them) and the threshold are a :class:`Combination`, fitted on out-of-fold predictions by
+:func:`fit_combination` (weights by NLL on a grid; threshold: the highest coverage whose answered files are at
+least 90 % right) and stored in the verifier's file (``header["combination"]``).
+
+**Without a verifier** the field model decides alone: its own calibrated probabilities, times the prior
+when one is given.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from ml.runtime.classifier import Classifier, Prediction
+from ml.verifier import coverage_threshold, prediction_of, softmax
+
+FLOOR = 1e-6
+TARGET_ACCURACY = 0.9
+FIELD_WEIGHTS = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5)
+VERIFIER_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
+PRIOR_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
+
+
+@dataclass(frozen=True)
+class Combination:
+    """How the verdict pools the two models (see the module docstring)."""
+
+    field_weight: float = 1.0
+    verifier_weight: float = 1.0
+    prior_weight: float = 0.0
+    unknown_threshold: float = 0.0
+    fitted_on: dict = field(default_factory=dict, compare=False)  # what it was fitted on (report only)
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "Combination":
+        d = dict(d or {})
+        try:
+            values = {k: float(d[k]) for k in ("field_weight", "verifier_weight", "prior_weight",
+                                              "unknown_threshold") if k in d}
+        except (TypeError, ValueError):
+            raise ValueError(f"invalid combination {d!r}") from None
+        if not all(np.isfinite(v) and v >= 0 for v in values.values()) or values.get("unknown_threshold", 0) > 1:
+            raise ValueError(f"invalid combination {d!r}")
+        return cls(**values, fitted_on=dict(d.get("fitted_on") or {}))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def union_labels(field_labels: Sequence[str], verifier_labels: Sequence[str]) -> list[str]:
+    return list(field_labels) + [lab for lab in verifier_labels if lab not in set(field_labels)]
+
+
+def _log_over(labels: Sequence[str], own_labels: Sequence[str], probs: np.ndarray) -> np.ndarray:
+    """(n, len(labels)) log-probabilities of a model over ``labels`` (its uniform log where it lacks one)."""
+    p = np.atleast_2d(np.asarray(probs, dtype=np.float64))
+    index = {lab: i for i, lab in enumerate(own_labels)}
+    out = np.full((len(p), len(labels)), np.log(1.0 / len(own_labels)))
+    for j, lab in enumerate(labels):
+        if lab in index:
+            out[:, j] = np.log(np.maximum(p[:, index[lab]], FLOOR))
+    return out
+
+
+def _log_prior(labels: Sequence[str], weights: dict[str, float] | None) -> np.ndarray:
+    if not weights:
+        return np.zeros(len(labels))
+    floor = min(weights.values())
+    return np.log(np.maximum([weights.get(lab, floor) for lab in labels], FLOOR))
+
+
+def combine(labels: Sequence[str], field_labels: Sequence[str], field_probs: np.ndarray,
+            verifier_labels: Sequence[str], verifier_probs: np.ndarray, combination: Combination,
+            prior: dict[str, float] | None = None) -> np.ndarray:
+    """(len(labels),) verdict probabilities (or (n, len(labels)) for stacked inputs); see the module docstring."""
+    s = (combination.field_weight * _log_over(labels, field_labels, field_probs)
+         + combination.verifier_weight * _log_over(labels, verifier_labels, verifier_probs)
+         + combination.prior_weight * _log_prior(labels, prior))
+    out = softmax(s)
+    return out[0] if np.ndim(field_probs) == 1 else out
+
+
+def fit_combination(labels: Sequence[str], field_labels: Sequence[str], field_probs: np.ndarray,
+                    verifier_labels: Sequence[str], verifier_probs: np.ndarray, y: Sequence[str],
+                    priors: Sequence[dict | None] | None = None, target: float = TARGET_ACCURACY) -> Combination:
+    """The grid weights minimising the NLL of the true labels ``y``, then the coverage threshold."""
+    labels = list(labels)
+    idx = np.array([labels.index(lab) for lab in y])
+    lf = _log_over(labels, field_labels, field_probs)
+    lv = _log_over(labels, verifier_labels, verifier_probs)
+    lp = np.stack([_log_prior(labels, p) for p in priors]) if priors else np.zeros_like(lf)
+    best = None
+    for pw in (PRIOR_WEIGHTS if priors else (0.0,)):
+        for fw in FIELD_WEIGHTS:
+            for vw in VERIFIER_WEIGHTS:
+                if fw == vw == 0:
+                    continue
+                p = softmax(fw * lf + vw * lv + pw * lp)
+                nll = float(-np.mean(np.log(np.maximum(p[np.arange(len(idx)), idx], 1e-12))))
+                if best is None or nll < best[0] - 1e-9:
+                    best = (nll, fw, vw, pw, p)
+    nll, fw, vw, pw, p = best
+    threshold = coverage_threshold(p.max(axis=1), p.argmax(axis=1) == idx, target)
+    return Combination(fw, vw, pw, threshold, {"files": len(idx), "nll": round(nll, 4)})
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The server's answer (``prediction``) and each model's own answer (``answers``: ``field``, and
+    ``verifier`` when it ran), all as :class:`Prediction`."""
+
+    prediction: Prediction
+    probabilities: dict[str, float]
+    answers: dict[str, Prediction]
+
+
+def server_verdict(samples: np.ndarray, sample_rate: int, field_model: Classifier, verifier=None, *,
+                   verifier_audio: tuple[np.ndarray, int] | None = None, prior: dict[str, float] | None = None,
+                   top_k: int = 5) -> Verdict:
+    """The verdict on mono ``samples`` (the marked segment) at ``sample_rate``; see the module docstring.
+
+    ``verifier`` is a :class:`ml.verifier.Verifier` or None; ``verifier_audio`` the same segment decoded at the
+    verifier's own rate (48 kHz: a 24-kHz decode has nothing above 12 kHz), else ``samples`` is resampled.
+    The verdict's ``model_version`` names both models (``field+verifier``) when the verifier took part.
+    """
+    field_probs = field_model.file_probabilities(samples, sample_rate)
+    field_answer = field_model.decide(field_probs, top_k=top_k)
+    if verifier is None:
+        labels = list(field_model.labels)
+        probs = np.asarray(field_probs, dtype=np.float64)
+        if prior:
+            probs = combine(labels, labels, probs, labels, np.full(len(labels), 1.0 / len(labels)),
+                            Combination(1.0, 0.0, 1.0), prior)
+        pred = field_model.decide(probs, top_k=top_k)
+        return Verdict(pred, dict(zip(labels, map(float, probs))), {"field": field_answer})
+    comb = Combination.from_dict(verifier.combination)
+    v_probs = verifier.file_probabilities(*(verifier_audio or (samples, sample_rate)))
+    labels = union_labels(field_model.labels, verifier.labels)
+    probs = combine(labels, field_model.labels, field_probs, verifier.labels, v_probs, comb, prior)
+    pred = prediction_of(labels, probs, comb.unknown_threshold, f"{field_model.version}+{verifier.version}", top_k)
+    return Verdict(pred, dict(zip(labels, map(float, probs))),
+                   {"field": field_answer, "verifier": verifier.decide(v_probs, top_k)})

@@ -1,0 +1,109 @@
+"""``python -m ml train-verifier``: fit the server's verifier head and its combination with the field model.
+
+1. BirdNET's window logits of every readable file (cached in ``var/cache/birdnet/``); unreadable files are
+   reported and left out.
+2. :func:`ml.verifier.fit_head` on every file (labels: the manifests' union; BirdNET's column of each label it
+   names from the ``scientific`` column or the common name), which also gives out-of-fold verifier
+   probabilities (the probe cross-fitted by recording).
+3. Out-of-fold field probabilities from the field model's recipe (``baseline``, :mod:`ml.baseline`), cross-fitted
+   over the same number of recording folds; the location/date prior of a file with ``lat``/``lng`` is built
+   from the other folds' files.
+4. :func:`ml.verdict.fit_combination` on those out-of-fold outputs; the combination goes into the head's file
+   (``header["combination"]``) with the out-of-fold scores it reached.
+
+Raises :class:`ml.manifest.ManifestError` (unusable manifests, a single class) and
+:class:`ml.teachers.birdnet.TeacherUnavailable` (no ``teachers`` extra); both are exit status 2 in the CLI.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ml import metrics
+from ml.manifest import ManifestError, read_manifests
+
+
+def _folds(groups: Sequence[str], k: int, seed: int) -> np.ndarray:
+    uniq = sorted(set(groups))
+    order = np.random.default_rng(seed).permutation(len(uniq))
+    fold_of = {uniq[j]: n % k for n, j in enumerate(order)}
+    return np.array([fold_of[g] for g in groups])
+
+
+def _scores(labels: list[str], probs: np.ndarray, y: Sequence[str], threshold: float) -> dict:
+    from ml.cv import fold_scores
+
+    return {k: round(float(v), 4) for k, v in fold_scores(list(y), probs, labels, threshold).items()}
+
+
+def train_verifier(manifests: Sequence[str | Path], out: str | Path, *, label_column: str | None = None,
+                   version: str | None = None, seed: int = 20261206, folds: int = 3, workers: int = 1,
+                   cache_dir: Path | None = None, log: Callable[[str], None] = lambda line: None) -> dict:
+    """Fit and write the verifier head (``out``); returns the report (see the module docstring)."""
+    from ml import cv_models
+    from ml.verdict import combine, fit_combination
+    from ml.verifier import fit_head, save_head
+
+    table = read_manifests(manifests, label_column)
+    rows = list(table.rows)
+    feats, f_err = cv_models.baseline_features([r.path for r in rows], workers, cache_dir, log)
+    windows, w_err = cv_models.birdnet_windows(rows, log)
+    ok = [i for i in range(len(rows)) if feats[i] is not None and windows[i] is not None and len(windows[i])]
+    skipped = [{"file": str(rows[i].path), "code": e[0], "message": e[1]}
+               for i, e in enumerate(a or b for a, b in zip(f_err, w_err)) if e]
+    for s in skipped:
+        log(f"warning: {s['file']}: skipped ({s['code']}: {s['message']})")
+    rows = [rows[i] for i in ok]
+    feats = [feats[i] for i in ok]
+    windows = [windows[i] for i in ok]
+    labels = sorted({r.label for r in rows})
+    if len(labels) < 2:
+        raise ManifestError("Training the verifier needs at least two label classes among the readable files.")
+    y = [r.label for r in rows]
+    groups = [r.recording for r in rows]
+    columns = cv_models.birdnet_label_columns(rows)
+    head, v_oof = fit_head(windows, y, groups, labels, columns, seed=seed, cross_fit=folds, log=log)
+
+    field = cv_models.BaselineLearner(feats, y)
+    fold = _folds(groups, folds, seed + 1)
+    f_oof = np.zeros((len(rows), len(labels)))
+    priors: list[dict | None] = [None] * len(rows)
+    for f in range(folds):
+        test, train = np.flatnonzero(fold == f), np.flatnonzero(fold != f)
+        rng = np.random.default_rng(seed + f)
+        perm = rng.permutation(train)
+        fit_part, val_part = np.sort(perm[: int(0.8 * len(perm))]), np.sort(perm[int(0.8 * len(perm)):])
+        f_oof[test] = field.fit(fit_part, val_part, seed + f).predict(test)
+        for i in test:
+            priors[i] = cv_models.prior_of(rows, train, i)
+        log(f"field recipe: cross-fit {f + 1}/{folds}")
+    use_prior = any(p for p in priors)
+    comb = fit_combination(labels, labels, f_oof, labels, v_oof, y, priors if use_prior else None)
+    combined = combine(labels, labels, f_oof, labels, v_oof, comb)
+    if use_prior:
+        combined = np.stack([combine(labels, labels, f_oof[i], labels, v_oof[i], comb, priors[i])
+                             for i in range(len(rows))])
+    conf = combined.max(axis=1)
+    correct = np.array([labels[j] for j in combined.argmax(axis=1)]) == np.array(y)
+    report = {
+        "command": "train-verifier", "manifests": [str(m) for m in manifests], "n_files": len(rows),
+        "labels": labels, "birdnet_columns": columns, "skipped": skipped, "cross_fit_folds": folds, "seed": seed,
+        "out_of_fold": {
+            "verifier": _scores(labels, v_oof, y, head.unknown_threshold),
+            "field_recipe": _scores(labels, f_oof, y, 0.0),
+            "server": {**_scores(labels, combined, y, comb.unknown_threshold),
+                       "ece_10_bins": round(metrics.expected_calibration_error(conf, correct), 4)},
+        },
+        "combination": comb.to_dict(),
+        "head": {"known_scale": head.known_scale, "known_bias": head.known_bias, "probe_scale": head.probe_scale,
+                 "probe_bias": head.probe_bias, "unknown_threshold": head.unknown_threshold},
+    }
+    version = version or f"verifier-birdnet-{datetime.now(timezone.utc):%Y.%m}-s{seed}"
+    report["bytes"] = save_head(out, head, version=version, metrics=report["out_of_fold"],
+                                training={k: report[k] for k in ("manifests", "n_files", "cross_fit_folds", "seed")},
+                                combination=comb.to_dict())
+    report["out"], report["model_version"] = str(out), version
+    return report
