@@ -7,7 +7,7 @@ from django.db import connection
 from django.urls import reverse
 
 from server.common.permissions import is_researcher
-from server.observations import public_clips
+from server.observations import public_clips, record_terms
 from server.observations.models import Observation, Source, Status
 from server.observations.publication import public_cell, sees_true_location, shown_answers, shown_time
 from server.observations.services import public_uncertainty_m
@@ -63,6 +63,7 @@ def observation_detail(obs: Observation, user, build_uri) -> dict:
     own_or_research = is_researcher(user) or (obs.observer_id is not None and obs.observer_id == user.id)
     observed_at, precision = shown_time(obs, withheld)
     source_url = "" if withheld else obs.source_url
+    licence = public_clips.effective_licence(obs)  # the same licence as the CSV and the archive
     return {
         "id": obs.pk,
         "species": {"label": obs.species.label, "common_name": obs.species.common_name,
@@ -75,7 +76,9 @@ def observation_detail(obs: Observation, user, build_uri) -> dict:
         "observed_at": observed_at, "date_precision": precision,
         "grade": obs.status, "confidence": obs.confidence, "sound_type": obs.sound_type,
         "basis_of_record": basis_of_record(obs),
-        "recordist": "" if withheld else obs.recordist, "license": obs.license, "source": obs.source,
+        "recordist": "" if withheld else obs.recordist, "source": obs.source,
+        "license": licence, "license_name": record_terms.license_name(licence),
+        "rating": obs.rating, "background_species": list(obs.background_species),
         "source_url": source_url,
         "model": model_info(obs),
         "kind_conflict": obs.kind_conflict, "answers": shown_answers(obs, withheld),

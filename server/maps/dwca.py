@@ -17,9 +17,13 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from xml.sax.saxutils import escape, quoteattr
 
+from server.observations.record_terms import license_name
+
 DWC = "http://rs.tdwg.org/dwc/terms/"
 DC = "http://purl.org/dc/terms/"
 AC = "http://rs.tdwg.org/ac/terms/"
+XMP = "http://ns.adobe.com/xap/1.0/"  # xmp:Rating (Audubon Core: 1 worst to 5 best, 0 not rated)
+XMP_RIGHTS = "http://ns.adobe.com/xap/1.0/rights/"  # xmpRights:Owner, the rights holder
 OCCURRENCE_ROW_TYPE = DWC + "Occurrence"
 MULTIMEDIA_ROW_TYPE = AC + "Multimedia"
 
@@ -28,13 +32,15 @@ OCCURRENCE_TERMS: list[tuple[str, str]] = [(name, DWC + name) for name in (
     "eventDate", "eventTime", "decimalLatitude", "decimalLongitude", "geodeticDatum",
     "coordinateUncertaintyInMeters", "countryCode", "locality", "recordedBy", "identificationVerificationStatus",
     "dataGeneralizations", "informationWithheld", "associatedMedia", "occurrenceRemarks")] + [
-    ("license", DC + "license"), ("references", DC + "references")]
+    ("license", DC + "license"), ("rightsHolder", DC + "rightsHolder"), ("references", DC + "references"),
+    ("associatedTaxa", DWC + "associatedTaxa")]
 
 MULTIMEDIA_TERMS: list[tuple[str, str]] = [
     ("identifier", DC + "identifier"), ("type", DC + "type"), ("accessURI", AC + "accessURI"),
     ("format", DC + "format"), ("rights", DC + "rights"), ("creator", DC + "creator"),
     ("freqLow", AC + "freqLow"), ("freqHigh", AC + "freqHigh"), ("mediaDuration", AC + "mediaDuration"),
-    ("captureDevice", AC + "captureDevice"), ("furtherInformationURL", AC + "furtherInformationURL")]
+    ("captureDevice", AC + "captureDevice"), ("furtherInformationURL", AC + "furtherInformationURL"),
+    ("Owner", XMP_RIGHTS + "Owner"), ("Rating", XMP + "Rating")]
 
 GENERALISED = ("Coordinates generalised to a random point inside the 0.2° × 0.2° grid cell that holds the "
                "true position (a sensitive species, or the same recordist's record within 24 hours of one); the "
@@ -85,10 +91,25 @@ def meta_xml() -> bytes:
     return xml.encode("utf-8")
 
 
+def rights_xml(licenses: dict[str, int]) -> str:
+    """The EML ``intellectualRights``: records carry their own licences (``licenses``: URL → records), so the
+    dataset names each one with its count instead of claiming one licence for all."""
+    listed = "".join(
+        f"<listitem><para><ulink url={quoteattr(url)}><citetitle>{escape(license_name(url))}</citetitle>"
+        f"</ulink>: "
+        f'{n} record{"s" if n != 1 else ""}</para></listitem>'
+        for url, n in sorted(licenses.items(), key=lambda item: (-item[1], item[0])) if url)
+    listing = f"<itemizedlist>{listed}</itemizedlist>" if listed else ""
+    return ("<intellectualRights><para>Each record carries its own licence (dcterms:license in occurrence.txt, "
+            "dcterms:rights in multimedia.txt) and its rights holder; use each record under its licence. The "
+            f"licences in this archive:</para>{listing}</intellectualRights>")
+
+
 def eml_xml(*, title: str, abstract: str, publisher: str, contact_email: str, package_id: str,
-            license_url: str, n_records: int, bbox: tuple[float, float, float, float] | None,
+            licenses: dict[str, int], n_records: int, bbox: tuple[float, float, float, float] | None,
             pub_date: datetime | None = None) -> bytes:
-    """Minimal EML 2.1.1 dataset metadata that GBIF's IPT validator accepts."""
+    """Minimal EML 2.1.1 dataset metadata that GBIF's IPT validator accepts; ``licenses`` counts the records
+    under each licence URL (see :func:`rights_xml`)."""
     pub = (pub_date or datetime.now(timezone.utc)).date().isoformat()
     coverage = ""
     if bbox:
@@ -111,7 +132,7 @@ def eml_xml(*, title: str, abstract: str, publisher: str, contact_email: str, pa
     <pubDate>{pub}</pubDate>
     <language>en</language>
     <abstract><para>{escape(abstract)} {n_records} occurrence records.</para></abstract>
-    <intellectualRights><para>Each record carries its own licence (dc:license); see <ulink url={quoteattr(license_url)}><citetitle>the licence</citetitle></ulink>.</para></intellectualRights>{coverage}
+    {rights_xml(licenses)}{coverage}
     <contact><organizationName>{escape(publisher)}</organizationName><electronicMailAddress>{escape(contact_email)}</electronicMailAddress></contact>
   </dataset>
 </eml:eml>

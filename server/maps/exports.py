@@ -19,7 +19,8 @@ from .records import geojson_feature, iter_observations, multimedia, occurrence
 FORMATS = {"csv": ("text/csv; charset=utf-8", "csv"), "geojson": ("application/geo+json", "geojson"),
            "dwca": ("application/zip", "zip")}
 PROGRESS_EVERY = 500
-CSV_COLUMNS = ["occurrenceID"] + [n for n, _ in dwca.OCCURRENCE_TERMS if n != "occurrenceID"]
+# the Darwin Core occurrence terms, then the sound-quality rating (A–E, as xeno-canto rates)
+CSV_COLUMNS = ["occurrenceID"] + [n for n, _ in dwca.OCCURRENCE_TERMS if n != "occurrenceID"] + ["rating"]
 
 Progress = Callable[[int], None]
 
@@ -52,6 +53,7 @@ def write_geojson(qs, out: io.TextIOBase, absolute, progress: Progress) -> int:
 
 def write_dwca(qs, target: Path, absolute, progress: Progress, eml_args: dict) -> int:
     n, bbox = 0, None
+    licenses: dict[str, int] = {}
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("meta.xml", dwca.meta_xml())
         occ_names = ["id"] + [name for name, _ in dwca.OCCURRENCE_TERMS]
@@ -63,6 +65,7 @@ def write_dwca(qs, target: Path, absolute, progress: Progress, eml_args: dict) -
             for n, obs in enumerate(iter_observations(qs), 1):
                 row = occurrence(obs, absolute)
                 occ.write("\t".join(dwca.clean(row.get(k)) for k in occ_names) + "\n")
+                licenses[row["license"]] = licenses.get(row["license"], 0) + 1
                 lat, lng = row["decimalLatitude"], row["decimalLongitude"]
                 bbox = (lng, lat, lng, lat) if bbox is None else (
                     min(bbox[0], lng), min(bbox[1], lat), max(bbox[2], lng), max(bbox[3], lat))
@@ -80,7 +83,7 @@ def write_dwca(qs, target: Path, absolute, progress: Progress, eml_args: dict) -
                 mm.write(line + "\n")
             mm.flush()
             mm.detach()
-        zf.writestr("eml.xml", dwca.eml_xml(n_records=n, bbox=bbox, **eml_args))
+        zf.writestr("eml.xml", dwca.eml_xml(n_records=n, bbox=bbox, licenses=licenses, **eml_args))
     return n
 
 
@@ -107,4 +110,4 @@ def default_eml_args() -> dict:
             "abstract": "Bird and urban sound observations recorded by Dawn Chorus players and imported from "
                         "xeno-canto, identified by an on-device classifier and the community.",
             "publisher": "Dawn Chorus", "contact_email": "data@dawnchorus.invalid",
-            "package_id": "dawnchorus-export", "license_url": "https://creativecommons.org/licenses/by-nc/4.0/"}
+            "package_id": "dawnchorus-export"}

@@ -16,7 +16,8 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
 from server.common.errors import ApiError
-from server.observations.filters import GRADE_PARAM, parse_grades, parse_instant, split_list
+from server.observations.filters import (GRADE_PARAM, RATING_PARAM, parse_grades, parse_instant, parse_ratings,
+                                         split_list)
 from server.observations.geoprivacy import coarse_from, coarse_until, midnight_within
 from server.observations.models import Source
 from server.species.models import Species
@@ -24,7 +25,7 @@ from server.species.models import Species
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 SOUND_TYPE_RE = re.compile(r"^[a-z][a-z \-]{0,39}$")
 FILTER_NAMES = ("species", "date_from", "date_to", "time_from", "time_to", "grade", "min_confidence",
-                "type", "source")
+                "type", "source", "rating")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class MapFilters:
     min_confidence: float | None = None
     sound_types: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
+    ratings: tuple[str, ...] = ()  # sound quality A–E; "" is unrated
 
     def canonical(self) -> str:
         """A stable digest of the filter values (for ETags and cache keys): of :meth:`to_json`, which names every
@@ -53,7 +55,7 @@ class MapFilters:
                 "time_from": self.time_from.strftime("%H:%M") if self.time_from else None,
                 "time_to": self.time_to.strftime("%H:%M") if self.time_to else None,
                 "grades": list(self.grades), "min_confidence": self.min_confidence,
-                "sound_types": list(self.sound_types), "sources": list(self.sources)}
+                "sound_types": list(self.sound_types), "sources": list(self.sources), "ratings": list(self.ratings)}
 
     @classmethod
     def from_json(cls, data: dict) -> MapFilters:
@@ -63,7 +65,8 @@ class MapFilters:
                    time_from=time.fromisoformat(data["time_from"]) if data.get("time_from") else None,
                    time_to=time.fromisoformat(data["time_to"]) if data.get("time_to") else None,
                    grades=tuple(data.get("grades") or ()), min_confidence=data.get("min_confidence"),
-                   sound_types=tuple(data.get("sound_types") or ()), sources=tuple(data.get("sources") or ()))
+                   sound_types=tuple(data.get("sound_types") or ()), sources=tuple(data.get("sources") or ()),
+                   ratings=tuple(data.get("ratings") or ()))
 
 
 def _bad(name: str, raw: str, message: str) -> ApiError:
@@ -129,6 +132,8 @@ def parse_map_filters(params) -> MapFilters:
         if bad:
             raise _bad("source", params["source"], f"unknown source {bad[0]!r}; use {', '.join(Source.values)}.")
         kw["sources"] = tuple(sorted(set(sources)))
+    if params.get(RATING_PARAM):
+        kw["ratings"] = parse_ratings(params[RATING_PARAM])
     return MapFilters(**kw)
 
 
@@ -183,6 +188,9 @@ def filters_sql(f: MapFilters, alias: str = "o", coarse: bool = False) -> tuple[
     if f.sources:
         parts.append(f"{alias}.source = ANY(%s)")
         args.append(list(f.sources))
+    if f.ratings:
+        parts.append(f"{alias}.rating = ANY(%s)")
+        args.append(list(f.ratings))
     return " AND ".join(parts), args
 
 
@@ -217,4 +225,6 @@ def apply_map_filters(qs: QuerySet, f: MapFilters, coarse: bool = False) -> Quer
         qs = qs.annotate(sound_type_lower=Lower("sound_type")).filter(sound_type_lower__in=f.sound_types)
     if f.sources:
         qs = qs.filter(source__in=f.sources)
+    if f.ratings:
+        qs = qs.filter(rating__in=f.ratings)
     return qs

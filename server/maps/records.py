@@ -10,14 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from server.observations.geoprivacy import coarse_date
-from server.observations import public_clips
+from server.observations import public_clips, record_terms
 from server.observations.models import Observation, Source
 from server.observations.services import public_uncertainty_m
 
 from . import dwca
 from .detail import basis_of_record, is_human_verified
 
-DEFAULT_APP_LICENSE = "https://creativecommons.org/licenses/by-nc/4.0/"
 # ISO 3166-1 alpha-2 by bounding box (west, south, east, north) for the regions the data covers.
 COUNTRY_BOXES: list[tuple[str, tuple[float, float, float, float]]] = [
     ("PR", (-68.0, 17.6, -65.1, 18.7)),
@@ -80,15 +79,27 @@ def occurrence(obs: Observation, absolute: Callable[[str], str]) -> dict:
         "coordinateUncertaintyInMeters": round(public_uncertainty_m(obs) or 30.0, 1),
         "countryCode": country_code(point.x, point.y),
         "locality": "" if obs.obscured else obs.locality,
-        "recordedBy": "" if obs.obscured else obs.recordist, "license": obs.license or DEFAULT_APP_LICENSE,
+        "recordedBy": "" if obs.obscured else obs.recordist, "license": public_clips.effective_licence(obs),
+        "rightsHolder": "" if obs.obscured else obs.recordist,
+        "associatedTaxa": record_terms.associated_taxa(obs.background_species),
         "identificationVerificationStatus": "verified" if is_human_verified(obs) else "unverified",
         "dataGeneralizations": dwca.GENERALISED if obs.obscured else "",
         "informationWithheld": dwca.WITHHELD if obs.obscured else "",
         "associatedMedia": media[0] if media else "",
-        "occurrenceRemarks": f"grade {obs.status}; model confidence {obs.confidence}" if obs.confidence is not None
-        else f"grade {obs.status}",
+        "occurrenceRemarks": remarks(obs),
+        "rating": obs.rating,
         "references": source_page(obs, absolute),
     }
+
+
+def remarks(obs: Observation) -> str:
+    """occurrenceRemarks: the grade, the model's confidence, and the sound-quality rating when there is one."""
+    parts = [f"grade {obs.status}"]
+    if obs.confidence is not None:
+        parts.append(f"model confidence {obs.confidence}")
+    if obs.rating:
+        parts.append(f"sound quality {obs.rating} (A best, E worst)")
+    return "; ".join(parts)
 
 
 def multimedia(obs: Observation, absolute: Callable[[str], str]) -> dict | None:
@@ -98,8 +109,9 @@ def multimedia(obs: Observation, absolute: Callable[[str], str]) -> dict | None:
     rec = obs.recording if obs.recording_id else None
     sp = obs.species
     return {"coreid": f"dawnchorus:obs:{obs.pk}", "identifier": media[0], "type": "Sound", "accessURI": media[0],
-            "format": media[1], "rights": obs.license or DEFAULT_APP_LICENSE,
-            "creator": "" if obs.obscured else obs.recordist,
+            "format": media[1], "rights": public_clips.effective_licence(obs),
+            "creator": "" if obs.obscured else obs.recordist, "Owner": "" if obs.obscured else obs.recordist,
+            "Rating": record_terms.XMP_RATING.get(obs.rating, 0),
             "freqLow": sp.band_low_hz if sp.band_low_hz is not None else 0.0,
             "freqHigh": sp.band_high_hz if sp.band_high_hz is not None else (rec.sample_rate / 2 if rec else 24000.0),
             "mediaDuration": round(rec.duration_s, 2) if rec else "",

@@ -30,8 +30,8 @@ filters                                                path
 =====================================================  ==========================================
 none, species, grade, type, and whole-day date ranges  summary table (exact counts)
 (``date_from`` at 00:00 UTC, ``date_to`` at day's end)
-any of time of day, min_confidence, source, or a date  raw query on ``observations_observation``
-bound inside a day (a date-time)
+any of time of day, min_confidence, source, rating,    raw query on ``observations_observation``
+or a date bound inside a day (a date-time)
 =====================================================  ==========================================
 
 Point tiles (zoom ≥ POINT_ZOOM) always read the observations table.
@@ -174,7 +174,7 @@ def _whole_day_end(value: datetime | None) -> bool:
 def summary_supports(f: MapFilters) -> bool:
     """Whether the summary answers these filters exactly (see the module docstring's table)."""
     return (f.time_from is None and f.time_to is None and f.min_confidence is None and not f.sources
-            and _whole_day_start(f.date_from) and _whole_day_end(f.date_to))
+            and not f.ratings and _whole_day_start(f.date_from) and _whole_day_end(f.date_to))
 
 
 def dated(f: MapFilters) -> bool:

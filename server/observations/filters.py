@@ -12,12 +12,16 @@ from server.common.strict_json import text_problem
 
 from .geoprivacy import coarse_from, coarse_until
 from .models import Status
+from .record_terms import RATINGS
 
 MAX_LIST_ITEMS = 50
 GRADE_PARAM = "grade"
 # The observation list's old name of grade=, kept for one release: it filters the same way and its answers
 # carry a ``Deprecation: true`` header (server/observations/views.py).
 DEPRECATED_GRADE_PARAM = "status"
+RATING_PARAM = "rating"
+BACKGROUND_PARAM = "background"
+UNRATED = "-"
 EARLIEST_INSTANT = datetime(1, 1, 2, tzinfo=timezone.utc)
 LATEST_INSTANT = datetime(9999, 12, 30, tzinfo=timezone.utc)
 
@@ -104,7 +108,8 @@ def requested_grades(params) -> tuple[str, ...]:
 
 
 def apply_filters(qs: QuerySet, params, geo_field: str, coarse: bool = False) -> QuerySet:
-    """bbox, species (labels or ids), date_from/date_to, grade (or its deprecated alias status), source.
+    """bbox, species (labels or ids), date_from/date_to, grade (or its deprecated alias status), source,
+    rating (A–E), background (scientific names heard in the background, any of them).
     ``coarse``: obscured observations
     match the date bounds at their published date only (see :func:`server.maps.filters.filters_sql`)."""
     if params.get("bbox"):
@@ -127,4 +132,19 @@ def apply_filters(qs: QuerySet, params, geo_field: str, coarse: bool = False) ->
         qs = qs.filter(status__in=grades)
     if params.get("source"):
         qs = qs.filter(source__in=split_list(params["source"], "source"))
+    if params.get(RATING_PARAM):
+        qs = qs.filter(rating__in=parse_ratings(params[RATING_PARAM]))
+    if params.get(BACKGROUND_PARAM):
+        qs = qs.filter(background_species__overlap=split_list(params[BACKGROUND_PARAM], BACKGROUND_PARAM))
     return qs
+
+
+def parse_ratings(raw: str, name: str = RATING_PARAM) -> tuple[str, ...]:
+    """Comma-separated sound-quality ratings A–E (``-`` asks for unrated records) as a sorted tuple; anything
+    else raises ``ApiError("invalid_rating")`` naming ``name``."""
+    items = [x.upper() for x in split_list(raw, name)]
+    bad = [x for x in items if x not in RATINGS and x != UNRATED]
+    if bad:
+        raise ApiError("invalid_rating", f"{name}: unknown rating {bad[0]!r}; use A, B, C, D, E or - (unrated).",
+                       fields={name: raw})
+    return tuple(sorted({"" if x == UNRATED else x for x in items}))

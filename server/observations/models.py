@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GistIndex
+from django.db.models import Value
 
 
 class Status(models.TextChoices):
@@ -40,7 +42,14 @@ class Observation(models.Model):
     source_id = models.CharField(max_length=40, blank=True)
     source_url = models.URLField(blank=True)
     recordist = models.CharField(max_length=120, blank=True)
-    license = models.URLField(blank=True)
+    license = models.URLField(blank=True, help_text="The record's one licence (URL): the player's choice "
+                                                    "(record_terms.LICENSES) or the imported record's own.")
+    # database defaults too: raw-SQL writers (the benchmark loader) need not name these columns
+    rating = models.CharField(max_length=1, blank=True, default="", db_default="", choices=[(r, r) for r in "ABCDE"],
+                              help_text="Sound quality A (best) to E, as xeno-canto rates; empty: not rated.")
+    background_species = ArrayField(models.CharField(max_length=120), default=list, blank=True,
+                                    db_default=Value([], output_field=ArrayField(models.CharField(max_length=120))),
+                                    help_text="Scientific names of other species heard in the recording.")
     kind_conflict = models.BooleanField(
         default=False, help_text="The claim and the model's answer are of different kinds (a bird and a city sound); "
                                  "the observation keeps the claim and needs an identification.")

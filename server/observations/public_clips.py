@@ -25,20 +25,22 @@ from django.urls import reverse
 from server.platform import storage as files
 
 from .models import Observation, Source
+from .record_terms import DEFAULT_LICENSE_URL
 
 CLIP_DIR = "public/clips"
 TOKEN_BYTES = 24   # 32 URL-safe characters, 192 random bits
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 CONTENT_TYPE = "audio/ogg"
-# app uploads carry no licence of their own: they are published under the app's terms
-DEFAULT_APP_LICENSE = "https://creativecommons.org/licenses/by-nc/4.0/"
+# an app observation written without a licence (older rows, raw-SQL loaders) is under the app's default
+DEFAULT_APP_LICENSE = DEFAULT_LICENSE_URL
 OPEN_LICENCE = re.compile(
     r"creativecommons\.org/(licenses|publicdomain)/|^\s*(cc[\s-]?by|cc0|cc[\s-]?zero|public\s+domain)\b",
     re.IGNORECASE)
 
 
 def effective_licence(obs: Observation) -> str:
-    """The licence the observation's audio is under (app uploads: the app's default)."""
+    """The record's one licence, the same in every output (popup, CSV, Darwin Core): the stored one, or
+    for an app observation stored without one the app's default (CC BY-NC 4.0)."""
     if not obs.license and obs.source == Source.APP:
         return DEFAULT_APP_LICENSE
     return obs.license

@@ -1,4 +1,5 @@
-"""GeoJSON representation of observations, geoprivacy-aware (see :mod:`.publication`)."""
+"""GeoJSON representation of observations, geoprivacy-aware (see :mod:`.publication`), and the recordist's
+terms of a record (licence, rating, background species; see :mod:`.record_terms`)."""
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema_field
@@ -7,8 +8,12 @@ from rest_framework_gis.fields import GeometrySerializerMethodField
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from server.common.permissions import is_researcher
+from server.species.models import Species
 
+from . import record_terms
 from .models import Observation
+from .public_clips import effective_licence
+from .record_terms import TermsError
 from .publication import is_withheld, public_cell, sees_true_location, shown_answers, shown_time
 from .services import public_uncertainty_m
 
@@ -34,6 +39,7 @@ class ObservationSerializer(GeoFeatureModelSerializer):
     answers = serializers.SerializerMethodField(help_text="The identifications analysis weighed: 'claim' (the "
                                                           "player's) and 'model' (the server's), each with label, "
                                                           "kind, confidence and model_version.")
+    license = serializers.SerializerMethodField(help_text="The record's licence URL (as in the exports).")
     cell = serializers.SerializerMethodField(help_text="[west, south, east, north] of the 0.2° cell an obscured "
                                                        "observation is published as; null when exact.")
 
@@ -42,6 +48,7 @@ class ObservationSerializer(GeoFeatureModelSerializer):
         geo_field = "geometry"
         fields = ["id", "species", "common_name", "scientific_name", "observed_at", "date_precision",
                   "confidence", "status", "sound_type", "source", "source_url", "recordist", "license",
+                  "rating", "background_species",
                   "locality", "coordinate_uncertainty_m", "georeference_remarks", "obscured", "recording", "cell",
                   "kind_conflict", "answers"]
 
@@ -66,6 +73,9 @@ class ObservationSerializer(GeoFeatureModelSerializer):
     def get_answers(self, obs: Observation) -> dict:
         return shown_answers(obs, is_withheld(obs, self.context["request"].user))
 
+    def get_license(self, obs: Observation) -> str:
+        return effective_licence(obs)
+
     def get_recording(self, obs: Observation) -> str | None:
         if obs.recording_id is None:
             return None
@@ -81,3 +91,45 @@ class ObservationSerializer(GeoFeatureModelSerializer):
             props["observed_at"], props["date_precision"] = shown_time(obs, True)
             props.update({name: "" for name in WITHHELD_TEXT})
         return feature
+
+
+def known_species_names(names: list[str]) -> list[str]:
+    """Each name (a catalogue label or scientific name, any case) as the species' scientific name, without
+    repeats; ``invalid_background_species`` naming the first unknown one."""
+    out = []
+    for name in names:
+        species = (Species.objects.filter(label__iexact=name).first()
+                   or Species.objects.filter(scientific_name__iexact=name).first())
+        if species is None or not species.scientific_name:
+            raise serializers.ValidationError(f"Unknown species {name!r} in background_species.",
+                                              code="invalid_background_species")
+        out.append(species.scientific_name)
+    return list(dict.fromkeys(out))
+
+
+def terms_check(check, value):
+    """``check(value)`` (a :mod:`.record_terms` function); its :class:`TermsError` becomes a validation error
+    with the same code."""
+    try:
+        return check(value)
+    except TermsError as exc:
+        raise serializers.ValidationError(exc.message, code=exc.code) from None
+
+
+class RecordTermsSerializer(serializers.Serializer):
+    """The recordist's terms of one observation, each optional: ``license`` (a code of
+    ``record_terms.LICENSES``, stored as its URL), ``rating`` (A–E, or "" for none), ``background_species``
+    (catalogue labels or scientific names, stored as scientific names)."""
+
+    license = serializers.JSONField(required=False, allow_null=True, help_text="cc0-1.0, cc-by-4.0 or cc-by-nc-4.0")
+    rating = serializers.JSONField(required=False, allow_null=True, help_text="A (best) to E, or empty for none")
+    background_species = serializers.JSONField(required=False, allow_null=True, help_text="other species heard")
+
+    def validate_license(self, value) -> str:
+        return terms_check(record_terms.license_url, value)
+
+    def validate_rating(self, value) -> str:
+        return terms_check(record_terms.rating, value)
+
+    def validate_background_species(self, value) -> list[str]:
+        return known_species_names(terms_check(record_terms.background_names, value))

@@ -3,6 +3,9 @@
 Types are strict: numbers must be JSON numbers (``true`` is not a latitude), text must be JSON
 strings (``1234`` is not an idempotency key); a wrong type is refused with the field's own code
 (``invalid_coordinates``, ``invalid_accuracy``, ``invalid_segment``, else ``invalid_metadata``).
+The recordist's terms (``license``, ``rating``, ``background_species``) follow
+:mod:`server.observations.record_terms` and are refused with its codes (``invalid_license``,
+``invalid_rating``, ``invalid_background_species``).
 The JSON text itself is decoded by :func:`server.common.strict_json.loads_strict`.
 """
 from __future__ import annotations
@@ -13,6 +16,8 @@ from django.utils import timezone as dj_timezone
 from rest_framework import serializers
 
 from server.common.strict_fields import StrictCharField, StrictFloatField, StrictRegexField
+from server.observations import record_terms
+from server.observations.serializers import known_species_names, terms_check
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
 CLOCK_SKEW = timedelta(minutes=5)
@@ -78,6 +83,23 @@ class RecordingMetadataSerializer(serializers.Serializer):
     session_token = StrictCharField(required=False, allow_blank=True, default="", trim_whitespace=False,
                                     type_code="invalid_metadata",
                                     help_text="From POST /recordings/session-token/ (in-app recorder).")
+    license = serializers.JSONField(required=False, allow_null=True, default=record_terms.DEFAULT_LICENSE,
+                                    help_text="cc0-1.0, cc-by-4.0 or cc-by-nc-4.0 (default).")
+    rating = serializers.JSONField(required=False, allow_null=True, default="",
+                                   help_text="Sound quality A (best) to E; optional.")
+    background_species = serializers.JSONField(required=False, allow_null=True, default=list,
+                                               help_text="Other species heard: catalogue labels or scientific names.")
+
+    def validate_license(self, value) -> str:
+        """The licence's URL."""
+        return terms_check(record_terms.license_url, value)
+
+    def validate_rating(self, value) -> str:
+        return terms_check(record_terms.rating, value)
+
+    def validate_background_species(self, value) -> list[str]:
+        """Scientific names of catalogue species."""
+        return known_species_names(terms_check(record_terms.background_names, value))
 
     def validate_recorded_at(self, value: datetime) -> datetime:
         if value < EARLIEST:
@@ -96,3 +118,4 @@ class RecordingMetadataSerializer(serializers.Serializer):
                                                   code="invalid_device")
             clean[str(key)] = item[:200] if isinstance(item, str) else item
         return clean
+

@@ -5,6 +5,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.contrib.postgres.fields import ArrayField
 
 
 class Status(models.TextChoices):
@@ -41,6 +42,10 @@ class Recording(models.Model):
     device_confidence = models.FloatField(null=True, blank=True)
     device_model_version = models.CharField(max_length=64, blank=True)
     device_info = models.JSONField(default=dict, blank=True)
+    # the recordist's terms for the observation (server/observations/record_terms.py)
+    license = models.URLField(blank=True)
+    rating = models.CharField(max_length=1, blank=True)
+    background_species = ArrayField(models.CharField(max_length=120), default=list, blank=True)
     # analysis outcome
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED, db_index=True)
     reject_code = models.CharField(max_length=40, blank=True)

@@ -9,6 +9,7 @@ from django.utils import timezone
 from ml.runtime import fingerprint
 from server.observations import public_clips
 from server.observations.models import Status as ObsStatus
+from server.observations.record_terms import DEFAULT_LICENSE_URL
 from server.observations.services import build_observation
 from server.species.models import Species
 
@@ -140,7 +141,9 @@ def _apply_outcome(rec: Recording, outcome: AnalysisOutcome, written: list[str])
                     coordinate_uncertainty_m=rec.accuracy_m,
                     status=ObsStatus.CASUAL if casual else ObsStatus.NEEDS_ID,
                     kind_conflict=verdict.kind_conflict, answers=verdict.answers,
-                    recordist=rec.owner.display_name or rec.owner.username)
+                    recordist=rec.owner.display_name or rec.owner.username,
+                    license=rec.license or DEFAULT_LICENSE_URL, rating=rec.rating,
+                    background_species=list(rec.background_species))
                 if public_clips.publishable(observation):
                     clip = public_clips.prepare(observation, outcome.public_clip())
                     written += [clip] if clip else []

@@ -25,7 +25,7 @@ INSERT_COLUMNS = (
     "id", "owner_id", "idempotency_key", "audio_sha256", "audio_path", "audio_format", "audio_bytes",
     "sample_rate", "channels", "duration_s", "recorded_at", "location", "accuracy_m", "segment_start_s",
     "segment_end_s", "claimed_species_id", "device_confidence", "device_model_version", "device_info",
-    "status", "reject_code", "reject_reason", "analysis", "pcm_digest", "duplicate_of_id", "speech_muted",
+    "license", "rating", "background_species", "status", "reject_code", "reject_reason", "analysis", "pcm_digest", "duplicate_of_id", "speech_muted",
     "analysis_attempts", "session_nonce", "enqueued_at", "analysed_at", "created_at", "updated_at",
 )
 # The FROM clause takes the audio file's advisory lock (blob_refs) before the row is inserted, in the
@@ -33,7 +33,7 @@ INSERT_COLUMNS = (
 _INSERT = (
     f"INSERT INTO {TABLE} ({', '.join(connection.ops.quote_name(c) for c in INSERT_COLUMNS)}) SELECT "
     "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, ST_SetSRID(ST_MakePoint(%s, %s), 4326), %s, %s, %s, %s, %s, "
-    f"%s, %s::jsonb, '{Status.RECEIVED.value}', '', '', '{{}}'::jsonb, '', NULL, false, 0, %s, %s, NULL, %s, %s "
+    f"%s, %s::jsonb, %s, %s, %s, '{Status.RECEIVED.value}', '', '', '{{}}'::jsonb, '', NULL, false, 0, %s, %s, NULL, %s, %s "
     "FROM (SELECT pg_advisory_xact_lock(%s, %s)) AS blob_lock "
     "ON CONFLICT DO NOTHING RETURNING id"
 )
@@ -77,6 +77,9 @@ class NewRecording:
     device_info: dict
     session_nonce: str
     now: datetime
+    license: str = ""  # the recordist's terms (server/observations/record_terms.py)
+    rating: str = ""
+    background_species: tuple[str, ...] = ()
 
 
 def prior_submissions(owner_id: int, key: str, nonce: str | None) -> tuple[Submission | None, bool]:
@@ -100,7 +103,8 @@ def insert_recording(row: NewRecording) -> Submission | None:
             rec_id, row.owner_id, row.idempotency_key, row.audio_sha256, row.audio_path, row.audio_format,
             row.audio_bytes, row.sample_rate, row.channels, row.duration_s, row.recorded_at, row.lng, row.lat,
             row.accuracy_m, row.segment_start_s, row.segment_end_s, row.claimed_species_id, row.device_confidence,
-            row.device_model_version, json.dumps(row.device_info), row.session_nonce, row.now, row.now, row.now,
+            row.device_model_version, json.dumps(row.device_info), row.license, row.rating,
+            list(row.background_species), row.session_nonce, row.now, row.now, row.now,
             *blob_refs.lock_key(row.audio_path)])
         inserted = cursor.fetchone()
     return None if inserted is None else Submission(rec_id, Status.RECEIVED.value, row.audio_sha256)

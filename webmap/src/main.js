@@ -142,7 +142,9 @@ export async function openPopup(map, id, lngLat) {
       <dt>Grade</dt><dd>${esc(d.grade)} · ${esc(d.basis_of_record)}</dd>
       <dt>Confidence</dt><dd>${d.confidence == null ? "–" : Number(d.confidence).toFixed(2)}${model}</dd>
       <dt>Recordist</dt><dd>${d.obscured ? "withheld" : esc(d.recordist)}</dd>
-      <dt>Licence</dt><dd>${d.license ? `<a href="${d.license}" target="_blank" rel="noopener">${esc(d.license.replace(/^https?:\/\//, ""))}</a>` : "–"}</dd>
+      <dt>Licence</dt><dd>${d.license ? `<a href="${esc(d.license)}" target="_blank" rel="noopener license">${esc(d.license_name || d.license)}</a>` : "–"}</dd>
+      <dt>Sound quality</dt><dd>${d.rating ? `${esc(d.rating)} <span class="help">(A best, E worst)</span>` : "not rated"}</dd>
+      ${d.background_species && d.background_species.length ? `<dt>Also heard</dt><dd>${d.background_species.map((n) => `<i>${esc(n)}</i>`).join(", ")}</dd>` : ""}
       <dt>Place</dt><dd>${d.obscured ? `obscured: somewhere in the 0.2° cell ${esc(d.cell.join(", "))}` : esc(d.locality || "")}</dd>
       </dl>
       <details class="popup-ids"><summary>Identifications, suggest an ID, quality</summary><div class="community-slot"></div></details>

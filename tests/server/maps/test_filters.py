@@ -9,10 +9,12 @@ from server.maps.filters import MapFilters, parse_map_filters
 FULL = MapFilters(species_ids=(3, 7), date_from=datetime(2021, 4, 1, tzinfo=timezone.utc),
                   date_to=datetime(2021, 4, 30, 23, 59, 59, 999999, tzinfo=timezone.utc),
                   time_from=time(5, 30), time_to=time(9, 0), grades=("needs_id", "research"),
-                  min_confidence=0.6, sound_types=("call", "song"), sources=("app",))
+                  min_confidence=0.6, sound_types=("call", "song"), sources=("app",),
+                  ratings=("A", "B"))
 OTHER = {"species_ids": (3,), "date_from": datetime(2021, 4, 2, tzinfo=timezone.utc),
          "date_to": datetime(2021, 4, 29, tzinfo=timezone.utc), "time_from": time(5, 31), "time_to": time(9, 1),
-         "grades": ("research",), "min_confidence": 0.61, "sound_types": ("song",), "sources": ("xeno-canto",)}
+         "grades": ("research",), "min_confidence": 0.61, "sound_types": ("song",), "sources": ("xeno-canto",),
+         "ratings": ("A",)}
 
 
 def test_every_filter_field_changes_the_digest():
