@@ -192,6 +192,32 @@ class OfflineQueue:
             self.db.execute("DELETE FROM items WHERE key=?", (key,))
         (self.audio_dir / item.audio_file).unlink(missing_ok=True)
 
+    def edit(self, key: str, label: str, notes: str = "") -> bool:
+        """Change a take's label and notes before it is uploaded (state waiting or rejected, never sent);
+        False when the item is gone or already on its way to the server."""
+        with self._lock:
+            row = self.db.execute("SELECT metadata FROM items WHERE key=? AND state IN (?, ?) AND recording_id=''",
+                                  (key, WAITING, REJECTED)).fetchone()
+            if row is None:
+                return False
+            meta = json.loads(row[0])
+            meta.setdefault("identification", {})["label"] = label
+            meta["notes"] = notes
+            self.db.execute("UPDATE items SET metadata=?, updated_at=? WHERE key=?", (json.dumps(meta), self.clock(), key))
+        return True
+
+    def withdraw(self, key: str) -> bool:
+        """Remove a take in any state but uploading, with its audio: it is never sent (again). False
+        when it is uploading right now (the caller tries again) ; True when it is gone."""
+        item = self.get(key)
+        if item is None:
+            return True
+        with self._lock:
+            n = self.db.execute("DELETE FROM items WHERE key=? AND state!=?", (key, UPLOADING)).rowcount
+        if n:
+            (self.audio_dir / item.audio_file).unlink(missing_ok=True)
+        return bool(n)
+
     # --- reads ----------------------------------------------------------------------------
     @staticmethod
     def _item(row: sqlite3.Row) -> QueueItem:

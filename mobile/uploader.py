@@ -1,4 +1,9 @@
-"""Drains the offline queue: uploads due items, retries with backoff, follows server outcomes."""
+"""Drains the offline queue: uploads due items, retries with backoff, follows server outcomes.
+
+A record withdrawn by its owner (on the phone before upload: :meth:`OfflineQueue.withdraw`; elsewhere:
+the server answers ``recording_withdrawn`` or reports the status ``withdrawn``) leaves the queue
+alone, never as a rejection, and the other items go on.
+"""
 from __future__ import annotations
 
 import random
@@ -14,9 +19,14 @@ class DrainResult:
     sent: list[str] = field(default_factory=list)
     retry: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
+    withdrawn: list[str] = field(default_factory=list)   # dropped: the record was withdrawn
     auth_required: bool = False
     offline: bool = False
     message: str = ""
+
+
+WITHDRAWN = "withdrawn"
+WITHDRAWN_CODES = frozenset({"recording_withdrawn"})   # the server's answer for a record its owner withdrew
 
 
 class Uploader:
@@ -42,6 +52,11 @@ class Uploader:
                     self.queue.release(item.key, exc.code, "waiting for you to sign in again")
                     result.auth_required, result.message = True, exc.message
                     break
+                if exc.code in WITHDRAWN_CODES:   # withdrawn elsewhere (the web map) before this upload
+                    self.queue.release(item.key, exc.code, exc.message)
+                    self.queue.withdraw(item.key)
+                    result.withdrawn.append(item.key)
+                    continue
                 if exc.retryable:
                     delay = retry_delay(item.attempts + 1, self.rng)
                     self.queue.mark_retry(item.key, exc.code, exc.message, delay)
@@ -70,6 +85,11 @@ class Uploader:
             except ApiError as exc:
                 if exc.retryable or exc.auth_problem:
                     break
+                if exc.code in WITHDRAWN_CODES or exc.status == 410:
+                    changed += int(self.queue.withdraw(item.key))
+                continue
+            if rec.get("status") == WITHDRAWN:
+                changed += int(self.queue.withdraw(item.key))
                 continue
             changed += self.queue.apply_server_status(item.recording_id, str(rec.get("status", "")),
                                                       rec.get("reject_code") or "", rec.get("reject_reason") or "",
@@ -81,6 +101,9 @@ class Uploader:
         if not isinstance(message, dict) or message.get("type") != "recording.update":
             return False
         rec = message.get("recording") or {}
+        if rec.get("status") == WITHDRAWN:
+            item = next((i for i in self.queue.in_state(SENT) if i.recording_id == str(rec.get("id", ""))), None)
+            return item is not None and self.queue.withdraw(item.key)
         return self.queue.apply_server_status(str(rec.get("id", "")), str(rec.get("status", "")),
                                               rec.get("reject_code") or "", rec.get("reject_reason") or "",
                                               observation_id=rec.get("observation"))
