@@ -1,28 +1,37 @@
-// Obscured observations (sensitive species, and the same recordist's records beside them) are drawn as
-// the grid cell their true point lies in, never as a point that looks exact. The server publishes a
-// random point inside that cell; the cell is recomputed here from it (server/observations/geoprivacy.py).
+// Obscured observations (sensitive species, and the same recordist's records beside them) are drawn as the
+// grid cell their true point lies in, at every zoom, never as a point that looks exact: a hatched square with
+// a dashed outline in the species' colour. The cells come from the server (/api/v1/map/obscured-cells/,
+// computed from public positions); the point layer leaves obscured features out.
+import { getJson } from "./api.js";
 
-// [west, south, east, north] of the cell of `degrees` holding (lng, lat), as geoprivacy.cell_bounds.
-export function cellBounds(lng, lat, degrees) {
-  const round = (v) => Math.round(v * 1e6) / 1e6;
-  const west = Math.floor(lng / degrees) * degrees;
-  const south = Math.floor(lat / degrees) * degrees;
-  return [round(west), round(south), round(west + degrees), round(Math.min(south + degrees, 90))];
+export const EMPTY = { type: "FeatureCollection", features: [] };
+
+/** An 16×16 RGBA tile of diagonal hatching, for MapLibre's `fill-pattern` (map.addImage). */
+export function hatchImage(size = 16) {
+  const data = new Uint8Array(size * size * 4);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const d = (x + y) % 8;
+      const alpha = d === 0 ? 200 : d === 1 || d === 7 ? 90 : 0;
+      data.set([60, 60, 70, alpha], (y * size + x) * 4);
+    }
+  }
+  return { width: size, height: size, data };
 }
 
-// One polygon per cell holding the given point features (obscured ones), with the ids and species inside.
-export function cellFeatures(points, degrees) {
-  const cells = new Map();
-  for (const f of points) {
-    const [lng, lat] = f.geometry.coordinates;
-    const bounds = cellBounds(lng, lat, degrees);
-    const key = bounds.join(",");
-    if (!cells.has(key)) cells.set(key, { bounds, ids: new Set(), species: f.properties.species });
-    cells.get(key).ids.add(f.properties.id);
-  }
-  return [...cells.values()].map(({ bounds: [w, s, e, n], ids, species }) => ({
-    type: "Feature",
-    geometry: { type: "Polygon", coordinates: [[[w, s], [e, s], [e, n], [w, n], [w, s]]] },
-    properties: { west: w, south: s, east: e, north: n, species, count: ids.size, ids: JSON.stringify([...ids]) },
-  }));
+export function addObscuredLayers(map, colour) {
+  map.addImage("hatch", hatchImage());
+  map.addSource("obscured-cells", { type: "geojson", data: EMPTY });
+  map.addLayer({ id: "obscured-cells", type: "fill", source: "obscured-cells", paint: { "fill-pattern": "hatch", "fill-opacity": 0.9 } });
+  map.addLayer({ id: "obscured-cells-tint", type: "fill", source: "obscured-cells", paint: { "fill-color": colour, "fill-opacity": 0.12 } });
+  map.addLayer({ id: "obscured-cells-outline", type: "line", source: "obscured-cells",
+    paint: { "line-color": colour, "line-width": 2, "line-dasharray": [3, 2] } });
+}
+
+/** Load the cells for the map's filters (query string) into the source; `ids` become a JSON string. */
+export async function loadObscuredCells(map, query) {
+  const cells = await getJson(`/api/v1/map/obscured-cells/${query ? `?${query}` : ""}`);
+  for (const f of cells.features) f.properties.ids = JSON.stringify(f.properties.ids);
+  map.getSource("obscured-cells").setData(cells);
+  return cells;
 }

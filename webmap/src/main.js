@@ -1,47 +1,55 @@
-// Dawn Chorus researchers' map: vector tiles from /api/v1/map/tiles, filters, popups with audio
-// and spectrograms, species abundance and routes, exports for researchers, live updates.
+// Dawn Chorus researchers' map: vector tiles from /api/v1/map/tiles over an offline basemap, a legend,
+// filters, popups with audio and spectrograms, species pages, exports for researchers, live updates.
 import maplibregl from "maplibre-gl";
 import "maplibre-gl/dist/maplibre-gl.css";
 import "./style.css";
 import { addOfflineBasemap, baseStyle, usesOfflineBasemap } from "./basemap.js";
 import { api, auth, authHeaders, getJson, login } from "./api.js";
 import { createFilters } from "./filters.js";
-import { showSpecies } from "./species.js";
+import { closeSpecies, showSpecies } from "./species.js";
 import { startLive } from "./live.js";
 import { runExport } from "./exports.js";
-import { cellFeatures } from "./cells.js";
+import { EMPTY, addObscuredLayers, loadObscuredCells } from "./cells.js";
+import { LegendControl, colourExpression, speciesColours } from "./legend.js";
 import { esc } from "./html.js";
 import { mountCommunity } from "./community.js";
 import { keepPopupInView } from "./popupfit.js";
 
-const PALETTE = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#1f78b4",
-  "#b2182b", "#4d9221", "#542788", "#8c510a", "#01665e", "#c51b7d", "#2166ac", "#762a83"];
 const PR_CENTER = [-66.45, 18.22];
-
-function speciesColour(species) {
-  const pairs = [];
-  species.forEach((s, i) => pairs.push(s.label, PALETTE[i % PALETTE.length]));
-  return pairs.length ? ["match", ["get", "species"], ...pairs, "#555"] : "#555";
-}
+const narrow = () => window.matchMedia("(max-width: 700px)").matches;
+// room around the data in the first view, and around a popup
+const fitPadding = () => (narrow() ? 16 : 40);
 
 async function main() {
   const config = await getJson("/api/v1/map/config/");
   window.dawnMap = { config, ready: false, tileQuery: "" };
   setupAccount(config);
+  // the first view fits the data beside the legend (open on wide screens, top left)
+  const padding = narrow() ? fitPadding() : { top: 40, bottom: 40, right: 60, left: 390 };
+  const start = config.extent ? { bounds: widened(config.extent), fitBoundsOptions: { padding, maxZoom: 11 } }
+    : { center: PR_CENTER, zoom: 8 };
   const map = new maplibregl.Map({
-    container: "map", style: baseStyle(config), center: PR_CENTER, zoom: 8, maxZoom: 18,
+    container: "map", style: baseStyle(config), ...start, maxZoom: 18,
     attributionControl: { compact: true }, keyboard: true,
     transformRequest: (url) => (url.startsWith(window.location.origin) ? { url, headers: authHeaders() } : { url }),
   });
   window.dawnMap.map = map;
+  window.dawnMap.openPopup = (id, lngLat) => openPopup(map, id, lngLat);
   map.addControl(new maplibregl.NavigationControl(), "top-right");
   map.addControl(new maplibregl.ScaleControl(), "bottom-left");
+  const colours = speciesColours(config.species);
+  map.addControl(new LegendControl(colours), "top-left");
   await new Promise((resolve) => map.on("load", resolve));
   if (usesOfflineBasemap(config)) await addOfflineBasemap(map);
 
   const tilesFor = (query) => [config.tile_url + (query ? `?${query}` : "")];
   map.addSource("obs", { type: "vector", tiles: tilesFor(""), maxzoom: 16, attribution: "Dawn Chorus players, xeno-canto recordists" });
-  const colour = speciesColour(config.species);
+  const colour = colourExpression(colours);
+  // the species page's gridded abundance, under the observations
+  map.addSource("species-grid", { type: "geojson", data: EMPTY });
+  map.addLayer({ id: "species-grid", type: "fill", source: "species-grid", paint: {
+    "fill-color": ["interpolate", ["linear"], ["ln", ["+", 1, ["get", "count"]]], 0, "#fff5eb", 1, "#fdae6b", 4, "#d94801", 7, "#7f2704"],
+    "fill-opacity": 0.6, "fill-outline-color": "#8c2d04" } });
   map.addLayer({ id: "heat", type: "heatmap", source: "obs", "source-layer": "clusters", layout: { visibility: "none" },
     paint: { "heatmap-weight": ["ln", ["+", 1, ["get", "count"]]], "heatmap-radius": 22, "heatmap-opacity": 0.75 } });
   map.addLayer({ id: "clusters", type: "circle", source: "obs", "source-layer": "clusters",
@@ -50,42 +58,41 @@ async function main() {
   map.addLayer({ id: "points", type: "circle", source: "obs", "source-layer": "points",
     filter: ["!=", ["get", "obscured"], true],
     paint: { "circle-color": colour, "circle-radius": 6, "circle-stroke-color": "#fff", "circle-stroke-width": 1.5 } });
-  // obscured observations: their 0.2° cell, hatched by a dashed outline, never a point
-  map.addSource("obscured-cells", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
-  map.addLayer({ id: "obscured-cells", type: "fill", source: "obscured-cells",
-    paint: { "fill-color": colour, "fill-opacity": 0.12 } });
-  map.addLayer({ id: "obscured-cells-outline", type: "line", source: "obscured-cells",
-    paint: { "line-color": colour, "line-width": 2, "line-dasharray": [3, 2] } });
-  const drawObscuredCells = () => {
-    const hidden = map.querySourceFeatures("obs", { sourceLayer: "points", filter: ["==", ["get", "obscured"], true] });
-    map.getSource("obscured-cells").setData({ type: "FeatureCollection", features: cellFeatures(hidden, config.cell_degrees) });
-  };
-  map.on("idle", drawObscuredCells);
-  map.addSource("route", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
+  // obscured observations: their 0.2° cell, hatched with a dashed outline, at every zoom; never a point
+  addObscuredLayers(map, colour);
+  // the Time travel scenario's waypoints, numbered in the game's order
+  map.addSource("route", { type: "geojson", data: EMPTY });
   map.addLayer({ id: "route-line", type: "line", source: "route", filter: ["==", ["geometry-type"], "LineString"],
-    paint: { "line-color": "#c2185b", "line-width": 2.5, "line-dasharray": [2, 1] } });
+    paint: { "line-color": "#6a1b9a", "line-width": 1.5, "line-opacity": 0.7 } });
   map.addLayer({ id: "route-points", type: "circle", source: "route", filter: ["==", ["geometry-type"], "Point"],
-    paint: { "circle-color": "#c2185b", "circle-radius": 3.5 } });
+    paint: { "circle-color": "#6a1b9a", "circle-radius": 9, "circle-stroke-color": "#fff", "circle-stroke-width": 1.5 } });
+  map.addLayer({ id: "route-steps", type: "symbol", source: "route", filter: ["==", ["geometry-type"], "Point"],
+    layout: { "text-field": ["to-string", ["get", "step"]], "text-font": ["sans-serif"], "text-size": 11, "text-allow-overlap": true },
+    paint: { "text-color": "#fff" } });
+  await loadObscuredCells(map, "");
 
   const filters = createFilters({
     species: config.species,
     onChange: (params) => {
       window.dawnMap.tileQuery = params.toString();
       map.getSource("obs").setTiles(tilesFor(window.dawnMap.tileQuery));
+      loadObscuredCells(map, window.dawnMap.tileQuery);
       const chosen = params.get("species");
       if (chosen && !chosen.includes(",")) showSpecies(map, chosen, params);
+      else closeSpecies(map);
     },
   });
   window.dawnMap.filters = filters;
-  for (const [box, layers] of [["l-clusters", ["clusters", "points", "obscured-cells", "obscured-cells-outline"]], ["l-heat", ["heat"]], ["l-route", ["route-line", "route-points"]]]) {
+  for (const [box, layers] of [["l-clusters", ["clusters", "points", "obscured-cells", "obscured-cells-tint", "obscured-cells-outline"]], ["l-heat", ["heat"]],
+    ["l-route", ["route-line", "route-points", "route-steps"]], ["l-grid", ["species-grid"]], ["l-places", ["place-dots", "place-labels"]]]) {
     document.getElementById(box).addEventListener("change", (e) => {
-      for (const id of layers) map.setLayoutProperty(id, "visibility", e.target.checked ? "visible" : "none");
+      for (const id of layers) if (map.getLayer(id)) map.setLayoutProperty(id, "visibility", e.target.checked ? "visible" : "none");
     });
   }
 
   map.on("click", "clusters", (e) => {
     const f = e.features[0];
-    const mix = JSON.parse(f.properties.mix || "[]").map(([label, n]) => `${label}: ${n}`).join("<br>");
+    const mix = JSON.parse(f.properties.mix || "[]").map(([label, n]) => `${esc(label)}: ${esc(n)}`).join("<br>");
     new maplibregl.Popup({ className: "popup" }).setLngLat(e.lngLat)
       .setHTML(`<h3>${f.properties.count} observations</h3><p>${mix}</p><p class="help">Zoom in to see single recordings.</p>`).addTo(map);
     map.easeTo({ center: e.lngLat, zoom: Math.min(map.getZoom() + 2, config.point_zoom) });
@@ -103,7 +110,7 @@ async function main() {
     }
   });
   map.on("click", "obscured-cells", (e) => {
-    if (map.queryRenderedFeatures(e.point, { layers: ["points"] }).length) return;  // a point above it wins
+    if (map.queryRenderedFeatures(e.point, { layers: ["points", "clusters"] }).length) return;  // a point or cluster wins
     const ids = JSON.parse(e.features[0].properties.ids);
     if (ids.length === 1) { openPopup(map, ids[0], e.lngLat); return; }
     const items = ids.map((id) => `<li><button type="button" class="pick" data-id="${id}">Observation ${id}</button></li>`).join("");
@@ -117,20 +124,35 @@ async function main() {
     map.on("mouseenter", id, () => { map.getCanvas().style.cursor = "pointer"; });
     map.on("mouseleave", id, () => { map.getCanvas().style.cursor = ""; });
   }
-  document.getElementById("species-close").addEventListener("click", () => {
-    document.getElementById("species-page").hidden = true;
-    map.getSource("route").setData({ type: "FeatureCollection", features: [] });
-  });
+  document.getElementById("species-close").addEventListener("click", () => closeSpecies(map));
   for (const button of document.querySelectorAll("[data-export]")) {
     button.addEventListener("click", () => runExport(button.dataset.export, filters.params()));
   }
   startLive(map, config);
-  map.once("idle", () => { window.dawnMap.ready = true; document.body.dataset.mapReady = "1"; });
+  map.once("idle", () => {
+    foldAttribution(); window.dawnMap.ready = true; document.body.dataset.mapReady = "1"; });
+}
+
+// [w, s, e, n] with a margin of a tenth of its size (at least 0.05°) on each side: the land around the
+// outermost observations (an island's tips) stays in the first view.
+function widened([w, s, e, n]) {
+  const dx = Math.max((e - w) / 10, 0.05), dy = Math.max((n - s) / 10, 0.05);
+  return [Math.max(w - dx, -180), Math.max(s - dy, -85), Math.min(e + dx, 180), Math.min(n + dy, 85)];
+}
+
+// At phone width the map first moves the point towards the bottom, so the popup (anchored above it) has
+// most of the map's height; the popup's body scrolls within what is left (style.css).
+function placeForPopup(map, lngLat) {
+  const canvas = map.getCanvas().getBoundingClientRect();
+  map.getContainer().style.setProperty("--popup-max-h", `${Math.round(canvas.height * 0.72)}px`);
+  if (narrow()) map.easeTo({ center: lngLat, offset: [0, Math.round(canvas.height * 0.36)], duration: 0 });
 }
 
 export async function openPopup(map, id, lngLat) {
-  const popup = new maplibregl.Popup({ className: "popup", maxWidth: "320px" }).setLngLat(lngLat)
-    .setHTML("<p>Loading…</p>").addTo(map);
+  placeForPopup(map, lngLat);
+  const width = Math.min(320, map.getCanvas().getBoundingClientRect().width - 2 * fitPadding());
+  const popup = new maplibregl.Popup({ className: "popup", maxWidth: `${width}px`, anchor: narrow() ? "bottom" : undefined })
+    .setLngLat(lngLat).setHTML("<p>Loading…</p>").addTo(map);
   try {
     const d = await getJson(`/api/v1/map/observations/${id}/`);
     const model = d.model && d.model.server_model_version ? ` (model ${esc(d.model.server_model_version)})` : "";
@@ -160,6 +182,13 @@ export async function openPopup(map, id, lngLat) {
   } catch (error) {
     popup.setHTML(`<p role="alert">Could not load: ${esc(error.message)}</p>`);
   }
+}
+
+// MapLibre's compact attribution opens once its sources have loaded; fold it to its (i) button so it covers neither the scale
+// bar nor a popup's player. It opens again on click.
+function foldAttribution() {
+  const box = document.querySelector(".maplibregl-ctrl-attrib");
+  if (box) { box.classList.remove("maplibregl-compact-show"); box.removeAttribute("open"); }
 }
 
 function setupAccount(config) {
