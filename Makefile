@@ -15,7 +15,7 @@ bench:
 
 # the Kivy field client on this desktop, against the server of `make run`
 mobile:
-	@bash scripts/bootstrap.sh && bash scripts/run_mobile.sh
+	@bash scripts/run_mobile.sh  # bootstraps first only when the virtualenv is missing or stale
 
 clean-var:
 	@python3 scripts/services.py stop; rm -rf var/media var/cache
