@@ -21,6 +21,7 @@ from server.observations.record_terms import license_name
 
 DWC = "http://rs.tdwg.org/dwc/terms/"
 DC = "http://purl.org/dc/terms/"
+DC_ELEMENTS = "http://purl.org/dc/elements/1.1/"  # dc: values are literals (a name, a word, a MIME type)
 AC = "http://rs.tdwg.org/ac/terms/"
 XMP = "http://ns.adobe.com/xap/1.0/"  # xmp:Rating (Audubon Core: 1 worst to 5 best, 0 not rated)
 XMP_RIGHTS = "http://ns.adobe.com/xap/1.0/rights/"  # xmpRights:Owner, the rights holder
@@ -28,19 +29,26 @@ OCCURRENCE_ROW_TYPE = DWC + "Occurrence"
 MULTIMEDIA_ROW_TYPE = AC + "Multimedia"
 
 OCCURRENCE_TERMS: list[tuple[str, str]] = [(name, DWC + name) for name in (
-    "occurrenceID", "basisOfRecord", "scientificName", "vernacularName", "taxonRank", "kingdom",
+    "occurrenceID", "basisOfRecord", "occurrenceStatus", "scientificName", "vernacularName", "taxonRank",
+    "kingdom", "class", "order", "family", "genus",
     "eventDate", "eventTime", "decimalLatitude", "decimalLongitude", "geodeticDatum",
     "coordinateUncertaintyInMeters", "countryCode", "locality", "recordedBy", "identificationVerificationStatus",
     "dataGeneralizations", "informationWithheld", "associatedMedia", "occurrenceRemarks")] + [
     ("license", DC + "license"), ("rightsHolder", DC + "rightsHolder"), ("references", DC + "references"),
     ("associatedTaxa", DWC + "associatedTaxa")]
 
+# Audiovisual Core pairs a literal term (dc:type, dc:format, dc:creator, xmpRights:UsageTerms) with a URI term
+# (dcterms:type, dcterms:rights, xmpRights:WebStatement); each value goes to the term of its kind.
 MULTIMEDIA_TERMS: list[tuple[str, str]] = [
-    ("identifier", DC + "identifier"), ("type", DC + "type"), ("accessURI", AC + "accessURI"),
-    ("format", DC + "format"), ("rights", DC + "rights"), ("creator", DC + "creator"),
+    ("identifier", DC + "identifier"), ("type", DC_ELEMENTS + "type"), ("typeURI", DC + "type"),
+    ("title", DC + "title"), ("accessURI", AC + "accessURI"), ("format", DC_ELEMENTS + "format"),
+    ("rights", DC + "rights"), ("UsageTerms", XMP_RIGHTS + "UsageTerms"), ("WebStatement", XMP_RIGHTS + "WebStatement"),
+    ("creator", DC_ELEMENTS + "creator"), ("Owner", XMP_RIGHTS + "Owner"),
     ("freqLow", AC + "freqLow"), ("freqHigh", AC + "freqHigh"), ("mediaDuration", AC + "mediaDuration"),
     ("captureDevice", AC + "captureDevice"), ("furtherInformationURL", AC + "furtherInformationURL"),
-    ("Owner", XMP_RIGHTS + "Owner"), ("Rating", XMP + "Rating")]
+    ("Rating", XMP + "Rating")]
+SOUND_TYPE = "Sound"
+SOUND_TYPE_URI = "http://purl.org/dc/dcmitype/Sound"
 
 GENERALISED = ("Coordinates generalised to a random point inside the 0.2° × 0.2° grid cell that holds the "
                "true position (a sensitive species, or the same recordist's record within 24 hours of one); the "

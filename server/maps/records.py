@@ -13,23 +13,13 @@ from server.observations.geoprivacy import coarse_date
 from server.observations import public_clips, record_terms
 from server.observations.models import Observation, Source
 from server.observations.services import public_uncertainty_m
+from server.species.taxonomy import classification_of
 
 from . import dwca
+from .countries import country_code
 from .detail import basis_of_record, is_human_verified
 
-# ISO 3166-1 alpha-2 by bounding box (west, south, east, north) for the regions the data covers.
-COUNTRY_BOXES: list[tuple[str, tuple[float, float, float, float]]] = [
-    ("PR", (-68.0, 17.6, -65.1, 18.7)),
-    ("VI", (-65.1, 17.6, -64.5, 18.5)),
-]
 XC_MIME = "audio/mpeg"  # xeno-canto serves its originals as MP3
-
-
-def country_code(lng: float, lat: float) -> str:
-    for code, (w, s, e, n) in COUNTRY_BOXES:
-        if w <= lng <= e and s <= lat <= n:
-            return code
-    return ""
 
 
 def event_date(obs: Observation) -> tuple[str, str]:
@@ -70,14 +60,17 @@ def occurrence(obs: Observation, absolute: Callable[[str], str]) -> dict:
     point = obs.public_location
     date, clock = event_date(obs)
     media = media_url(obs, absolute)
+    uncertainty = round(public_uncertainty_m(obs) or 30.0, 1)
+    taxon = obs.species
     return {
         "id": f"dawnchorus:obs:{obs.pk}", "occurrenceID": f"dawnchorus:obs:{obs.pk}",
-        "basisOfRecord": basis_of_record(obs), "scientificName": obs.species.scientific_name,
-        "vernacularName": obs.species.common_name, "taxonRank": "species", "kingdom": "Animalia",
+        "basisOfRecord": basis_of_record(obs), "occurrenceStatus": "present",
+        "scientificName": taxon.scientific_name, "vernacularName": taxon.common_name,
+        "taxonRank": taxon.rank if taxon.is_taxon else "", **classification_of(taxon.pk),
         "eventDate": date, "eventTime": clock,
         "decimalLatitude": round(point.y, 5), "decimalLongitude": round(point.x, 5), "geodeticDatum": "EPSG:4326",
-        "coordinateUncertaintyInMeters": round(public_uncertainty_m(obs) or 30.0, 1),
-        "countryCode": country_code(point.x, point.y),
+        "coordinateUncertaintyInMeters": uncertainty,
+        "countryCode": country_code(round(point.x, 5), round(point.y, 5), uncertainty),
         "locality": "" if obs.obscured else obs.locality,
         "recordedBy": "" if obs.obscured else obs.recordist, "license": public_clips.effective_licence(obs),
         "rightsHolder": "" if obs.obscured else obs.recordist,
@@ -107,16 +100,29 @@ def multimedia(obs: Observation, absolute: Callable[[str], str]) -> dict | None:
     if media is None:
         return None
     rec = obs.recording if obs.recording_id else None
-    sp = obs.species
-    return {"coreid": f"dawnchorus:obs:{obs.pk}", "identifier": media[0], "type": "Sound", "accessURI": media[0],
-            "format": media[1], "rights": public_clips.effective_licence(obs),
+    licence = public_clips.effective_licence(obs)
+    low, high = measured_band(obs)
+    return {"coreid": f"dawnchorus:obs:{obs.pk}", "identifier": media[0], "accessURI": media[0],
+            "type": dwca.SOUND_TYPE, "typeURI": dwca.SOUND_TYPE_URI, "format": media[1],
+            "title": f"{obs.species.common_name} ({obs.species.scientific_name})" if obs.species.scientific_name
+            else obs.species.common_name,
+            "rights": licence, "WebStatement": licence, "UsageTerms": record_terms.license_name(licence),
             "creator": "" if obs.obscured else obs.recordist, "Owner": "" if obs.obscured else obs.recordist,
             "Rating": record_terms.XMP_RATING.get(obs.rating, 0),
-            "freqLow": sp.band_low_hz if sp.band_low_hz is not None else 0.0,
-            "freqHigh": sp.band_high_hz if sp.band_high_hz is not None else (rec.sample_rate / 2 if rec else 24000.0),
+            "freqLow": low, "freqHigh": high,
             "mediaDuration": round(rec.duration_s, 2) if rec else "",
             "captureDevice": (rec.device_info or {}).get("model", "") if rec else "",
             "furtherInformationURL": source_page(obs, absolute)}
+
+
+def measured_band(obs: Observation) -> tuple[float | None, float | None]:
+    """ac:freqLow/ac:freqHigh: the band measured on the recording's marked segment at analysis
+    (``analysis["band_hz"]``, ml.runtime.frequency_band); none for a record without our audio (a
+    xeno-canto import) or one analysed before the measurement existed."""
+    band = (obs.recording.analysis or {}).get("band_hz") if obs.recording_id else None
+    if isinstance(band, list) and len(band) == 2 and all(isinstance(v, (int, float)) for v in band):
+        return float(band[0]), float(band[1])
+    return None, None
 
 
 def geojson_feature(obs: Observation, absolute: Callable[[str], str]) -> dict:

@@ -7,8 +7,12 @@ labels from a taxon up to its root, the taxon first.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
+
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
 from .models import TAXON_RANKS, Kind, Rank, Species
 
@@ -94,3 +98,22 @@ def classifications() -> dict[int, dict[str, str]]:
             at = rows[at][1]
         out[pk] = classification(chain, kind)
     return out
+
+
+CACHE_TTL_S = 30.0
+_cache: dict[str, tuple[float, dict[int, dict[str, str]]]] = {}
+
+
+def classification_of(species_id: int) -> dict[str, str]:
+    """The Darwin Core higher classification of one catalogue row (empty terms for a non-taxon)."""
+    now = time.monotonic()
+    hit = _cache.get("all")
+    if hit is None or now - hit[0] >= CACHE_TTL_S:
+        hit = (now, classifications())
+        _cache["all"] = hit
+    return hit[1].get(species_id) or {str(rank): "" for rank in DWC_RANK_TERMS}
+
+
+@receiver([post_save, post_delete], sender=Species, dispatch_uid="species.taxonomy.clear")
+def clear(**_kwargs) -> None:
+    _cache.clear()
