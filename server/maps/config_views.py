@@ -53,5 +53,6 @@ class MapConfigView(APIView):
             "user": {"authenticated": user.is_authenticated, "username": getattr(user, "username", ""),
                      "researcher": is_researcher(user)},
             "species": [{"id": s.pk, "label": s.label, "common_name": s.common_name,
-                         "scientific_name": s.scientific_name, "count": counts[s.pk]} for s in species],
+                         "scientific_name": s.scientific_name, "count": counts[s.pk],
+                         "sensitive": s.sensitive} for s in species],
         })

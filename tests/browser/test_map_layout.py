@@ -97,6 +97,12 @@ def test_first_view_shows_the_island_with_towns_legend_and_obscured_cells(live, 
     in_cells = page.evaluate("""async () => [...new Set((await window.dawnMap.map.getSource('obscured-cells').getData())
         .features.flatMap(f => JSON.parse(f.properties.ids)))]""")
     assert set(in_cells) == hidden
+    # and no circle stands for sensitive records alone (it would sit at their public points, looking exact)
+    sensitive = [s["label"] for s in page.evaluate("window.dawnMap.config.species") if s["sensitive"]]
+    assert sensitive
+    lone = page.evaluate(f"""window.dawnMap.map.queryRenderedFeatures({{layers: ['clusters']}})
+        .filter(f => f.properties.species_count === 1 && {sensitive!r}.includes(f.properties.species)).length""")
+    assert lone == 0
     shot(page, f"8-first-view-{name}")
     # the legend: colours of the commonest species, cluster sizes, the obscured mark
     legend = page.locator("#legend")

@@ -41,7 +41,7 @@ export class LegendControl {
       <h3>Species (the commonest in a cluster)</h3><ul class="species-list">${species}${others}</ul>
       <h3>Observations in a cluster</h3><ul class="sizes">${sizes}</ul>
       <h3>Other marks</h3><ul>
-        <li><span class="swatch obscured"></span>Obscured: a sensitive record somewhere in this 0.2° cell</li>
+        <li><span class="swatch obscured"></span>Obscured records (sensitive species, and records beside them): somewhere in this 0.2° cell</li>
         <li><span class="swatch grid"></span>Species page: observations per cell</li>
         <li><span class="swatch step">1</span>Time travel waypoint (game order)</li>
         <li><span class="swatch town"></span>Town (GeoNames)</li></ul>`;

@@ -101,5 +101,6 @@ def test_map_config_names_the_basemap_and_the_data_extent(make_obs, settings):
     west, south, east, north = body["extent"]
     assert west <= -67.0 and east >= -65.5 and south <= 18.1 and north >= 18.4
     assert {s["label"]: s["count"] for s in body["species"]} == {"Bananaquit": 1, "Puerto Rican Tody": 1}
+    assert not any(s["sensitive"] for s in body["species"])
     settings.MAP_STYLE_URL = "https://tiles.example.org/style.json"
     assert APIClient().get("/api/v1/map/config/").json()["style_url"] == "https://tiles.example.org/style.json"
