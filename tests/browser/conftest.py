@@ -150,3 +150,19 @@ def shot(page, name: str) -> Path:
     path = ARTIFACTS / f"webmap-{name}.png"
     page.screenshot(path=str(path))
     return path
+
+
+def click_observation(page, obs) -> None:
+    """Zoom the map to ``obs``'s public point, click it as a user would (choosing it from the list when
+    several recordings share the spot) and wait for its popup."""
+    lng, lat = obs.public_location.x, obs.public_location.y
+    page.evaluate(f"window.dawnMap.map.jumpTo({{center: [{lng}, {lat}], zoom: 16}})")
+    page.wait_for_function(f"""() => window.dawnMap.map.loaded() && window.dawnMap.map
+        .queryRenderedFeatures({{layers: ['points']}}).some(f => f.properties.id === {obs.pk})""")
+    xy = page.evaluate(f"(() => {{ const p = window.dawnMap.map.project([{lng}, {lat}]); "
+                       f"const r = window.dawnMap.map.getCanvas().getBoundingClientRect(); "
+                       f"return [r.left + p.x, r.top + p.y]; }})()")
+    page.mouse.click(*xy)
+    if page.locator(".picks").count():
+        page.locator(f".pick[data-id='{obs.pk}']").click()
+    page.locator(f".popup-body[data-observation='{obs.pk}']").wait_for()

@@ -15,7 +15,7 @@ from tests.conftest import load_clips
 from tests.server.conftest import make_user
 from tests.server.game.helpers import accept
 
-from .conftest import ARTIFACTS, WAIT_MS
+from .conftest import ARTIFACTS, WAIT_MS, click_observation
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420, func_only=True), pytest.mark.django_db]
 PASSWORD = "correct horse battery"
@@ -136,20 +136,6 @@ def test_a_researcher_reviews_a_recording_and_its_species_and_grade_change(live,
     phone.context.close()
 
 
-def open_popup(page, obs: Observation) -> None:
-    lng, lat = obs.public_location.x, obs.public_location.y
-    page.evaluate(f"window.dawnMap.map.jumpTo({{center: [{lng}, {lat}], zoom: 16}})")
-    page.wait_for_function(f"""() => window.dawnMap.map.loaded() && window.dawnMap.map
-        .queryRenderedFeatures({{layers: ['points']}}).some(f => f.properties.id === {obs.pk})""")
-    xy = page.evaluate(f"(() => {{ const p = window.dawnMap.map.project([{lng}, {lat}]); "
-                       f"const r = window.dawnMap.map.getCanvas().getBoundingClientRect(); "
-                       f"return [r.left + p.x, r.top + p.y]; }})()")
-    page.mouse.click(*xy)
-    if page.locator(".picks").count():
-        page.locator(f".pick[data-id='{obs.pk}']").click()
-    page.locator(f".popup-body[data-observation='{obs.pk}']").wait_for()
-
-
 @pytest.mark.parametrize("viewport, name", [(WIDE, "1400"), (PHONE, "412")])
 def test_a_players_agreement_moves_an_observation_to_research_grade(live, browser, viewport, name):
     obs = (Observation.objects.select_related("species").filter(pk__in=live["ids"], status="needs_id")
@@ -161,7 +147,7 @@ def test_a_players_agreement_moves_an_observation_to_research_grade(live, browse
     sign_in(page, "jay")
     page.wait_for_function("() => document.body.dataset.mapReady === '1'")
     assert not page.get_by_role("link", name="Review queue").is_visible()
-    open_popup(page, obs)
+    click_observation(page, obs)
     popup = page.locator(f".popup-body[data-observation='{obs.pk}']")
     popup.locator("summary").click()
     agree = popup.get_by_role("button", name=f"Agree: {obs.species.common_name}")

@@ -22,7 +22,7 @@ from server.species.catalogue import load_catalogue
 from tests.conftest import load_clips
 from tests.server.conftest import make_user, metadata
 
-from .conftest import WAIT_MS, shot
+from .conftest import WAIT_MS, click_observation, shot
 
 # ``django_db`` makes pytest-django create the test database; each test body runs in a transaction that
 # sees the module's committed data (and what the live server commits).
@@ -95,19 +95,8 @@ def test_map_loads_filters_and_popup_plays_audio(live, page):
     page.wait_for_function(f"() => ({RENDERED_COUNT})() === {total}")
 
     warbler = Observation.objects.get(source_id="173620")  # its clip ships in fixtures/audio
-    lng, lat = warbler.public_location.x, warbler.public_location.y
-    page.evaluate(f"window.dawnMap.map.jumpTo({{center: [{lng}, {lat}], zoom: 16}})")
-    page.wait_for_function(f"""() => window.dawnMap.map.loaded() && window.dawnMap.map
-        .queryRenderedFeatures({{layers: ['points']}}).some(f => f.properties.id === {warbler.pk})""")
-    xy = page.evaluate(f"(() => {{ const p = window.dawnMap.map.project([{lng}, {lat}]); "
-                       f"const r = window.dawnMap.map.getCanvas().getBoundingClientRect(); "
-                       f"return [r.left + p.x, r.top + p.y]; }})()")
-    page.mouse.click(*xy)
-    pick = page.locator(f".pick[data-id='{warbler.pk}']")  # several recordings share the locality
-    if page.locator(".picks").count():
-        pick.click()
+    click_observation(page, warbler)   # several recordings share its locality: chosen from the list
     popup = page.locator(f".popup-body[data-observation='{warbler.pk}']")
-    popup.wait_for()
     assert "Adelaide's Warbler" in popup.inner_text() and "Eric DeFonso" in popup.inner_text()
     page.wait_for_function("() => document.querySelector('.popup-body audio').readyState >= 1")
     page.wait_for_function("() => document.querySelector('.popup-body img').complete && "
