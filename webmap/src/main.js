@@ -98,7 +98,7 @@ async function main() {
     const f = e.features[0];
     const mix = JSON.parse(f.properties.mix || "[]").map(([label, n]) => `${esc(label)}: ${esc(n)}`).join("<br>");
     new maplibregl.Popup({ className: "popup" }).setLngLat(e.lngLat)
-      .setHTML(`<h3>${f.properties.count} observations</h3><p>${mix}</p><p class="help">Zoom in to see single recordings.</p>`).addTo(map);
+      .setHTML(`<h3>${f.properties.count} observation${f.properties.count === 1 ? "" : "s"}</h3><p>${mix}</p><p class="help">Zoom in to see single recordings.</p>`).addTo(map);
     map.easeTo({ center: e.lngLat, zoom: Math.min(map.getZoom() + 2, config.point_zoom) });
   });
   map.on("click", "points", (e) => {

