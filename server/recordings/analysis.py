@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.conf import settings
 
-from ml.runtime import fingerprint, quality, reencode, speech
+from ml.runtime import fingerprint, frequency_band, quality, reencode, speech
 from ml.runtime.audio import AudioError, decode, encode_flac
 from ml.runtime.classifier import Classifier, Prediction
 
@@ -106,4 +106,7 @@ def analyse_audio(data: bytes, segment: tuple[float, float], band: tuple[float, 
     summary = prediction.to_dict()
     summary["ranked"] = summary["ranked"][:5]
     out.report["classification"] = summary
+    band_hz = frequency_band.occupied_band(clip, sr)
+    if band_hz is not None:   # the sound's measured band: ac:freqLow/ac:freqHigh in exports (maps/records.py)
+        out.report["band_hz"] = list(band_hz)
     return out
