@@ -141,7 +141,7 @@ def test_dwca_export_for_researcher_refused_for_player(live, page, browser):
     assert not page.locator("#exports").is_visible()
     sign_in(page, "dr_ornis")
     assert page.locator("#exports").is_visible()
-    # the live socket signs in with its token as a subprotocol (never in the URL)
+    # the live socket signs in with the session cookie (the page holds no token)
     page.wait_for_function("() => document.body.dataset.liveAuthenticated === 'true'")
     with page.expect_download() as info:
         page.get_by_role("button", name="Darwin Core Archive").click()
@@ -159,8 +159,7 @@ def test_dwca_export_for_researcher_refused_for_player(live, page, browser):
     open_map(player_page, base)
     sign_in(player_page, "robin")
     assert not player_page.locator("#exports").is_visible()
-    status = player_page.evaluate("""async () => (await fetch('/api/v1/map/export.zip', {headers:
-        {Authorization: 'Token ' + localStorage.getItem('dawn-chorus-token')}})).status""")
+    status = player_page.evaluate("async () => (await fetch('/api/v1/map/export.zip')).status")  # her session
     assert status == 403
     shot(player_page, "5-player-phone")
     player_page.context.close()
@@ -197,9 +196,9 @@ def test_new_recording_appears_live_without_reload(live, page):
     shot(page, "6-live")
 
 
-def test_an_expired_token_leaves_the_map_working_signed_out(live, page):
-    """A token the server refuses (expired or revoked) is forgotten: the map starts signed out and
-    its live socket connects anonymously instead of failing."""
+def test_a_token_left_by_an_older_build_is_dropped_and_the_map_works_signed_out(live, page):
+    """The map signs in with a session cookie only: an API token an older build left in localStorage is
+    removed on load, and the map starts signed out with an anonymous live socket."""
     page.goto(live + "/map/")
     page.evaluate("localStorage.setItem('dawn-chorus-token', 'dawn_' + '0'.repeat(64))")
     open_map(page, live)
