@@ -100,6 +100,11 @@ class Config:
     model_path: Path | None = env("DAWN_MODEL_PATH", None, "pins the analysis to this classifier file (unset: "
                                  "the registry's current birds model); `python -m ml` without `--model` reads it "
                                  "too (unset there: `fixtures/models/baseline.npz`)")
+    verifier: str = env("DAWN_VERIFIER", "auto", "`auto`: the verdict combines the field model with the BirdNET "
+                        "verifier where the `teachers` extra is installed (else the field model decides alone); "
+                        "`off`: the field model alone", choices=("auto", "off"))
+    verifier_path: Path | None = env("DAWN_VERIFIER_PATH", None, "the verifier head file (unset: "
+                                     "`fixtures/models/verifier.npz`)")
     recording_token_ttl_s: int = env("DAWN_RECORDING_TOKEN_TTL_S", "21600", "a take must start within this many "
                                      "seconds of its recording session token's issue", minimum=1)
     recording_token_upload_ttl_s: int = env("DAWN_RECORDING_TOKEN_UPLOAD_TTL_S", "604800", "how long after the "

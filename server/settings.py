@@ -136,6 +136,8 @@ MAX_AUDIO_SECONDS = CONFIG.max_audio_seconds
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # non-file form fields
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 CLASSIFIER_MODEL_PATH = CONFIG.model_path
+VERIFIER = CONFIG.verifier
+VERIFIER_PATH = CONFIG.verifier_path
 FAULT_ANALYSIS_DELAY_S = CONFIG.fault_analysis_delay_s  # fault tests only (server/recordings/analysis.py)
 # Recording session tokens (anti-cheat): the take must start within this many seconds of the token's
 # issue, and the upload may come this long after (offline queues).

@@ -14,7 +14,8 @@ Pure rules (no database; :mod:`.outcome` looks the labels up and writes the rows
 
 Every decision stores the answers it weighed (``answers``: ``{"claim": ..., "model": ...}``, each
 ``{"label", "kind", "confidence", "model_version"}``; a side that does not exist is left out), so
-the API can show both.
+the API can show both. ``model`` is the server's verdict; each model that took part in it adds its own
+answer and version (``field``, and ``verifier`` where the verifier is installed), which weigh nothing here.
 """
 from __future__ import annotations
 
@@ -55,13 +56,16 @@ def kinds_conflict(claimed_kind: str, heard_kind: str) -> bool:
     return claimed_kind != heard_kind and claimed_kind in CONFLICTING_KINDS and heard_kind in CONFLICTING_KINDS
 
 
-def decide(claim: Answer | None, model: Answer | None, model_unknown: bool, claim_score: float) -> Decision:
+def decide(claim: Answer | None, model: Answer | None, model_unknown: bool, claim_score: float,
+           models: dict[str, Answer] | None = None) -> Decision:
     """The decision for one recording.
 
-    ``model`` is the model's top answer (None: nothing was classified), ``model_unknown`` whether it fell
-    below the model's unknown threshold, ``claim_score`` the probability the model gives the claimed label.
+    ``model`` is the verdict's top answer (None: nothing was classified), ``model_unknown`` whether it fell
+    below the verdict's unknown threshold, ``claim_score`` the probability the verdict gives the claimed
+    label; ``models`` each model's own answer (stored in ``answers``, not weighed).
     """
     answers = {name: a.to_dict() for name, a in (("claim", claim), ("model", model)) if a is not None}
+    answers.update({name: a.to_dict() for name, a in (models or {}).items() if name not in answers})
     if claim is not None:
         conflict = model is not None and not model_unknown and kinds_conflict(claim.kind, model.kind)
         return Decision(claim.label, float(claim_score), conflict, answers)

@@ -67,7 +67,9 @@ def decide_species(rec: Recording, outcome: AnalysisOutcome) -> tuple[Species | 
     model = None if pred is None else decision.Answer(
         pred.label, "" if pred.unknown else kind_of(pred.label), pred.confidence, pred.model_version)
     score = 0.0 if claimed is None else outcome.probabilities.get(claimed.label, 0.0)
-    verdict = decision.decide(claim, model, pred is None or pred.unknown, score)
+    models = {name: decision.Answer(a.label, "" if a.unknown else kind_of(a.label), a.confidence, a.model_version)
+              for name, a in outcome.answers.items()}
+    verdict = decision.decide(claim, model, pred is None or pred.unknown, score, models)
     if verdict.label is None:
         return None, verdict
     species = claimed if claimed is not None else Species.objects.filter(label=verdict.label).first()

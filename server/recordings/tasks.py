@@ -1,4 +1,4 @@
-"""Celery tasks: analyse a recording (idempotent, acknowledged late) with the classifier looked up here,
+"""Celery tasks: analyse a recording (idempotent, acknowledged late) with the classifier and the verifier looked up here,
 enqueue it, sweep stuck recordings and unreferenced audio."""
 from __future__ import annotations
 
@@ -35,6 +35,30 @@ def analysis_classifier() -> Classifier:
     return current_classifier(ModelSet.BIRDS)
 
 
+_verifier: list = []  # [Verifier | None] once looked up in this process
+
+
+def analysis_verifier():
+    """The verifier that joins the field model in the verdict (``ml.verifier``), or None: ``DAWN_VERIFIER=off``,
+    the ``teachers`` extra not installed, or no readable verifier file (logged once). Looked up once per process."""
+    if settings.VERIFIER == "off":
+        return None
+    if not _verifier:
+        from ml.runtime.model_format import ModelFormatError
+        from ml.teachers.birdnet import TeacherUnavailable
+        from ml.verifier import load_verifier
+
+        try:
+            _verifier.append(load_verifier(settings.VERIFIER_PATH))
+        except TeacherUnavailable as exc:
+            log.info("verifier off: %s; the field model decides alone", exc)
+            _verifier.append(None)
+        except ModelFormatError as exc:
+            log.warning("verifier off: %s; the field model decides alone", exc)
+            _verifier.append(None)
+    return _verifier[0]
+
+
 def reject(rec: Recording, code: str, reason: str) -> str:
     """Finish a claimed recording as rejected before any audio analysis could run."""
     return apply_outcome(rec, AnalysisOutcome(reject_code=code, reject_reason=reason))
@@ -55,7 +79,7 @@ def analyse_recording(recording_id: str) -> str:
     except OSError as exc:
         return reject(claimed.recording, "audio_missing", f"Stored audio is unreadable: {exc}")
     try:
-        outcome = analyse_audio(data, claimed.segment, claimed.band, analysis_classifier())
+        outcome = analyse_audio(data, claimed.segment, claimed.band, analysis_classifier(), analysis_verifier())
     except AudioError as exc:
         return reject(claimed.recording, exc.code, exc.message)
     return apply_outcome(claimed.recording, outcome)
