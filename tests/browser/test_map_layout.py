@@ -16,7 +16,7 @@ from server.observations.models import Observation
 from server.species.catalogue import load_catalogue
 from tests.server.conftest import make_user
 
-from .conftest import ARTIFACTS, WAIT_MS
+from .conftest import ARTIFACTS, WAIT_MS, click_observation
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420, func_only=True), pytest.mark.django_db]
 PASSWORD = "correct horse battery"
@@ -159,9 +159,7 @@ def test_popup_fits_the_phone_screen(live, browser):
     page = new_page(browser, PHONE)
     open_map(page, live)
     warbler = Observation.objects.get(source_id="173620")
-    page.evaluate(f"window.dawnMap.openPopup({warbler.pk}, [{warbler.public_location.x}, {warbler.public_location.y}])")
-    popup = page.locator(f".popup-body[data-observation='{warbler.pk}']")
-    popup.wait_for()
+    click_observation(page, warbler)  # tapped on the map (chosen from the list: others share its locality)
     page.wait_for_function("() => document.querySelector('.popup-body img') && document.querySelector('.popup-body img').complete")
     page.wait_for_timeout(300)
     box = page.locator(".maplibregl-popup").bounding_box()

@@ -22,7 +22,7 @@ export function hatchImage(size = 16) {
 export function addObscuredLayers(map, colour) {
   map.addImage("hatch", hatchImage());
   map.addSource("obscured-cells", { type: "geojson", data: EMPTY });
-  map.addLayer({ id: "obscured-cells", type: "fill", source: "obscured-cells", paint: { "fill-pattern": "hatch", "fill-opacity": 0.9 } });
+  map.addLayer({ id: "obscured-cells", type: "fill", source: "obscured-cells", paint: { "fill-pattern": "hatch", "fill-opacity": ["interpolate", ["linear"], ["zoom"], 10, 0.9, 15, 0.35] } });
   map.addLayer({ id: "obscured-cells-tint", type: "fill", source: "obscured-cells", paint: { "fill-color": colour, "fill-opacity": 0.12 } });
   map.addLayer({ id: "obscured-cells-outline", type: "line", source: "obscured-cells",
     paint: { "line-color": colour, "line-width": 2, "line-dasharray": [3, 2] } });
