@@ -16,8 +16,9 @@ from mobile.controller import FieldClient
 from mobile.services.factory import Services, default_services, on_android
 
 KV_DIR = Path(__file__).resolve().parent / "kv"
-KV_FILES = ("theme.kv", "onboarding.kv", "record.kv", "identify.kv", "queue.kv", "map.kv", "soundscape.kv",
-            "game.kv", "root.kv")
+KV_FILES = ("theme.kv", "onboarding.kv", "record.kv", "identify.kv", "queue.kv", "map.kv",
+            "soundscape.kv", "game.kv", "community.kv", "root.kv")
+BANNER_SECONDS = 4.0  # a banner stays this long, then fades out
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 
 
@@ -28,6 +29,8 @@ class DawnChorusApp(App):
     online = BooleanProperty(True)
     queue_count = NumericProperty(0)
     banner = StringProperty("")
+    banner_tone = StringProperty("good")  # info / good / warn / bad (theme.TONES)
+    banner_alpha = NumericProperty(1.0)
     synchronous = BooleanProperty(False)  # tests: run background work inline
 
     def __init__(self, data_dir: str | Path | None = None, server_url: str | None = None,
@@ -43,7 +46,7 @@ class DawnChorusApp(App):
         services = self._services or default_services(data_dir)
         self.client = FieldClient(data_dir, self._server_url, services)
         self.client.listeners.append(lambda m: Clock.schedule_once(lambda _dt: self.on_event(m)))
-        from mobile.ui import widgets  # noqa: F401 - registers the custom widgets with the Factory
+        from mobile.ui import icons, mapwidget, species_card, widgets  # noqa: F401 - registers the custom widgets
         from mobile.ui.screens import RootLayout
 
         for name in KV_FILES:
@@ -126,7 +129,36 @@ class DawnChorusApp(App):
         threading.Thread(target=run, daemon=True).start()
 
     def show_error(self, exc: Exception) -> None:
-        self.banner = getattr(exc, "message", None) or str(exc)
+        self.say(getattr(exc, "message", None) or str(exc), "bad")
+
+    # --- the banner: one line at the top that fades out by itself -------------------------------
+    _fade = None
+
+    def say(self, text: str, tone: str = "good") -> None:
+        """Show ``text`` in the banner; it fades after :data:`BANNER_SECONDS` (a tap clears it at once)."""
+        self.banner_tone = tone
+        if text == self.banner:
+            self.on_banner(self, text)  # the same news again: show it afresh
+        self.banner = text
+
+    def on_banner(self, _inst, text: str) -> None:
+        from kivy.animation import Animation
+
+        Animation.cancel_all(self, "banner_alpha")
+        if self._fade is not None:
+            self._fade.cancel()
+            self._fade = None
+        self.banner_alpha = 1.0
+        if text:
+            def fade(_dt):
+                anim = Animation(banner_alpha=0.0, d=0.6)
+                anim.bind(on_complete=lambda *_: self.clear_banner() if self.banner == text else None)
+                anim.start(self)
+
+            self._fade = Clock.schedule_once(fade, BANNER_SECONDS)
+
+    def clear_banner(self) -> None:
+        self.banner = ""
 
     def refresh_status(self) -> None:
         c = self.client
@@ -148,19 +180,28 @@ class DawnChorusApp(App):
             self.tick()
 
     def on_event(self, message: dict) -> None:
+        """A realtime message: a banner for the player's own news; the open screen may use it too."""
         kind = message.get("type")
         rec = message.get("recording") or {}
         if kind == "recording.update" and rec.get("status") == "accepted":
-            self.banner = "Your entry is on the map!"
+            self.say("Your entry is on the map!")
         elif kind == "recording.update" and rec.get("status") == "rejected":
-            self.banner = f"A recording was rejected: {rec.get('reject_reason') or rec.get('reject_code')}"
+            self.say(f"A recording was rejected: {rec.get('reject_reason') or rec.get('reject_code')}", "bad")
         elif kind == "points.awarded":
-            self.banner = f"+{message.get('points', 0)} points"
+            self.say(f"+{message.get('points', 0)} points")
         elif kind in ("badge.earned", "level.up"):
-            self.banner = message.get("message") or kind.replace(".", " ").capitalize()
+            self.say(message.get("message") or kind.replace(".", " ").capitalize())
+        elif kind == "quest.progress" and message.get("completed"):
+            self.say(f"Quest done: {(message.get('quest') or {}).get('title', '')}!")
         self.refresh_status()
-        if self.root is not None:
-            self.root.refresh_current()
+        if self.root is None:
+            return
+        screen = self.root.ids.sm.current_screen
+        if kind == "leaderboard.changed" or kind == "quest.progress":
+            if hasattr(screen, "on_live"):
+                screen.on_live(message)
+            return
+        self.root.refresh_current()
 
     def on_stop(self):
         if self.client is not None:

@@ -1,31 +1,28 @@
 """Screen classes: thin glue between kv layouts and :class:`mobile.controller.FieldClient`."""
 from __future__ import annotations
 
-import time
 
-from kivy.app import App
 from kivy.clock import Clock
 from kivy.factory import Factory
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
-from kivy.uix.screenmanager import NoTransition, Screen
+from kivy.uix.screenmanager import NoTransition
 
-from mobile import dsp, geo, permissions
+from mobile import dsp, permissions
 from mobile.controller import UserError
 from mobile import game
 from mobile.game import GameClient, QuizController, board_name, quest_fraction, xp_progress
 from mobile.identify import display_name
-from mobile.offline_queue import ACCEPTED, REJECTED
+from mobile.offline_queue import ACCEPTED
+from mobile.observation_view import percent
+from mobile.ui.common import DawnScreen, app, message_of
+from mobile.ui.species_card import card_for
+from mobile.ui.map_screen import MapScreen  # noqa: F401 - registered for root.kv
+from mobile.ui.listen import SoundscapeScreen  # noqa: F401 - registered for root.kv
+from mobile.ui.finds import QueueScreen, RecordDetailScreen  # noqa: F401 - registered for root.kv
+from mobile.ui.community import CommunityScreen  # noqa: F401 - registered for root.kv
 
 NAV = ("record", "queue", "map", "soundscape", "game")
-
-
-def app() -> App:
-    return App.get_running_app()
-
-
-def message_of(exc: Exception) -> str:
-    return getattr(exc, "message", None) or str(exc)
 
 
 class RootLayout(BoxLayout):
@@ -44,14 +41,6 @@ class RootLayout(BoxLayout):
         screen = self.ids.sm.current_screen
         if hasattr(screen, "refresh"):
             screen.refresh()
-
-
-class DawnScreen(Screen):
-    message = StringProperty("")
-
-    def on_enter(self, *args):
-        if hasattr(self, "refresh"):
-            self.refresh()
 
 
 # --- onboarding ---------------------------------------------------------------------------
@@ -214,7 +203,8 @@ class IdentifyScreen(DawnScreen):
     scientific = StringProperty("")
     confidence_text = StringProperty("")
     description = StringProperty("")
-    initials = StringProperty("")
+    card_source = ObjectProperty(None, allownone=True)
+    card_credit = StringProperty("")
     verdicts = ListProperty([])  # [(text, colour)]
     alternatives = ListProperty([])  # [(label, text)]
     choice = StringProperty("")
@@ -231,11 +221,12 @@ class IdentifyScreen(DawnScreen):
         self.scientific = entry.get("scientific_name", "")
         self.description = entry.get("description", "") if ident.label != "unknown" else \
             "The model is not sure. Pick a species below if you know it, or save it as unknown."
-        self.initials = "".join(w[0] for w in self.species.split()[:2]).upper() or "?"
+        self.show_card(ident.label)
         self.confidence_text = f"{ident.confidence:.0%} confident · model {ident.model_version}"
         self.verdicts = [(f"{v.title}: {v.message}", "reject" if v.severity == "reject" else "warn")
                          for v in ident.verdicts] or [("Quality checks passed.", "ok")]
-        self.alternatives = [(lab, f"{display_name(lab, pack)} {p:.0%}") for lab, p in ident.alternatives[:3]]
+        self.alternatives = [(lab, f"{display_name(lab, pack)} · {percent(p)}") for lab, p in ident.alternatives[:3]
+                             if p >= 0.01]
         self.ids.picker.values = [name for _lab, name in c.species_choices()]
         box = self.ids.verdict_box
         box.clear_widgets()
@@ -253,9 +244,22 @@ class IdentifyScreen(DawnScreen):
             if disp == name:
                 self.pick(lab)
 
+    def show_card(self, label: str) -> None:
+        """The species' picture, else a sonogram of the marked segment."""
+        c = app().client
+        mark = c.mark
+        audio = None
+        if mark is not None:
+            sr = mark.take.sample_rate
+            audio = (mark.take.samples[int(mark.start_s * sr):int(mark.end_s * sr)], sr)
+        self.card_source, self.card_credit = card_for(label, c.models.species_pack(), c.data_dir, audio)
+
     def pick(self, label: str) -> None:
         self.choice = label
-        self.species = display_name(label, app().client.models.species_pack())
+        pack = app().client.models.species_pack()
+        self.species = display_name(label, pack)
+        self.scientific = (pack.get(label) or {}).get("scientific_name", "")
+        self.show_card(label)
         self.message = f"You chose {self.species}."
 
     def save(self, label: str | None = None) -> None:
@@ -264,119 +268,10 @@ class IdentifyScreen(DawnScreen):
         except UserError as exc:
             self.message = exc.message
             return
-        app().banner = f"Saved: {display_name(item.label, app().client.models.species_pack())}. It uploads when online."
+        app().say(f"Saved: {display_name(item.label, app().client.models.species_pack())}. It uploads when online.")
         app().refresh_status()
         app().tick()
         app().root.go("queue")
-
-
-# --- queue --------------------------------------------------------------------------------
-class QueueScreen(DawnScreen):
-    rows = ListProperty([])
-    summary = StringProperty("")
-
-    def refresh(self) -> None:
-        c = app().client
-        pack = c.models.species_pack()
-        rows = []
-        for item in c.queue.items()[:50]:
-            when = time.strftime("%d %b %H:%M", time.localtime(item.created_at))
-            colour = "ok" if item.state == ACCEPTED else "reject" if item.state == REJECTED else "warn"
-            rows.append({"title": f"{display_name(item.label, pack)} · {when}", "state": item.status_text,
-                         "colour": colour})
-        self.rows = rows
-        counts = c.queue.counts()
-        self.summary = (f"{len(rows)} recordings · {counts.get('waiting', 0)} waiting · "
-                        f"{counts.get('accepted', 0)} accepted") if rows else "No recordings yet."
-
-    def sync(self) -> None:
-        c = app().client
-
-        def done(result):
-            self.message = result.message or (f"Uploaded {len(result.sent)}." if result.sent else "Nothing to upload.")
-            if result.auth_required:
-                app().root.go("login")
-            self.refresh()
-
-        app().run_bg(c.sync, done, lambda e: setattr(self, "message", message_of(e)))
-
-
-# --- map ----------------------------------------------------------------------------------
-class MapScreen(DawnScreen):
-    def refresh(self) -> None:
-        c = app().client
-        m = self.ids.map
-        try:
-            fix = c.services.location.current()
-            m.me = [fix.lat, fix.lng]
-            m.center_latlng = [fix.lat, fix.lng]
-        except Exception as exc:  # noqa: BLE001
-            self.message = message_of(exc)
-        bbox = geo.bbox_around(m.center_latlng[0], m.center_latlng[1], m.zoom, (max(m.width, 400), max(m.height, 400)))
-
-        def done(data):
-            m.points = geo.features_to_points(data, c.username)
-            m.cells = geo.obscured_cells(data)
-            hidden = f", {len(m.cells)} obscured area{'s' if len(m.cells) != 1 else ''}" if m.cells else ""
-            self.message = f"{len(m.points)} observations in view{hidden}"
-
-        app().run_bg(lambda: c.api.observations(bbox), done, lambda e: setattr(self, "message", message_of(e)))
-
-    def zoom(self, step: float) -> None:
-        self.ids.map.zoom = min(19, max(3, self.ids.map.zoom + step))
-        self.refresh()
-
-
-# --- soundscape ---------------------------------------------------------------------------
-class SoundscapeScreen(DawnScreen):
-    mode = StringProperty("Constant")
-    playing = BooleanProperty(False)
-    species = ListProperty(["All species"])
-    mix = NumericProperty(1.0)
-    _controller = None
-
-    @property
-    def controller(self):
-        if self._controller is None:
-            from mobile.soundscape import SoundscapeController
-
-            c = app().client
-            self._controller = SoundscapeController(c.api, c.services.location, c.services.compass,
-                                                    c.data_dir / "clips")
-        return self._controller
-
-    def load(self) -> None:
-        self.message = "Fetching the sounds around you…"
-
-        def done(n):
-            self.species = ["All species"] + self.controller.species()
-            self.message = f"{n} sounds around you. Headphones on!"
-
-        app().run_bg(self.controller.fetch, done, lambda e: setattr(self, "message", message_of(e)))
-
-    def set_mode(self, name: str) -> None:
-        self.mode = name
-        self.controller.set_mode(name)
-
-    def isolate(self, name: str) -> None:
-        self.controller.isolate(None if name == "All species" else name)
-
-    def set_mix(self, value: float) -> None:
-        self.mix = value
-        self.controller.mix = float(value)
-
-    def toggle(self) -> None:
-        if self.playing:
-            self.controller.stop()
-            self.playing = False
-        else:
-            self.controller.play(app().client.services.audio_out)
-            self.playing = True
-
-    def on_leave(self, *args):
-        if self._controller is not None:
-            self._controller.stop()
-        self.playing = False
 
 
 # --- game ---------------------------------------------------------------------------------
@@ -390,14 +285,23 @@ class GameScreen(DawnScreen):
     board_rows = ListProperty([])
     quest_rows = ListProperty([])
     board = StringProperty("Around me")
+    board_id = StringProperty("")  # the server's name of the board on screen
+    live = BooleanProperty(False)  # a leaderboard.changed arrived for it
+    notify_on = BooleanProperty(False)  # "quest done" / "new species nearby" notifications (opt-in)
     profile = ObjectProperty({}, allownone=True)
+    _reload = None
 
     @property
     def game(self) -> GameClient:
         return GameClient(app().client.api)
 
     def refresh(self) -> None:
+        self.notify_on = app().client.notifier.enabled
         app().run_bg(self.game.profile, self.show_profile, lambda e: setattr(self, "message", message_of(e)))
+
+    def set_notify(self, on: bool) -> None:
+        self.message = app().client.set_notifications(on)
+        self.notify_on = app().client.notifier.enabled
 
     def show_profile(self, profile: dict) -> None:
         self.profile = profile
@@ -416,7 +320,7 @@ class GameScreen(DawnScreen):
         if choice == "Local":
             try:
                 fix = c.services.location.current()
-                cell = game.area_cell(fix.lat, fix.lng)
+                cell = self.game.area_cell(fix.lat, fix.lng)  # the server names the cell (no H3 on phones)
             except Exception as exc:  # noqa: BLE001 - GPS unavailable
                 self.board_summary, self.board_rows = message_of(exc), []
                 return
@@ -427,6 +331,8 @@ class GameScreen(DawnScreen):
             self.board_summary = ("Join a team to see its board." if choice == "Team"
                                   else "The local board needs your position.")
             return
+        self.board_id, self.live = name, False
+        app().client.follow_board(name)
         app().run_bg(lambda: self.game.leaderboard(name), self.show_board,
                      lambda e: (setattr(self, "board_rows", []), setattr(self, "board_summary", message_of(e))))
 
@@ -434,11 +340,29 @@ class GameScreen(DawnScreen):
         self.board_summary = game.board_summary(data)
         self.board_rows = game.board_rows(data)[:14]
 
+    def on_live(self, message: dict) -> None:
+        """Realtime news for this screen: the board on screen changed, or a quest moved on. The board is
+        read again (at most once a second), so ranks stay the server's."""
+        if message.get("type") == "quest.progress":
+            self.load_quests()
+            return
+        if message.get("board") != self.board_id:
+            return
+        self.live = True
+        if self._reload is None:
+            def reload(_dt):
+                self._reload = None
+                name = self.board_id
+                app().run_bg(lambda: self.game.leaderboard(name), self.show_board, lambda e: None)
+
+            self._reload = Clock.schedule_once(reload, 1.0)
+
     def load_quests(self) -> None:
         app().run_bg(self.game.quests, self.show_quests, lambda e: setattr(self, "message", message_of(e)))
 
     def show_quests(self, quests: list[dict]) -> None:
-        self.quest_rows = [{"title": game.quest_label(q), "fraction": quest_fraction(q)} for q in quests[:8]]
+        self.quest_rows = [{"title": ("Done: " if (q.get("progress") or {}).get("completed") else "")
+                            + game.quest_label(q), "fraction": quest_fraction(q)} for q in quests[:8]]
         box = self.ids.quests
         box.clear_widgets()
         for row in self.quest_rows or [{"title": "No quests running right now.", "fraction": 0}]:
@@ -447,12 +371,12 @@ class GameScreen(DawnScreen):
             box.add_widget(widget)
 
     def open_scenario(self, kind: str) -> None:
-        if self.profile and not game.unlocked(self.profile, kind) and kind != "quiz":
+        if self.profile and kind in game.SCENARIOS and not game.unlocked(self.profile, kind) and kind != "quiz":
             need = {"hunt": 2, "timetravel": 3, "adopt": 4}.get(kind, 1)
             self.message = f"{game.SCENARIOS[kind]} unlocks at level {need}."
             return
-        if kind == "quiz":
-            app().root.go("quiz")
+        if kind in ("quiz", "community"):
+            app().root.go(kind)
             return
         screen = app().root.ids.sm.get_screen("scenario")
         screen.kind = kind
@@ -535,9 +459,8 @@ class ScenarioScreen(DawnScreen):
         self.action_text = {"hunt": "Start a 60-minute hunt", "timetravel": "Check in here",
                             "adopt": "Adopt here"}.get(self.kind, "")
         self.summary, self.data = "", {}
-        self.ids.map.points = []
-        self.ids.map.me = []
-        self.ids.map.route = []
+        m = self.ids.frame.map
+        m.points, m.me, m.route = [], [], []
         loader = {"hunt": self._load_hunt, "timetravel": lambda: self.game.time_travel(self.species),
                   "adopt": self._load_adoption}[self.kind]
         app().run_bg(loader, self.show, lambda e: setattr(self, "summary", message_of(e)))
@@ -565,7 +488,7 @@ class ScenarioScreen(DawnScreen):
             return
         self.summary = game.scenario_summary(self.kind, data)
         pts = game.map_points(self.kind, data)
-        m = self.ids.map
+        m = self.ids.frame.map
         view = [(p["lat"], p["lng"]) for p in pts]
         try:
             fix = app().client.services.location.current()
@@ -574,8 +497,7 @@ class ScenarioScreen(DawnScreen):
         except Exception:  # noqa: BLE001 - GPS unavailable: fit the points only
             m.me = []
         if view:
-            center, zoom = geo.fit_view(view, (max(m.width, 100), max(m.height, 100)), max_zoom=16.0)
-            m.center_latlng, m.zoom = list(center), zoom
+            m.fit(view, max_zoom=16)
         m.route = game.route_line(self.kind, data)
         m.points = pts
 

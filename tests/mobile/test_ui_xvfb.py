@@ -1,5 +1,8 @@
-"""The real Kivy app under Xvfb: walk record → mark → identify → queue (and the other screens)
-at a phone and a tablet size, save screenshots in tests/artifacts/, and check the layout."""
+"""The real Kivy app under Xvfb: walk record → mark → identify → queue, a record's edit and withdrawal,
+the map (a tap opens a point's details and plays its public clip; an unreachable tile server falls
+back to the offline basemap, said in words), the artistic mix of a past day, the identification game
+(points earned) and the game screens, at a phone and a tablet size; screenshots in
+tests/artifacts/mobile/, layout checked (nothing cut off, overlapping, outside the window or stock)."""
 from __future__ import annotations
 
 import json
@@ -13,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "tests" / "artifacts"
+ARTIFACTS = ROOT / "tests" / "artifacts" / "mobile"
 pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed")
 
 
@@ -37,20 +40,46 @@ def display(tmp_path_factory):
     pytest.skip("no free X display")
 
 
+@pytest.fixture(scope="module")
+def basemap():
+    """The offline MBTiles basemap (built once from the bundled Natural Earth data, then reused)."""
+    from mobile import basemap_build
+
+    path = basemap_build.ensure()
+    if path is None:
+        pytest.skip("the world-atlas npm package (webmap/node_modules) is not installed")
+    return path
+
+
 @pytest.mark.parametrize("size", [(412, 915), (800, 1280)], ids=["phone", "tablet"])
-def test_walk_through_every_screen(display, tmp_path, size):
+def test_walk_through_every_screen(display, basemap, tmp_path, size):
     w, h = size
     env = {**os.environ, "DISPLAY": display, "KIVY_NO_ARGS": "1", "KIVY_HOME": str(tmp_path / "kivy"),
-           "KIVY_NO_CONSOLELOG": "1", "KIVY_NO_FILELOG": "1"}
+           "KIVY_NO_CONSOLELOG": "1", "KIVY_NO_FILELOG": "1", "DAWN_MBTILES": str(basemap)}
     out = subprocess.run([sys.executable, str(ROOT / "tests/mobile/ui_walk.py"), str(w), str(h), str(ARTIFACTS),
                           str(tmp_path / "app")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
     assert lines, out.stdout[-2000:] + out.stderr[-3000:]
     report = json.loads(lines[-1])
     assert report["problems"] == []
-    names = ["login", "setup", "record", "mark", "identify", "queue", "map", "soundscape", "game", "quiz", "hunt", "timetravel",
-             "learn", "teams"]
+    names = ["login", "setup", "record", "mark", "identify", "queue", "record_detail", "map", "tiles_offline",
+             "soundscape", "game", "quiz", "community", "hunt", "timetravel", "learn", "teams", "withdrawn"]
     assert report["shots"] == [f"{w}x{h}_{n}.png" for n in names]
     for shot in report["shots"]:
         assert (ARTIFACTS / shot).stat().st_size > 5000
-    assert report["queued"] == [["Adelaide's Warbler", "waiting"]]  # identified on the phone, queued offline
+    b = report["behaviour"]
+    assert b["queued"] == [["Adelaide's Warbler", "waiting"]]  # identified on the phone, queued offline
+    assert b["before_edit"] == ["Adelaide's Warbler", ""]
+    assert b["after_edit"] == ["Bananaquit", "Two birds in the canopy"]  # edited in the queue before upload
+    # the map: public points as dots, the obscured one only as its cell, the quest's area; a tap opens the
+    # details and the public clip plays
+    assert (b["map_points"], b["map_cells"], b["map_areas"]) == (3, 1, 1)
+    assert b["map_detail"][:3] == ["Bananaquit", True, 1] and b["map_detail"][3] >= 1
+    notice, fell_back = b["tiles_offline"]
+    assert "cannot be reached" in notice and fell_back
+    assert b["mix"][0] is True and b["mix"][2] == 1  # one Play: the past day's artistic mix
+    first, second, points, identified, progress = b["community"]
+    assert (first, second, points, identified) == ("Bananaquit", "Puerto Rican Tody", 12, 1)
+    assert "12 points" in progress
+    queued, history, screen, empty = b["withdrawn"]
+    assert (queued, history, screen) == (0, 0, "queue") and empty  # never uploaded, gone from the history

@@ -1,5 +1,11 @@
 """Start the real Kivy app in this process (under Xvfb), walk every screen, save screenshots and
-check the layout: no text cut off, no sibling widgets overlapping, nothing outside the window.
+check the layout: no text cut off, no sibling widgets overlapping, nothing outside the window, no
+stock (unthemed) Kivy widget on screen.
+
+The first steps run offline (record → mark → identify → queue). The map, the artistic mix, the
+identification game and the record's edit/withdraw then talk to a small local HTTP server
+(``tests/mobile/fakeserver.py``) that answers in the API's shapes; what the screens did is reported
+(details opened with a clip played, points earned, a withdrawn take gone from queue and history).
 
 Usage: python tests/mobile/ui_walk.py WIDTH HEIGHT OUT_DIR DATA_DIR  (prints one JSON line)
 """
@@ -27,7 +33,9 @@ Config.set("input", "mouse", "mouse,disable_multitouch")
 from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
 from kivy.uix.label import Label  # noqa: E402
+from kivy.uix.floatlayout import FloatLayout  # noqa: E402  (RelativeLayout and Screen are FloatLayouts)
 from kivy.uix.layout import Layout  # noqa: E402
+from kivy.uix.screenmanager import ScreenManager  # noqa: E402
 from kivy.uix.scrollview import ScrollView  # noqa: E402
 
 from mobile.api import Connectivity  # noqa: E402
@@ -37,8 +45,12 @@ from mobile.services.location import SimulatedWalk  # noqa: E402
 from mobile.services.microphone import FileMicrophone  # noqa: E402
 from mobile.services.secure_store import MemorySecureStore  # noqa: E402
 from mobile.ui.app import DawnChorusApp  # noqa: E402
+from tests.mobile.walk_server import CLIP_PLAYS, fake_api  # noqa: E402
 
+STOCK = {"Button", "ToggleButton", "Spinner", "SpinnerOption", "Slider", "Switch", "ProgressBar", "TextInput",
+         "CheckBox"}
 problems: list[str] = []
+behaviour: dict = {}
 shots: list[str] = []
 timings: dict[str, float] = {}
 
@@ -66,11 +78,13 @@ def check(widget, screen: str) -> None:
         if tw > widget.width + 2 or th > widget.height + 2:
             problems.append(f"{screen}: text cut off ({tw}x{th} in {widget.width:.0f}x{widget.height:.0f}): "
                             f"{widget.text[:40]!r}")
+    if type(widget).__name__ in STOCK and visible(widget):
+        problems.append(f"{screen}: a stock {type(widget).__name__} ({getattr(widget, 'text', '')[:30]!r})")
     if visible(widget) and not in_scroll:
         x, y = widget.to_window(widget.x, widget.y)
         if x < -1 or x + widget.width > Window.width + 1 or (y < -1 or y + widget.height > Window.height + 1):
             problems.append(f"{screen}: {type(widget).__name__} outside the window")
-    if isinstance(widget, Layout) and type(widget).__name__ not in ("FloatLayout", "RelativeLayout", "ScreenManager"):
+    if isinstance(widget, Layout) and not isinstance(widget, (FloatLayout, ScreenManager)):
         kids = [c for c in widget.children if visible(c)]
         for i, a in enumerate(kids):
             for b in kids[i + 1:]:
@@ -86,7 +100,8 @@ services = Services(FileMicrophone(ROOT / "fixtures/audio/XC173620_adelaides_war
                     CapturingAudioOut(), MemorySecureStore())
 services.secure_store.set("api_token", "offline-test-token")
 services.secure_store.set("username", "robin")
-app = DawnChorusApp(data_dir=DATA, server_url="http://127.0.0.1:9", services=services)
+server = fake_api(walk.lat0, walk.lng0)
+app = DawnChorusApp(data_dir=DATA, server_url=server.url, services=services)
 app.synchronous = True
 
 
@@ -150,14 +165,75 @@ def step_identify():
 
 def step_queue():
     app.root.ids.sm.get_screen("identify").save()
+    behaviour["queued"] = [(it.label, it.state) for it in app.client.queue.items()]
+
+
+def step_record_detail():
+    """Open the queued take from My finds, change its label and notes (saved in the queue)."""
+    finds = app.root.ids.sm.get_screen("queue")
+    finds.open(finds.entries[0].key)
+    detail = app.root.ids.sm.get_screen("record_detail")
+    detail.ids.picker.text = "Bananaquit"
+    detail.ids.notes.text = "Two birds in the canopy"
+    item = app.client.queue.items()[0]
+    behaviour["before_edit"] = [item.label, item.metadata.get("notes", "")]
 
 
 def step_map():
+    app.root.ids.sm.get_screen("record_detail").save()
+    item = app.client.queue.items()[0]
+    behaviour["after_edit"] = [item.label, item.metadata.get("notes", "")]
+    app.client.set_online(True)
     app.root.go("map")
+    scr = app.root.ids.sm.get_screen("map")
+    m = scr.ids.frame.map
+    m.show(walk.lat0, walk.lng0, 14)
+    Clock.schedule_once(lambda _dt: tap_first_point(scr), 0.3)
+
+
+def tap_first_point(scr) -> None:
+    """A real tap (down + up at the same spot) on the drawn dot of observation 7."""
+    from kivy.input.motionevent import MotionEvent
+
+    m = scr.ids.frame.map
+    m.overlay.reposition()
+    hit = next(((x, y) for x, y, c in m.drawn if 7 in c.ids), None)
+    behaviour["map_points"] = len(m.points)
+    behaviour["map_cells"] = len(m.cells)
+    behaviour["map_areas"] = len(m.areas)
+    if hit is None:
+        problems.append("map: observation 7 is not drawn")
+        return
+    before = len(CLIP_PLAYS)
+    m.tap(*hit)
+    scr.play_detail()
+    behaviour["map_detail"] = [scr.detail_title, scr.has_clip, len(CLIP_PLAYS) - before,
+                               len(services.audio_out.played) if hasattr(services.audio_out, "played") else -1]
+
+
+def step_tiles_offline():
+    """A configured tile server that is unreachable: said in words, the offline basemap takes over."""
+    from mobile.ui.map_sources import OfflineTiles, UrlTiles
+
+    m = app.root.ids.sm.get_screen("map").ids.frame.map
+    app.root.ids.sm.get_screen("map").close_detail()
+    m.map_source = UrlTiles("http://127.0.0.1:9/{z}/{x}/{y}.png", m._tiles_failed, cache_dir=m.cache_dir,
+                            cache_key="walk-offline", min_zoom=3, max_zoom=18)
+    m.remove_all_tiles()
+    m.trigger_update(True)
+    Clock.schedule_once(lambda _dt: behaviour.__setitem__(
+        "tiles_offline", [app.root.ids.sm.get_screen("map").tiles_notice, isinstance(m.map_source, OfflineTiles)]),
+        0.35)
 
 
 def step_soundscape():
     app.root.go("soundscape")
+    scr = app.root.ids.sm.get_screen("soundscape")
+    scr.pick_day(scr.days[1])
+    scr.pick_source("Artistic mix")
+    before = len(CLIP_PLAYS)
+    scr.toggle()  # the one Play button: fetches the spec, then the day's mix of the busiest cell
+    behaviour["mix"] = [scr.playing, scr.message, len(CLIP_PLAYS) - before]
 
 
 def step_game():
@@ -181,6 +257,7 @@ QUESTS = [{"id": 1, "title": "Dawn chorus week", "target_count": 10, "progress":
 
 
 def step_game():
+    app.client.set_online(False)
     app.root.go("game")
     scr = app.root.ids.sm.get_screen("game")
     scr.message = ""
@@ -200,6 +277,7 @@ def step_quiz():
 
 
 def step_hunt():
+    app.client.set_online(False)
     scr = app.root.ids.sm.get_screen("scenario")
     scr.kind = "hunt"
     app.root.go("scenario")
@@ -225,7 +303,20 @@ def step_timetravel():
                              "unlocked": i < 2} for i in range(5)]})
 
 
+def step_community():
+    app.client.set_online(True)
+    app.root.go("community")
+    scr = app.root.ids.sm.get_screen("community")
+    scr.refresh()  # loads others' recordings that need an identification (on_enter comes a frame later)
+    first = scr.species
+    scr.listen()
+    scr.vote("audible", True)
+    scr.agree()  # +10 XP on the server's profile: the screen shows the points earned
+    behaviour["community"] = [first, scr.species, scr.ctl.state.points, scr.ctl.state.identified, scr.progress]
+
+
 def step_learn():
+    app.client.set_online(False)
     app.root.go("learn")
 
 
@@ -242,20 +333,32 @@ def step_teams():
     Clock.schedule_once(lambda _dt: scr.show(PROFILE, TEAMS), 0.2)  # after on_enter's (offline) refresh
 
 
+def step_withdrawn():
+    """Withdraw the queued take from its page (two taps): gone from the queue and from My finds."""
+    app.root.ids.sm.get_screen("queue").open(app.client.queue.items()[0].key)
+    detail = app.root.ids.sm.get_screen("record_detail")
+    detail.withdraw()
+    detail.withdraw()
+    finds = app.root.ids.sm.get_screen("queue")
+    Clock.schedule_once(lambda _dt: behaviour.__setitem__("withdrawn", [
+        len(app.client.queue.items()), len(finds.entries), app.root.ids.sm.current, finds.empty_text]), 0.3)
+
+
 STEPS = [("login", step_login), ("setup", step_setup), ("record", step_record), ("mark", step_mark),
-         ("identify", step_identify), ("queue", step_queue), ("map", step_map), ("soundscape", step_soundscape),
-         ("game", step_game), ("quiz", step_quiz), ("hunt", step_hunt), ("timetravel", step_timetravel),
-         ("learn", step_learn), ("teams", step_teams)]
+         ("identify", step_identify), ("queue", step_queue), ("record_detail", step_record_detail),
+         ("map", step_map), ("tiles_offline", step_tiles_offline), ("soundscape", step_soundscape),
+         ("game", step_game), ("quiz", step_quiz), ("community", step_community), ("hunt", step_hunt),
+         ("timetravel", step_timetravel), ("learn", step_learn), ("teams", step_teams),
+         ("withdrawn", step_withdrawn)]
 state = {"i": 0}
 
 
 def run_step(_dt):
     i = state["i"]
     if i >= len(STEPS):
-        items = app.client.queue.items()
-        print(json.dumps({"shots": shots, "problems": problems, "timings": timings,
-                          "queued": [(it.label, it.state) for it in items],
+        print(json.dumps({"shots": shots, "problems": problems, "timings": timings, "behaviour": behaviour,
                           "screen": app.root.ids.sm.current}), flush=True)
+        server.close()
         app.stop()
         return
     name, fn = STEPS[i]
