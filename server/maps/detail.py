@@ -24,11 +24,13 @@ def identifications_available() -> bool:
 
 
 def identifications(obs: Observation) -> list[dict]:
+    """The identifications that count now (withdrawn ones are in the game's history,
+    ``GET /api/v1/observations/{id}/identifications/``)."""
     if not identifications_available():
         return []
     return [{"species": i.species.label, "kind": i.kind, "identifier": i.identifier.username,
              "created_at": i.created_at.isoformat()}
-            for i in obs.identifications.select_related("species", "identifier")]
+            for i in obs.identifications.filter(withdrawn_at__isnull=True).select_related("species", "identifier")]
 
 
 def is_human_verified(obs: Observation) -> bool:

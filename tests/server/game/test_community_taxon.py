@@ -68,6 +68,8 @@ def test_the_community_taxon_replaces_the_species_and_a_withdrawal_restores_the_
     assert [(r["identifier"], r["current"]) for r in history["results"]] == [("jay", True), ("ibis", True),
                                                                              ("kite", False)]
     assert history["results"][2]["withdrawn_at"] is not None
+    popup = client_for(None).get(f"/api/v1/map/observations/{obs.pk}/").json()
+    assert [i["identifier"] for i in popup["identifications"]] == ["jay", "ibis"], "the popup counts current ones"
     assert [(c["previous_species"], c["species"], c["cause"]) for c in history["species_changes"]] == [
         ("Puerto Rican Owl", "Bananaquit", "community"), ("Bananaquit", "Puerto Rican Owl", "community")]
     assert history["viewer"] == {"signed_in": False, "own": False, "may_identify": False, "identification": None,
