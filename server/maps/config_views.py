@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from server.common.permissions import is_researcher
 from server.observations.geoprivacy import CELL_DEGREES
 from server.observations.models import Observation
-from server.species.models import Species
+from server.species.models import Rank, Species
 
 from .tilemath import MAX_ZOOM, POINT_ZOOM
 
@@ -43,7 +43,10 @@ class MapConfigView(APIView):
     def get(self, request):
         user = request.user
         counts = dict(Observation.objects.order_by().values_list("species_id").annotate(n=Count("id")))
-        species = Species.objects.filter(pk__in=counts).order_by("common_name")
+        # the filter's entries: every taxon and city-sound class observed, with its rank (a soundscape names
+        # no taxon and no class, so it is no filter)
+        species = (Species.objects.filter(pk__in=counts).exclude(rank=Rank.SOUNDSCAPE)
+                   .order_by("common_name"))
         return Response({
             "tile_url": request.build_absolute_uri("/api/v1/map/tiles/") + "{z}/{x}/{y}.mvt",
             "style_url": style_url(), "basemap_url": basemap_url(), "extent": data_extent(),
@@ -54,5 +57,5 @@ class MapConfigView(APIView):
                      "researcher": is_researcher(user)},
             "species": [{"id": s.pk, "label": s.label, "common_name": s.common_name,
                          "scientific_name": s.scientific_name, "count": counts[s.pk],
-                         "sensitive": s.sensitive} for s in species],
+                         "sensitive": s.sensitive, "rank": s.rank, "kind": s.kind} for s in species],
         })

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 
 import pytest
 from django.apps import apps
@@ -62,3 +63,23 @@ def test_data_migration_fixes_rows_an_old_import_wrote(db):
     assert (rows["Soundscape"].rank, rows["Soundscape"].scientific_name, rows["Soundscape"].kind) == (
         "soundscape", "", "other")
     assert rows["Puerto Rican Coqui"].kind == "amphibian" and rows["siren"].rank == "sound_class"
+
+
+def test_map_filter_entries_carry_rank_and_leave_out_soundscapes(demo):
+    from .conftest import client_for
+    config = client_for(None).get("/api/v1/map/config/").json()["species"]
+    by_label = {row["label"]: row for row in config}
+    assert "Soundscape" not in by_label
+    assert by_label["Identity unknown"]["rank"] == "kingdom"
+    assert (by_label["Puerto Rican Coqui"]["kind"], by_label["Puerto Rican Coqui"]["rank"]) == ("amphibian", "species")
+
+
+def test_quest_picker_offers_species_and_city_sounds_only(demo, admin_user):
+    from django.test import Client
+    client = Client()
+    client.force_login(admin_user)
+    page = client.get("/admin/game/quest/add/")
+    assert page.status_code == 200
+    options = set(re.findall(r'<option value="\d+"[^>]*>([^<]+)</option>', page.content.decode()))
+    assert {"Bananaquit", "Puerto Rican Coqui", "Siren"} <= options
+    assert not options & {"Soundscape", "Unidentified animal", "Unknown bird", "Setophaga warblers"}
