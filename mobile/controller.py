@@ -30,6 +30,9 @@ TOKEN_STOCK_KEY = "session_tokens"
 TOKEN_STOCK_SIZE = 3
 USER_KEY = "username"
 APP_VERSION = "0.7.0"
+# The licences a player may choose for a recording (the server's record_terms.LICENSES), default first
+LICENCE_CHOICES = (("cc-by-nc-4.0", "CC BY-NC 4.0"), ("cc-by-4.0", "CC BY 4.0"), ("cc0-1.0", "CC0 1.0"))
+SOUND_RATINGS = ("A", "B", "C", "D", "E")  # A best, as xeno-canto rates
 NEARBY_BOX_DEG = 0.02   # the live map box for "new species nearby": about 2 km each way
 
 
@@ -241,8 +244,14 @@ class FieldClient:
         pack = self.models.species_pack()
         return [(lab, display_name(lab, pack)) for lab in self.classifier.labels]
 
-    def save(self, label: str, confidence: float | None = None) -> QueueItem:
-        """Queue the take with the player's label ("unknown" allowed); never uploads by itself."""
+    def save(self, label: str, confidence: float | None = None, licence: str = LICENCE_CHOICES[0][0],
+             rating: str = "") -> QueueItem:
+        """Queue the take with the player's label ("unknown" allowed), the licence they chose (a code of
+        :data:`LICENCE_CHOICES`) and an optional sound-quality rating (A–E); never uploads by itself."""
+        if licence not in {code for code, _ in LICENCE_CHOICES}:
+            raise UserError("invalid_license", "Choose one of the offered licences.")
+        if rating and rating not in SOUND_RATINGS:
+            raise UserError("invalid_rating", "The sound quality is a letter from A (best) to E.")
         if self.mark is None:
             raise UserError("no_take", "Record something first.")
         try:
@@ -262,7 +271,10 @@ class FieldClient:
                                "model_version": ident.model_version if ident else self.classifier.version},
             "device": {"app": f"dawnchorus-{APP_VERSION}", "channels": take.channels,
                        "sample_rate": take.sample_rate},
+            "license": licence,
         }
+        if rating:
+            meta["rating"] = rating
         if take.session_token:
             meta["session_token"] = take.session_token
         try:

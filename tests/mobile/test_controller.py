@@ -83,6 +83,25 @@ def test_gps_unavailable_keeps_the_take(field):
         "label": "unknown", "confidence": None, "model_version": "baseline-2026.11-1"}
 
 
+def test_the_take_carries_the_chosen_licence_and_rating(field):
+    field.start_recording()
+    field.stop_recording()
+    field.identify()
+    with pytest.raises(UserError) as exc:
+        field.save("unknown", licence="all-rights-reserved")
+    assert exc.value.code == "invalid_license" and field.mark is not None
+    with pytest.raises(UserError) as exc:
+        field.save("unknown", rating="F")
+    assert exc.value.code == "invalid_rating" and field.queue.items() == []
+    meta = field.save("unknown", licence="cc0-1.0", rating="B").metadata
+    assert meta["license"] == "cc0-1.0" and meta["rating"] == "B"
+    field.start_recording()
+    field.stop_recording()
+    field.identify()
+    plain = field.save("unknown").metadata
+    assert plain["license"] == "cc-by-nc-4.0" and "rating" not in plain  # the default; no rating
+
+
 def test_binaural_take_keeps_two_channels(tmp_path):
     import soundfile
 
