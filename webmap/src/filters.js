@@ -1,14 +1,39 @@
 // The filter panel: reads the form into query parameters; the date range slider can play.
 const DAY_MS = 86400000;
 
+// The species list's groups: species by kind, city sounds, then whatever is identified only above species
+// rank (a genus, a family, "unknown bird", an unidentified animal), which is no species.
+const GROUPS = [
+  ["Birds", (s) => s.rank === "species" && s.kind === "bird"],
+  ["Amphibians", (s) => s.rank === "species" && s.kind === "amphibian"],
+  ["Other species", (s) => s.rank === "species"],
+  ["City sounds", (s) => s.rank === "sound_class"],
+  ["Identified above species", () => true],
+];
+
+function optionText(s) {
+  if (!s.scientific_name) return s.common_name;
+  const rank = s.rank && s.rank !== "species" ? `${s.rank} ` : "";
+  return `${s.common_name} (${rank}${s.scientific_name})`;
+}
+
 export function createFilters({ species, onChange }) {
   const form = document.getElementById("filters");
   const select = document.getElementById("f-species");
-  for (const s of species) {
-    const option = document.createElement("option");
-    option.value = s.label;
-    option.textContent = s.scientific_name ? `${s.common_name} (${s.scientific_name})` : s.common_name;
-    select.append(option);
+  const left = [...species];
+  for (const [name, belongs] of GROUPS) {
+    const members = left.filter(belongs);
+    if (!members.length) continue;
+    const group = document.createElement("optgroup");
+    group.label = name;
+    for (const s of members) {
+      const option = document.createElement("option");
+      option.value = s.label;
+      option.textContent = optionText(s);
+      group.append(option);
+      left.splice(left.indexOf(s), 1);
+    }
+    select.append(group);
   }
   const from = document.getElementById("f-from");
   const to = document.getElementById("f-to");
@@ -40,6 +65,8 @@ export function createFilters({ species, onChange }) {
     if (tt) p.set("time_to", tt);
     const grades = [...form.querySelectorAll("input[name=grade]:checked")].map((c) => c.value);
     if (grades.length) p.set("grade", grades.join(","));
+    const ratings = [...form.querySelectorAll("input[name=rating]:checked")].map((c) => c.value);
+    if (ratings.length) p.set("rating", ratings.join(","));
     if (Number(conf.value) > 0) p.set("min_confidence", conf.value);
     const type = document.getElementById("f-type").value;
     if (type) p.set("type", type);
