@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.cache import cache
 from django.contrib.gis.db.models import Extent
 from django.db.models import Count
 from drf_spectacular.types import OpenApiTypes
@@ -15,6 +16,7 @@ from server.observations.geoprivacy import CELL_DEGREES
 from server.observations.models import Observation
 from server.species.models import Rank, Species
 
+from . import generation
 from .tilemath import MAX_ZOOM, POINT_ZOOM
 
 
@@ -24,10 +26,18 @@ def style_url() -> str:
     return settings.MAP_STYLE_URL
 
 
-def data_extent() -> list[float] | None:
-    """[west, south, east, north] of every observation's public position (the first view fits it), or None."""
-    box = Observation.objects.order_by().aggregate(box=Extent("public_location"))["box"]
-    return [round(v, 6) for v in box] if box else None
+def data_summary() -> dict:
+    """``extent``: [west, south, east, north] of every observation's public position (the first view fits it),
+    or None; ``counts``: observations per species id. Cached per map data generation (every observation write
+    bumps it), so a page load does not scan the table each time."""
+    key = f"map-config-summary:{generation.scope()}:{generation.current()}"
+    summary = cache.get(key)
+    if summary is None:
+        box = Observation.objects.order_by().aggregate(box=Extent("public_location"))["box"]
+        summary = {"extent": [round(v, 6) for v in box] if box else None,
+                   "counts": dict(Observation.objects.order_by().values_list("species_id").annotate(n=Count("id")))}
+        cache.set(key, summary)
+    return summary
 
 
 def basemap_url() -> str:
@@ -42,14 +52,15 @@ class MapConfigView(APIView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         user = request.user
-        counts = dict(Observation.objects.order_by().values_list("species_id").annotate(n=Count("id")))
+        summary = data_summary()
+        counts = summary["counts"]
         # the filter's entries: every taxon and city-sound class observed, with its rank (a soundscape names
         # no taxon and no class, so it is no filter)
         species = (Species.objects.filter(pk__in=counts).exclude(rank=Rank.SOUNDSCAPE)
                    .order_by("common_name"))
         return Response({
             "tile_url": request.build_absolute_uri("/api/v1/map/tiles/") + "{z}/{x}/{y}.mvt",
-            "style_url": style_url(), "basemap_url": basemap_url(), "extent": data_extent(),
+            "style_url": style_url(), "basemap_url": basemap_url(), "extent": summary["extent"],
             "max_zoom": MAX_ZOOM, "point_zoom": POINT_ZOOM,
             "cell_degrees": CELL_DEGREES,  # an obscured observation is drawn as this cell (webmap/src/cells.js)
             "websocket_path": "/ws/map/",
