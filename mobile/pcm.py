@@ -1,5 +1,5 @@
 """Audio the phone can read with the standard library: RIFF/WAVE PCM (8/16/24/32-bit integer or 32-bit
-float), as the server sends clips to phones (``?format=wav``) and as the queue stores takes.
+float), as the server sends clips to phones (``?audio=wav``) and as the queue stores takes.
 
 Other containers (Ogg/Opus, FLAC, MP3) need libsndfile or libopus, which a phone build does not carry;
 :func:`decode_audio` hands them to :func:`ml.runtime.audio.decode` only where that is installed (a
@@ -87,7 +87,7 @@ def decode_audio(data: bytes) -> tuple[np.ndarray, int]:
         import soundfile  # noqa: F401  - present on desktops only; never in a phone build
     except ImportError:
         raise PcmError("audio_needs_wav", "This sound is not in a format the phone can play; "
-                       "ask the server for WAV (format=wav).") from None
+                       "ask the server for WAV (audio=wav).") from None
     from ml.runtime.audio import decode
 
     return decode(data)

@@ -90,7 +90,7 @@ class SoundscapeController:
         Raises ``ApiError("mix_not_found")`` when none of the cells around has a mix that day."""
         cells = sorted(self.cells, key=lambda c: -len(c.get("sources") or []))
         for cell in cells[:3]:
-            params = {"format": "wav", **({"date": day} if day else {})}
+            params = {"audio": "wav", **({"date": day} if day else {})}
             try:
                 data = self.api.request("GET", f"/api/v1/soundscapes/cells/{cell['cell']}/mix/", params=params).content
             except ApiError as exc:
@@ -115,7 +115,7 @@ class SoundscapeController:
         path = self.cache / f"{sha}.audio"
         if len(sha) == 64 and path.exists():
             return decode_clip(path.read_bytes())
-        response = self.api.request("GET", clip["url"], params={"format": "wav"})
+        response = self.api.request("GET", clip["url"], params={"audio": "wav"})
         data = response.content
         # a WAV rendition names the clip it was decoded from; an original must match its hash
         source = response.headers.get("X-Clip-SHA256", "") if is_wav(data) else hashlib.sha256(data).hexdigest()

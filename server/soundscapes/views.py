@@ -15,7 +15,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from server.common.byte_ranges import file_response
+from server.common.phone_audio import audio_response, wants_wav
 from server.common.errors import ApiError
 from server.platform import storage as files
 
@@ -125,11 +125,12 @@ class CellMixView(APIView):
 
 
 def _file(request, rel: str, sha: str):
-    if _not_modified(request, sha):
-        return _with_etag(HttpResponse(status=304), sha, "public, max-age=31536000, immutable")
+    tag = f"{sha}-wav" if wants_wav(request) else sha   # ?audio=wav: the phones' PCM rendition
+    if _not_modified(request, tag):
+        return _with_etag(HttpResponse(status=304), tag, "public, max-age=31536000, immutable")
     try:
         fh = files.open_file(rel)
     except (OSError, ValueError):
         raise ApiError("not_found", "The file is missing.", status_code=404) from None
-    response = file_response(request, fh, "audio/ogg", etag=f'"{sha}"')
-    return _with_etag(response, sha, "public, max-age=31536000, immutable")
+    response = audio_response(request, fh, "audio/ogg", etag=f'"{tag}"', sha256=sha)
+    return _with_etag(response, tag, "public, max-age=31536000, immutable")

@@ -63,7 +63,7 @@ def test_without_libsndfile_other_formats_are_refused_in_words(monkeypatch, tmp_
     monkeypatch.setitem(sys.modules, "soundfile", None)   # as on a phone
     with pytest.raises(PcmError) as exc:
         decode_audio(b"OggS" + b"\0" * 100)
-    assert exc.value.code == "audio_needs_wav" and "format=wav" in exc.value.message
+    assert exc.value.code == "audio_needs_wav" and "audio=wav" in exc.value.message
     path = tmp_path / "take.wav"
     path.write_bytes(wav_bytes(tone(), 48_000))
     x, sr = read_audio_file(path)
@@ -76,7 +76,7 @@ def test_soundscape_clips_come_as_wav_naming_their_source(tmp_path, fake_server)
     data = wav_bytes(tone(), 48_000)
 
     def clip(handler):
-        assert "format=wav" in handler.path
+        assert "audio=wav" in handler.path
         return 200, data, {"Content-Type": "audio/wav", "X-Clip-SHA256": sha}
     fake_server.routes[("GET", "/c/")] = clip
     walk = SimulatedWalk()

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from rest_framework import status
 
-from server.common.byte_ranges import file_response
+from server.common.phone_audio import audio_response
 from server.common.errors import ApiError
 from server.common.permissions import is_researcher
 from server.common.strict_json import text_problem
@@ -58,6 +58,6 @@ def clip_response(request: HttpRequest, observation) -> HttpResponse:
     fh = public_clips.open_clip(observation)
     if fh is None:
         raise ApiError("audio_unavailable", "This observation has no public audio.", status.HTTP_404_NOT_FOUND)
-    response = file_response(request, fh, public_clips.CONTENT_TYPE)
+    response = audio_response(request, fh, public_clips.CONTENT_TYPE)   # ?audio=wav for phones
     response["Cache-Control"] = "private, no-store"
     return response
