@@ -18,7 +18,8 @@ owns (``<app>_<model>``, a many-to-many table ``<app>_<model>_<field>``, or a ta
 create). Migrations are left out. The platform layer (``server/platform/``) must not import an app at all
 (:func:`platform_reach`).
 
-``python -m tests.import_graph`` prints the cycles of the repository's graphs and the cross-app counts.
+``python -m tests.import_graph`` prints the cycles of the repository's graphs, the cross-app counts and the
+modules that run SQL of their own (:func:`raw_sql_modules`).
 """
 from __future__ import annotations
 
@@ -282,6 +283,16 @@ def platform_reach(root: Path = ROOT) -> dict[str, set[str]]:
     return found
 
 
+RAW_SQL = re.compile(r"connection\.cursor|\.cursor\(\)|\bcur\.copy|RawSQL|\.raw\(|\.extra\(|\b(?:cur|cursor|conn)\.execute")
+
+
+def raw_sql_modules(root: Path = ROOT) -> list[str]:
+    """The modules under ``server/`` (migrations left out) that run SQL of their own: a DB-API cursor, ``COPY``,
+    ``RawSQL``, ``.raw()`` or ``.extra()``."""
+    return sorted(module for module, path in python_modules(root, ("server",)).items()
+                  if ".migrations" not in module and RAW_SQL.search(path.read_text(encoding="utf-8")))
+
+
 def main() -> int:
     found = {"python": cycles(python_graph()), "webmap": cycles(js_graph())}
     for kind, groups in found.items():
@@ -295,6 +306,10 @@ def main() -> int:
           f"{len(tables)} name its tables in SQL")
     for module in sorted(reach):
         print(f"  {module}: {', '.join(sorted(reach[module]))}")
+    raw = raw_sql_modules()
+    print(f"raw SQL: {len(raw)} module(s)")
+    for module in raw:
+        print(f"  {module}")
     platform = platform_reach()
     print(f"platform: {len(platform)} module(s) import an app")
     for module in sorted(platform):

@@ -1,7 +1,9 @@
-"""The landmark inverted index (table of FingerprintHash) queried with array SQL.
+"""The landmark inverted index (table of FingerprintHash).
 
-One statement each way instead of one ORM object per landmark: analysing a recording adds
-~150 landmarks and looks up ~450 probe hashes, on every recording.
+Analysing a recording adds ~150 landmarks and probes ~450 hashes, on every recording. The insert is
+one ``unnest`` statement instead of one ORM object per landmark, and the probe one ``LATERAL`` index
+probe per hash (see :func:`candidates`); both are kept on ``tests/benchmarks/bench_recording_sql.py``
+(``docs/performance.md``, *The analysis task's SQL*). Reading one recording's fingerprint goes through the ORM.
 """
 from __future__ import annotations
 
@@ -48,6 +50,5 @@ def candidates(hashes: np.ndarray, exclude_id, min_hits: int, limit: int,
 
 def landmarks_of(recording_id) -> np.ndarray:
     """A recording's whole fingerprint as an (n, 2) int64 array."""
-    with connection.cursor() as cursor:
-        cursor.execute(f'SELECT hash, "offset" FROM {TABLE} WHERE recording_id = %s', [recording_id])
-        return np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 2)
+    rows = FingerprintHash.objects.filter(recording_id=recording_id).values_list("hash", "offset")
+    return np.array(list(rows), dtype=np.int64).reshape(-1, 2)
