@@ -11,10 +11,12 @@ order first), a log-linear pool
 with probabilities floored at :data:`FLOOR`, a label one model lacks given that model's uniform
 ``log(1 / n_labels)``, ``w`` the location/date prior's weight (:mod:`ml.runtime.prior`; labels it has not
 seen get its smallest weight; no prior: ``w = 1``); the verdict's probabilities are ``softmax(s)`` and its
-answer is "unknown" when the top probability is below ``unknown_threshold``. The weights (the temperature is
-folded into them) and the threshold are a :class:`Combination`, fitted on out-of-fold predictions by
-:func:`fit_combination` (weights by NLL on a grid; threshold: the highest coverage whose answered files are at
-least 90 % right) and stored in the verifier's file (``header["combination"]``).
+answer is "unknown" when the top probability is below the threshold of the top label (``label_thresholds``,
+else ``unknown_threshold``). The weights (the temperature is folded into them) and the thresholds are a
+:class:`Combination`, fitted on out-of-fold predictions by :func:`fit_combination` (weights by NLL on a grid,
+each group of labels -- e.g. one manifest's: birds, city sounds -- weighing the same in total; thresholds per
+group: the highest coverage whose answered files are at least 90 % right) and stored in the verifier's file
+(``header["combination"]``).
 
 **Without a verifier** the field model decides alone: its own calibrated probabilities, times the prior
 when one is given.
@@ -44,7 +46,11 @@ class Combination:
     verifier_weight: float = 1.0
     prior_weight: float = 0.0
     unknown_threshold: float = 0.0
+    label_thresholds: dict = field(default_factory=dict)  # label -> its own unknown threshold
     fitted_on: dict = field(default_factory=dict, compare=False)  # what it was fitted on (report only)
+
+    def threshold_of(self, label: str) -> float:
+        return float(self.label_thresholds.get(label, self.unknown_threshold))
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "Combination":
@@ -54,9 +60,14 @@ class Combination:
                                               "unknown_threshold") if k in d}
         except (TypeError, ValueError):
             raise ValueError(f"invalid combination {d!r}") from None
-        if not all(np.isfinite(v) and v >= 0 for v in values.values()) or values.get("unknown_threshold", 0) > 1:
+        try:
+            per_label = {str(k): float(v) for k, v in dict(d.get("label_thresholds") or {}).items()}
+        except (TypeError, ValueError):
+            raise ValueError(f"invalid combination {d!r}") from None
+        thresholds = [values.get("unknown_threshold", 0.0), *per_label.values()]
+        if not all(np.isfinite(v) and v >= 0 for v in [*values.values(), *thresholds]) or max(thresholds) > 1:
             raise ValueError(f"invalid combination {d!r}")
-        return cls(**values, fitted_on=dict(d.get("fitted_on") or {}))
+        return cls(**values, label_thresholds=per_label, fitted_on=dict(d.get("fitted_on") or {}))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -97,10 +108,21 @@ def combine(labels: Sequence[str], field_labels: Sequence[str], field_probs: np.
 
 def fit_combination(labels: Sequence[str], field_labels: Sequence[str], field_probs: np.ndarray,
                     verifier_labels: Sequence[str], verifier_probs: np.ndarray, y: Sequence[str],
-                    priors: Sequence[dict | None] | None = None, target: float = TARGET_ACCURACY) -> Combination:
-    """The grid weights minimising the NLL of the true labels ``y``, then the coverage threshold."""
+                    priors: Sequence[dict | None] | None = None, target: float = TARGET_ACCURACY,
+                    label_groups: Sequence[Sequence[str]] | None = None) -> Combination:
+    """The grid weights minimising the NLL of the true labels ``y``, then the coverage thresholds.
+
+    With ``label_groups`` (disjoint label sets), each group's files weigh the same in total in the NLL, and each
+    group gets its own threshold (``label_thresholds``, from the files whose *answer* is in the group); without,
+    one threshold for all."""
     labels = list(labels)
     idx = np.array([labels.index(lab) for lab in y])
+    groups = [list(g) for g in (label_groups or [labels])]
+    group_of = {lab: k for k, g in enumerate(groups) for lab in g}
+    file_group = np.array([group_of.get(lab, -1) for lab in y])
+    sizes = {k: max(1, int(np.sum(file_group == k))) for k in set(file_group.tolist())}
+    weight = np.array([1.0 / sizes[k] for k in file_group])
+    weight = weight / weight.sum()
     lf = _log_over(labels, field_labels, field_probs)
     lv = _log_over(labels, verifier_labels, verifier_probs)
     lp = np.stack([_log_prior(labels, p) for p in priors]) if priors else np.zeros_like(lf)
@@ -111,12 +133,20 @@ def fit_combination(labels: Sequence[str], field_labels: Sequence[str], field_pr
                 if fw == vw == 0:
                     continue
                 p = softmax(fw * lf + vw * lv + pw * lp)
-                nll = float(-np.mean(np.log(np.maximum(p[np.arange(len(idx)), idx], 1e-12))))
+                nll = float(-np.sum(weight * np.log(np.maximum(p[np.arange(len(idx)), idx], 1e-12))))
                 if best is None or nll < best[0] - 1e-9:
                     best = (nll, fw, vw, pw, p)
     nll, fw, vw, pw, p = best
-    threshold = coverage_threshold(p.max(axis=1), p.argmax(axis=1) == idx, target)
-    return Combination(fw, vw, pw, threshold, {"files": len(idx), "nll": round(nll, 4)})
+    top = p.argmax(axis=1)
+    threshold = coverage_threshold(p.max(axis=1), top == idx, target)
+    per_label = {}
+    if label_groups:
+        answered_group = np.array([group_of.get(labels[j], -1) for j in top])
+        for k, g in enumerate(groups):
+            m = answered_group == k
+            t = coverage_threshold(p.max(axis=1)[m], (top == idx)[m], target) if m.any() else threshold
+            per_label.update({lab: t for lab in g})
+    return Combination(fw, vw, pw, threshold, per_label, {"files": len(idx), "nll": round(nll, 4)})
 
 
 @dataclass(frozen=True)
@@ -152,6 +182,7 @@ def server_verdict(samples: np.ndarray, sample_rate: int, field_model: Classifie
     v_probs = verifier.file_probabilities(*(verifier_audio or (samples, sample_rate)))
     labels = union_labels(field_model.labels, verifier.labels)
     probs = combine(labels, field_model.labels, field_probs, verifier.labels, v_probs, comb, prior)
-    pred = prediction_of(labels, probs, comb.unknown_threshold, f"{field_model.version}+{verifier.version}", top_k)
+    top = labels[int(np.argmax(probs))]
+    pred = prediction_of(labels, probs, comb.threshold_of(top), f"{field_model.version}+{verifier.version}", top_k)
     return Verdict(pred, dict(zip(labels, map(float, probs))),
                    {"field": field_answer, "verifier": verifier.decide(v_probs, top_k)})

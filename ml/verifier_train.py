@@ -33,6 +33,20 @@ def _folds(groups: Sequence[str], k: int, seed: int) -> np.ndarray:
     return np.array([fold_of[g] for g in groups])
 
 
+def manifest_label_groups(manifests: Sequence[str | Path], label_column: str | None, labels: Sequence[str]
+                          ) -> list[list[str]]:
+    """Each manifest's labels among ``labels``, disjoint (a label belongs to the first manifest naming it)."""
+    from ml.manifest import read_manifest
+
+    groups, seen = [], set()
+    for m in manifests:
+        own = sorted({r.label for r in read_manifest(m, label_column, min_classes=1).rows} & set(labels) - seen)
+        seen |= set(own)
+        if own:
+            groups.append(own)
+    return groups
+
+
 def _scores(labels: list[str], probs: np.ndarray, y: Sequence[str], threshold: float) -> dict:
     from ml.cv import fold_scores
 
@@ -81,13 +95,25 @@ def train_verifier(manifests: Sequence[str | Path], out: str | Path, *, label_co
             priors[i] = cv_models.prior_of(rows, train, i)
         log(f"field recipe: cross-fit {f + 1}/{folds}")
     use_prior = any(p for p in priors)
-    comb = fit_combination(labels, labels, f_oof, labels, v_oof, y, priors if use_prior else None)
+    label_groups = manifest_label_groups(manifests, label_column, labels)
+    comb = fit_combination(labels, labels, f_oof, labels, v_oof, y, priors if use_prior else None,
+                           label_groups=label_groups if len(label_groups) > 1 else None)
     combined = combine(labels, labels, f_oof, labels, v_oof, comb)
     if use_prior:
         combined = np.stack([combine(labels, labels, f_oof[i], labels, v_oof[i], comb, priors[i])
                              for i in range(len(rows))])
     conf = combined.max(axis=1)
-    correct = np.array([labels[j] for j in combined.argmax(axis=1)]) == np.array(y)
+    answered = np.array([labels[j] for j in combined.argmax(axis=1)])
+    correct = answered == np.array(y)
+    unknown = conf < np.array([comb.threshold_of(lab) for lab in answered])
+    per_group = {}
+    for g in label_groups:
+        m = np.isin(np.array(y), g)
+        per_group[f"{len(g)} labels ({g[0]}, ...)"] = {
+            "files": int(m.sum()), "accuracy": round(float(correct[m].mean()), 4),
+            "unknown_rate": round(float(unknown[m].mean()), 4),
+            "accuracy_answered": round(float(correct[m & ~unknown].mean()), 4) if (m & ~unknown).any() else None,
+            "ece_10_bins": round(metrics.expected_calibration_error(conf[m], correct[m]), 4)}
     report = {
         "command": "train-verifier", "manifests": [str(m) for m in manifests], "n_files": len(rows),
         "labels": labels, "birdnet_columns": columns, "skipped": skipped, "cross_fit_folds": folds, "seed": seed,
@@ -95,7 +121,9 @@ def train_verifier(manifests: Sequence[str | Path], out: str | Path, *, label_co
             "verifier": _scores(labels, v_oof, y, head.unknown_threshold),
             "field_recipe": _scores(labels, f_oof, y, 0.0),
             "server": {**_scores(labels, combined, y, comb.unknown_threshold),
+                       "unknown_rate": round(float(unknown.mean()), 4),
                        "ece_10_bins": round(metrics.expected_calibration_error(conf, correct), 4)},
+            "server_per_manifest": per_group,
         },
         "combination": comb.to_dict(),
         "head": {"known_scale": head.known_scale, "known_bias": head.known_bias, "probe_scale": head.probe_scale,

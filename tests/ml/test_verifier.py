@@ -197,3 +197,20 @@ def test_shipped_verifier_hears_a_fixture_bird():
     samples, sr = decode((REPO / "fixtures/audio/XC308530_puerto_rican_owl.ogg").read_bytes(), sample_rate=48_000)
     pred = ver.classify(samples, sr)
     assert pred.ranked[0][0] == "Puerto Rican Owl", pred.ranked
+
+
+def test_each_label_group_gets_its_own_threshold_and_weighs_the_same():
+    rng = np.random.default_rng(1)
+    labels = ["bird1", "bird2", "city1", "city2"]
+    n_birds, n_city = 40, 400  # the city files outnumber the birds ten to one
+    y = np.r_[rng.integers(0, 2, n_birds), rng.integers(2, 4, n_city)]
+    ver = np.full((len(y), 4), 0.02)
+    ver[np.arange(len(y)), y] = 0.94  # sure and right on every file...
+    wrong = np.flatnonzero(y >= 2)[::3]  # ...but a third of the city files get a confident wrong answer
+    ver[wrong] = np.roll(ver[wrong], 1, axis=1)
+    field = rng.dirichlet(np.ones(4), len(y))
+    comb = fit_combination(labels, labels, field, labels, ver, [labels[k] for k in y],
+                           label_groups=[["bird1", "bird2"], ["city1", "city2"]])
+    assert set(comb.label_thresholds) == set(labels)
+    assert comb.threshold_of("bird1") < comb.threshold_of("city1")  # birds are answered, doubtful city sounds not
+    assert Combination.from_dict(comb.to_dict()).label_thresholds == comb.label_thresholds
