@@ -72,7 +72,8 @@ class GameClient:
                                   {"question": str(question), "choice": choice})
 
     def quiz_audio(self, audio_url: str) -> bytes:
-        return self.api.request("GET", audio_url).content
+        """The question's clip as WAV (:mod:`mobile.pcm` reads it; a phone has no Ogg/Opus decoder)."""
+        return self.api.request("GET", audio_url, params={"audio": "wav"}).content
 
     def start_hunt(self, species: str, minutes: int = 60) -> dict:
         return self.api.post_json("/api/v1/game/hunts/", {"species": species, "minutes": int(minutes)})

@@ -54,3 +54,11 @@ def test_the_game_clip_comes_as_wav_for_phones(accepted, other_player):  # noqa:
     assert wav.status_code == 200 and wav["Content-Type"] == "audio/wav" and wav["Cache-Control"] == "private, no-store"
     x, sr = read_wav(body_of(wav))
     assert sr == PHONE_RATE and x.shape[0] > sr
+
+
+@pytest.mark.django_db
+def test_the_public_clip_comes_as_wav_for_phones(accepted):  # noqa: F811
+    wav = client_for(None).get(public_clips.clip_url(accepted), {"audio": "wav"})
+    assert wav.status_code == 200 and wav["Content-Type"] == "audio/wav"
+    x, sr = read_wav(body_of(wav))
+    assert sr == PHONE_RATE and x.shape[0] > sr
