@@ -130,8 +130,8 @@ MAPS_SQL = ("vector tiles and the summary tables are PostGIS SQL over observatio
             "summary's triggers on observations_observation)")
 CROSS_APP_ALLOWED: dict[str, tuple[set[str], str]] = {
     "server.federated.aggregation": ({"models:modelregistry"}, "the round's candidate model names its source"),
-    "server.federated.services": ({"models:accounts", "models:modelregistry", "models:observations"},
-                                  "enrolled players, the round's base model and the phones' training counts"),
+    "server.federated.services": ({"models:modelregistry", "models:observations"},
+                                  "the round's base model and the phones' training counts"),
     "server.game.anticheat": ({"models:observations"}, GAME_RULES),
     "server.game.consequences": ({"models:observations"}, GAME_RULES),
     "server.game.context": ({"models:observations", "table:observations_observation"},

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -40,9 +41,7 @@ def set_enrollment(user, opted_in: bool) -> Enrollment:
 
 def eligible_users(min_recordings: int):
     """Opted-in players with at least ``min_recordings`` server-validated observations."""
-    from server.accounts.models import User
-
-    return (User.objects.filter(fl_enrollment__opted_in=True, is_active=True)
+    return (get_user_model().objects.filter(fl_enrollment__opted_in=True, is_active=True)
             .annotate(n_obs=Count("observations", filter=Q(observations__source=ObservationSource.APP)))
             .filter(n_obs__gte=min_recordings))
 
