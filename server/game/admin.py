@@ -3,7 +3,7 @@ from django.contrib.gis import admin
 
 from server.common.permissions import is_admin
 from server.maps.area_widget import OfflineAreaWidget
-from server.species.models import Species
+from server.species.lookup import named_classes
 
 from .models import (BadgeDefinition, Identification, PlayerBadge, PlayerFlag, PointEvent, Quest, QuestProgress,
                      SpeciesFact, Team, TeamMembership)
@@ -39,7 +39,7 @@ class QuestAdmin(AdminRoleMixin, admin.GISModelAdmin):
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == "species":   # a quest targets species and city sounds, not higher taxa or soundscapes
-            kwargs["queryset"] = Species.objects.named_classes()
+            kwargs["queryset"] = named_classes()
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 

@@ -30,6 +30,12 @@ def identifiable_species(label: str) -> Species | None:
     return species
 
 
+def named_classes():
+    """The species and city-sound classes (a queryset): what a quest may target; no higher taxon,
+    unidentified animal or soundscape."""
+    return Species.objects.named_classes()
+
+
 def labels_of(ids) -> dict[int, str]:
     """Species id → label for the ``ids`` that exist."""
     return dict(Species.objects.filter(pk__in=list(ids)).values_list("pk", "label"))
