@@ -71,7 +71,10 @@ def test_popup_audio_knows_its_duration_and_seeks(live, page):
     statuses: list[int] = []
     page.on("response", lambda r: statuses.append(r.status) if "/api/v1/clips/" in r.url else None)
     open_map(page, base)
-    open_popup(page, obs)
+    page.get_by_label("B", exact=True).check()  # the panel's sound-quality filter
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_function("() => window.dawnMap.tileQuery.includes('rating=B')")
+    open_popup(page, obs)  # rated B: still on the map
     popup = page.locator(f".popup-body[data-observation='{obs.pk}']")
     assert "CC BY 4.0" in popup.inner_text()  # the record's licence, by name, as the CSV and archive carry
     assert "B" in popup.locator("dd", has_text="(A best").inner_text()
