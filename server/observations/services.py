@@ -152,3 +152,17 @@ def xeno_canto_ids(species_label: str, within: Polygon | None = None) -> list[st
     first = [] if within is None else list(mine.filter(public_location__within=within)
                                            .values_list("source_id", flat=True))
     return [*first, *mine.values_list("source_id", flat=True)]
+
+
+def remove_recorded(recording_id) -> int | None:
+    """Delete the observation made from ``recording_id`` (its recordist withdrew the recording) and
+    return its id, or None when there is none. Its public clip's file goes once the transaction
+    commits; the map follows through its post_delete receiver; identifications, quality votes and
+    quest contributions of it go with it (their foreign keys cascade), point events stay (SET_NULL)."""
+    obs = Observation.objects.select_for_update().filter(recording_id=recording_id).first()
+    if obs is None:
+        return None
+    public_clips.detach(obs)
+    pk = obs.pk
+    obs.delete()
+    return pk

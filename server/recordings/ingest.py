@@ -16,6 +16,7 @@ from server.species.models import Species
 
 from . import blob_refs, session_token, storage
 from .metadata import UNKNOWN_LABEL
+from .models import Status
 from .submission_sql import NewRecording, Submission, insert_recording, prior_submissions
 from .tasks import enqueue_analysis
 
@@ -66,7 +67,13 @@ def resolve_species(label: str) -> Species | None:
     return species
 
 
+def withdrawn_error() -> ApiError:
+    return ApiError("recording_withdrawn", "This recording was withdrawn by its recordist.", status.HTTP_410_GONE)
+
+
 def check_replay(original: Submission | None, sha: str) -> Submission | None:
+    if original is not None and original.status == Status.WITHDRAWN:
+        raise withdrawn_error()  # the key's recording was withdrawn: its phone drops the queued copy
     if original is not None and original.audio_sha256 != sha:
         raise ApiError("idempotency_key_reused", "This idempotency key was used for a different recording.",
                        status.HTTP_409_CONFLICT)

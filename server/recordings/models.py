@@ -13,9 +13,12 @@ class Status(models.TextChoices):
     PROCESSING = "processing", "Being analysed"
     ACCEPTED = "accepted", "Accepted: on the map"
     REJECTED = "rejected", "Rejected"
+    WITHDRAWN = "withdrawn", "Withdrawn by its recordist"
 
 
-FINAL_STATUSES = (Status.ACCEPTED, Status.REJECTED)
+# analysis never (again) touches these; a withdrawn recording keeps its fingerprints, so the same
+# audio submitted again is a duplicate (recordings/withdraw.py)
+FINAL_STATUSES = (Status.ACCEPTED, Status.REJECTED, Status.WITHDRAWN)
 
 
 class Recording(models.Model):
@@ -56,6 +59,8 @@ class Recording(models.Model):
                                      related_name="duplicates")
     speech_muted = models.BooleanField(default=False)
     analysis_attempts = models.PositiveSmallIntegerField(default=0)
+    notes = models.CharField(max_length=500, blank=True, default="", db_default="",
+                             help_text="The recordist's own notes, shown to them (PATCH /recordings/<id>/).")
     session_nonce = models.CharField(max_length=32, blank=True, default="",
                                      help_text="Nonce of the recording session token that authorised the upload.")
     enqueued_at = models.DateTimeField(null=True, blank=True)

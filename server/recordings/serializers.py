@@ -4,6 +4,8 @@ from __future__ import annotations
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
+from server.common.strict_fields import StrictCharField
+
 from .models import Recording
 
 
@@ -20,7 +22,7 @@ class RecordingSerializer(serializers.ModelSerializer):
                   "location", "segment_start_s", "segment_end_s", "claimed_species", "device_confidence",
                   "device_model_version", "device_info", "audio_sha256", "audio_format", "audio_bytes",
                   "sample_rate", "channels", "duration_s", "speech_muted", "duplicate_of", "analysis",
-                  "observation", "audio_url", "created_at", "analysed_at"]
+                  "observation", "audio_url", "notes", "created_at", "analysed_at"]
 
     def get_location(self, rec: Recording) -> dict:
         return {"lat": rec.location.y, "lng": rec.location.x, "accuracy_m": rec.accuracy_m}
@@ -35,6 +37,13 @@ class RecordingSerializer(serializers.ModelSerializer):
 
     def get_audio_url(self, rec: Recording) -> str:
         return reverse("recording-audio", args=[rec.pk], request=self.context.get("request"))
+
+
+class RecordingEditSerializer(serializers.Serializer):
+    """What the recordist may change: notes, and the label before analysis (recordings/withdraw.py)."""
+
+    label = StrictCharField(max_length=120, required=False, type_code="invalid_label")
+    notes = StrictCharField(max_length=500, required=False, allow_blank=True, type_code="invalid_notes")
 
 
 class RecordingCreatedSerializer(serializers.Serializer):

@@ -26,14 +26,14 @@ INSERT_COLUMNS = (
     "sample_rate", "channels", "duration_s", "recorded_at", "location", "accuracy_m", "segment_start_s",
     "segment_end_s", "claimed_species_id", "device_confidence", "device_model_version", "device_info",
     "license", "rating", "background_species", "status", "reject_code", "reject_reason", "analysis", "pcm_digest", "duplicate_of_id", "speech_muted",
-    "analysis_attempts", "session_nonce", "enqueued_at", "analysed_at", "created_at", "updated_at",
+    "analysis_attempts", "notes", "session_nonce", "enqueued_at", "analysed_at", "created_at", "updated_at",
 )
 # The FROM clause takes the audio file's advisory lock (blob_refs) before the row is inserted, in the
 # same round trip; the lock holds until the caller's transaction commits.
 _INSERT = (
     f"INSERT INTO {TABLE} ({', '.join(connection.ops.quote_name(c) for c in INSERT_COLUMNS)}) SELECT "
     "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, ST_SetSRID(ST_MakePoint(%s, %s), 4326), %s, %s, %s, %s, %s, "
-    f"%s, %s::jsonb, %s, %s, %s, '{Status.RECEIVED.value}', '', '', '{{}}'::jsonb, '', NULL, false, 0, %s, %s, NULL, %s, %s "
+    f"%s, %s::jsonb, %s, %s, %s, '{Status.RECEIVED.value}', '', '', '{{}}'::jsonb, '', NULL, false, 0, '', %s, %s, NULL, %s, %s "
     "FROM (SELECT pg_advisory_xact_lock(%s, %s)) AS blob_lock "
     "ON CONFLICT DO NOTHING RETURNING id"
 )

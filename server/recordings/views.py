@@ -10,15 +10,20 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from server.common.errors import ApiError
+from server.common.parsers import StrictJSONParser
 from server.common.strict_json import JsonRefused, loads_strict
 from server.common.permissions import is_researcher
 
 from . import session_token
 from .ingest import ingest
 from .metadata import RecordingMetadataSerializer
-from .models import Recording
+from . import withdraw as recordist_changes
+from .models import Recording, Status
 from .private_audio import AudioSource, original_response, tag_free_response
-from .serializers import RecordingCreatedSerializer, RecordingSerializer
+from .serializers import RecordingCreatedSerializer, RecordingEditSerializer, RecordingSerializer
+
+GONE = OpenApiResponse(description="recording_withdrawn: its recordist withdrew this recording.")
+
 
 def parse_metadata(raw) -> dict:
     if raw is None:
@@ -39,11 +44,17 @@ def parse_metadata(raw) -> dict:
 
 class RecordingViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                        viewsets.GenericViewSet):
+    http_method_names = ["get", "post", "patch", "head", "options"]
     """Players see their own recordings; researchers and admins see all of them, audio included."""
 
     serializer_class = RecordingSerializer
     throttle_scope: str | None = None  # only the session-token action is throttled (its own scope)
     parser_classes = [MultiPartParser, FormParser]
+
+    def initialize_request(self, request, *args, **kwargs):
+        if request.method == "PATCH":  # an edit is JSON (the upload is multipart)
+            self.parser_classes = [StrictJSONParser]
+        return super().initialize_request(request, *args, **kwargs)
 
     def get_queryset(self):
         qs = Recording.objects.select_related("owner", "claimed_species", "observation__species")
@@ -52,6 +63,8 @@ class RecordingViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Re
         status_filter = self.request.query_params.get("status")
         if status_filter and self.action == "list":
             qs = qs.filter(status=status_filter)
+        elif self.action == "list":  # withdrawn recordings leave the list (?status=withdrawn shows them)
+            qs = qs.exclude(status=Status.WITHDRAWN)
         return qs
 
     @extend_schema(
@@ -60,7 +73,8 @@ class RecordingViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Re
             "metadata": serializers.CharField(help_text="JSON: RecordingMetadata"),
         })},
         responses={201: RecordingCreatedSerializer, 200: OpenApiResponse(RecordingCreatedSerializer,
-                   description="The idempotency key was seen before: the original recording.")},
+                   description="The idempotency key was seen before: the original recording."),
+                   410: GONE},
         description="Submit a recording. Metadata JSON: {idempotency_key, recorded_at (UTC ISO-8601), "
                     "location {lat, lng, accuracy_m}, segment {start_s, end_s}, identification "
                     "{label, confidence, model_version}, device {...}}.",
@@ -82,6 +96,27 @@ class RecordingViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Re
     def session_token(self, request):
         token, expires = session_token.issue(request.user.pk)
         return Response({"token": token, "expires_at": expires.isoformat()}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=RecordingEditSerializer, responses={200: RecordingSerializer, 410: GONE},
+                   description="The recordist changes the notes, or the label while the recording waits for "
+                               "analysis. Errors: already_analysed (409), recording_withdrawn (410), "
+                               "unknown_species, notes_too_long (400), not_found (404: not yours).")
+    def partial_update(self, request, pk=None):
+        data = RecordingEditSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        rec = recordist_changes.edit(request.user, pk, **data.validated_data)
+        return Response(RecordingSerializer(self.get_queryset().get(pk=rec.pk), context={"request": request}).data)
+
+    @extend_schema(request=None, responses={200: inline_serializer("RecordingWithdrawn", {
+        "id": serializers.UUIDField(), "status": serializers.CharField(),
+        "observation_removed": serializers.IntegerField(allow_null=True)}), 410: GONE},
+        description="Withdraw an own recording: off the map (its observation and public clip are removed) and "
+                    "out of the list; uploads repeating its idempotency key get recording_withdrawn (410). "
+                    "Repeating the call changes nothing.")
+    @action(detail=True, methods=["post"], url_path="withdraw", url_name="withdraw")
+    def withdraw(self, request, pk=None):
+        rec, removed = recordist_changes.withdraw(request.user, pk)
+        return Response({"id": str(rec.pk), "status": rec.status, "observation_removed": removed})
 
     @extend_schema(responses={(200, "audio/*"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"], url_path="audio", url_name="audio")
