@@ -121,7 +121,7 @@ def ingest(owner, upload, meta: dict) -> IngestResult:
         claimed_species_id=species.pk if species else None, device_confidence=ident.get("confidence"),
         device_model_version=ident.get("model_version", ""), device_info=meta.get("device", {}),
         license=meta["license"], rating=meta["rating"], background_species=tuple(meta["background_species"]),
-        session_nonce=nonce, now=timezone.now())
+        notes=meta.get("notes", ""), session_nonce=nonce, now=timezone.now())
     created = insert_and_store(row, data)
     if created is None:  # a concurrent request with the same key (or the same session token) won the race
         original, nonce_used = prior_submissions(owner.pk, key, nonce)

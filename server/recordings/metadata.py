@@ -80,6 +80,8 @@ class RecordingMetadataSerializer(serializers.Serializer):
     segment = SegmentSerializer()
     identification = DeviceLabelSerializer()
     device = serializers.DictField(required=False, default=dict)
+    notes = StrictCharField(max_length=500, required=False, allow_blank=True, default="", type_code="invalid_notes",
+                            help_text="The recordist's notes (editable later: PATCH /recordings/{id}/).")
     session_token = StrictCharField(required=False, allow_blank=True, default="", trim_whitespace=False,
                                     type_code="invalid_metadata",
                                     help_text="From POST /recordings/session-token/ (in-app recorder).")

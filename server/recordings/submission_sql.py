@@ -33,7 +33,7 @@ INSERT_COLUMNS = (
 _INSERT = (
     f"INSERT INTO {TABLE} ({', '.join(connection.ops.quote_name(c) for c in INSERT_COLUMNS)}) SELECT "
     "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, ST_SetSRID(ST_MakePoint(%s, %s), 4326), %s, %s, %s, %s, %s, "
-    f"%s, %s::jsonb, %s, %s, %s, '{Status.RECEIVED.value}', '', '', '{{}}'::jsonb, '', NULL, false, 0, '', %s, %s, NULL, %s, %s "
+    f"%s, %s::jsonb, %s, %s, %s, '{Status.RECEIVED.value}', '', '', '{{}}'::jsonb, '', NULL, false, 0, %s, %s, %s, NULL, %s, %s "
     "FROM (SELECT pg_advisory_xact_lock(%s, %s)) AS blob_lock "
     "ON CONFLICT DO NOTHING RETURNING id"
 )
@@ -80,6 +80,7 @@ class NewRecording:
     license: str = ""  # the recordist's terms (server/observations/record_terms.py)
     rating: str = ""
     background_species: tuple[str, ...] = ()
+    notes: str = ""  # the recordist's notes, editable later (recordings/withdraw.py)
 
 
 def prior_submissions(owner_id: int, key: str, nonce: str | None) -> tuple[Submission | None, bool]:
@@ -104,7 +105,7 @@ def insert_recording(row: NewRecording) -> Submission | None:
             row.audio_bytes, row.sample_rate, row.channels, row.duration_s, row.recorded_at, row.lng, row.lat,
             row.accuracy_m, row.segment_start_s, row.segment_end_s, row.claimed_species_id, row.device_confidence,
             row.device_model_version, json.dumps(row.device_info), row.license, row.rating,
-            list(row.background_species), row.session_nonce, row.now, row.now, row.now,
+            list(row.background_species), row.notes, row.session_nonce, row.now, row.now, row.now,
             *blob_refs.lock_key(row.audio_path)])
         inserted = cursor.fetchone()
     return None if inserted is None else Submission(rec_id, Status.RECEIVED.value, row.audio_sha256)

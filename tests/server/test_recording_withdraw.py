@@ -35,6 +35,13 @@ def test_notes_and_label_before_analysis(api, catalogue):
     assert (rec.claimed_species.label, rec.notes) == ("Bananaquit", "two birds")
 
 
+def test_notes_written_on_the_phone_arrive_with_the_upload(api, catalogue):
+    rec_id = upload(api, notes="edited in the queue before upload")
+    assert Recording.objects.get(pk=rec_id).notes == "edited in the queue before upload"
+    r = submit(api, WARBLER, metadata(**WARBLER_META, notes=7))
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_notes")
+
+
 def test_label_is_the_analysis_after_it_but_notes_still_change(api, catalogue):
     rec_id = upload(api)
     analyse_recording(rec_id)
