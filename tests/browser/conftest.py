@@ -89,10 +89,13 @@ def services(django_db_setup, django_db_blocker, tmp_path_factory):
     is flushed at its end (the summary table empties with it, by its TRUNCATE trigger)."""
     from django.core.management import call_command
 
+    from django.test import override_settings
+
     tmp = tmp_path_factory.mktemp("live")
     media = tmp / "media"
-    old_media = dj_settings.MEDIA_ROOT
-    dj_settings.MEDIA_ROOT = media
+    # through override_settings, so that the file store forgets the folder an earlier module's writes cached
+    media_root = override_settings(MEDIA_ROOT=media)
+    media_root.enable()
     queue = dj_settings.CELERY_TASK_DEFAULT_QUEUE
     broker = platform_redis.client(dj_settings.CELERY_BROKER_URL)
     broker.delete(queue, "unacked", "unacked_index", "unacked_mutex")
@@ -111,7 +114,7 @@ def services(django_db_setup, django_db_blocker, tmp_path_factory):
             broker.delete(queue, "unacked", "unacked_index", "unacked_mutex")
             call_command("flush", interactive=False, verbosity=0)
             generation.bump()
-            dj_settings.MEDIA_ROOT = old_media
+            media_root.disable()
 
 
 @pytest.fixture(scope="module")
@@ -166,3 +169,25 @@ def click_observation(page, obs) -> None:
     if page.locator(".picks").count():
         page.locator(f".pick[data-id='{obs.pk}']").click()
     page.locator(f".popup-body[data-observation='{obs.pk}']").wait_for()
+
+
+def import_demo_map() -> None:
+    """The catalogue and the demo observations with the map summary rebuilt once (470 single-row saves skip its
+    per-statement trigger; exact either way), and the public clip of XC173620 (Adelaide's Warbler, whose
+    audio ships in fixtures/audio) that popups play. Call inside ``django_db_blocker.unblock()``."""
+    from server.maps import summary
+    from server.maps.public_clip_backfill import backfill
+    from server.observations.demo_import import FIXTURE_OBSERVATIONS, import_observations
+    from server.observations.models import Observation
+    from server.species.catalogue import load_catalogue
+
+    load_catalogue()
+    with connection.cursor() as cur:
+        cur.execute("ALTER TABLE observations_observation DISABLE TRIGGER maps_tilecell_ins")
+    try:
+        import_observations(FIXTURE_OBSERVATIONS)
+    finally:
+        with connection.cursor() as cur:
+            cur.execute("ALTER TABLE observations_observation ENABLE TRIGGER maps_tilecell_ins")
+    summary.rebuild()
+    backfill(Observation.objects.filter(source_id="173620"))

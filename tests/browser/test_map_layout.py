@@ -5,18 +5,12 @@ the admin draws a quest's area with no request leaving the machine. Screenshots:
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-
 from server.accounts.models import Role
 from server.game.models import Quest
-from server.maps import summary
-from server.maps.public_clip_backfill import backfill
-from server.observations.demo_import import FIXTURE_OBSERVATIONS, import_observations
 from server.observations.models import Observation
-from server.species.catalogue import load_catalogue
 from tests.server.conftest import make_user
 
-from .conftest import ARTIFACTS, WAIT_MS, click_observation
+from .conftest import ARTIFACTS, WAIT_MS, click_observation, import_demo_map
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420, func_only=True), pytest.mark.django_db]
 PASSWORD = "correct horse battery"
@@ -27,16 +21,7 @@ PHONE = {"width": 412, "height": 915}
 @pytest.fixture(scope="module")
 def live(services, django_db_blocker) -> str:
     with django_db_blocker.unblock():
-        load_catalogue()
-        with connection.cursor() as cur:
-            cur.execute("ALTER TABLE observations_observation DISABLE TRIGGER maps_tilecell_ins")
-        try:
-            import_observations(FIXTURE_OBSERVATIONS)
-        finally:
-            with connection.cursor() as cur:
-                cur.execute("ALTER TABLE observations_observation ENABLE TRIGGER maps_tilecell_ins")
-        summary.rebuild()
-        backfill(Observation.objects.filter(source_id="173620"))
+        import_demo_map()
         make_user("warden", Role.ADMIN)
     return services.web()
 

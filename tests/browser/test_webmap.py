@@ -10,19 +10,14 @@ import zipfile
 
 import pytest
 import requests
-from django.db import connection
 
 from server.accounts.models import Role, User
-from server.maps import summary
-from server.maps.public_clip_backfill import backfill
-from server.observations.demo_import import FIXTURE_OBSERVATIONS, import_observations
 from server.observations.geoprivacy import cell_bounds
 from server.observations.models import Observation
-from server.species.catalogue import load_catalogue
 from tests.conftest import load_clips
 from tests.server.conftest import make_user, metadata
 
-from .conftest import WAIT_MS, click_observation, shot
+from .conftest import WAIT_MS, click_observation, import_demo_map, shot
 
 # ``django_db`` makes pytest-django create the test database; each test body runs in a transaction that
 # sees the module's committed data (and what the live server commits).
@@ -41,18 +36,7 @@ def live(services, django_db_blocker) -> str:
     """One import of the demo data, two users, a live server and a worker shared by the module's tests."""
     started = time.monotonic()
     with django_db_blocker.unblock():
-        load_catalogue()
-        # 470 single-row saves: skip the map summary's per-statement trigger and rebuild once instead
-        # (exact either way; the live test below still goes through the trigger).
-        with connection.cursor() as cur:
-            cur.execute("ALTER TABLE observations_observation DISABLE TRIGGER maps_tilecell_ins")
-        try:
-            import_observations(FIXTURE_OBSERVATIONS)
-        finally:
-            with connection.cursor() as cur:
-                cur.execute("ALTER TABLE observations_observation ENABLE TRIGGER maps_tilecell_ins")
-        summary.rebuild()
-        backfill(Observation.objects.filter(source_id="173620"))   # the popup below plays its public clip
+        import_demo_map()  # the live test below still goes through the summary's trigger; the popup plays XC173620
         make_user("dr_ornis", Role.RESEARCHER)
         make_user("robin", Role.PLAYER)
     imported = time.monotonic()
