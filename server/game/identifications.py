@@ -1,6 +1,8 @@
 """Community identification and data-quality votes; regrading an observation after each."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -11,7 +13,8 @@ from server.common.permissions import is_researcher
 from server.observations.models import Observation
 from server.observations.services import set_species, set_status
 from server.recordings.outcome import CASUAL_ACCURACY_M, CASUAL_CONFIDENCE
-from server.species.models import Species
+from server.species import taxonomy
+from server.species.models import NAMED_CLASS_RANKS, Species
 
 from . import grades
 from .ledger import AwardBatch, award, total_xp
@@ -64,6 +67,23 @@ def current_identifications(obs: Observation):
     return obs.identifications.filter(withdrawn_at__isnull=True).order_by("id")
 
 
+def taxon_rules() -> tuple[grades.TaxonRule, Callable[[str], bool]]:
+    """The catalogue's rank-aware community taxon (``species.taxonomy.community_taxon`` over every row's
+    lineage: naming an ancestor is neutral, disagreeing species meet at their common ancestor) and which
+    labels may be research grade: species-rank taxa and city-sound classes, never a genus, family,
+    "unknown bird" or soundscape."""
+    chains = taxonomy.lineages()
+    ranks = dict(Species.objects.values_list("label", "rank"))
+
+    def taxon_of(labels: list[str]) -> tuple[str | None, int]:
+        return taxonomy.community_taxon(labels, chains)
+
+    def research_taxon(label: str) -> bool:
+        return ranks.get(label) in NAMED_CLASS_RANKS
+
+    return taxon_of, research_taxon
+
+
 def grade_inputs(obs: Observation) -> tuple[list[str], list[tuple[str, bool]], str | None]:
     """(labels: the base label then each current identification's, quality votes but the observer's,
     the expert label)."""
@@ -76,7 +96,9 @@ def current_grade(obs: Observation) -> grades.GradeResult:
     """The grade from the base label, every current identification, every quality vote but the
     observer's and a researcher's own review label."""
     labels, votes, expert = grade_inputs(obs)
-    return grades.grade(labels, votes, started_casual(obs), settings.DQA_MIN_VOTES_AGAINST, expert)
+    taxon_of, research_taxon = taxon_rules()
+    return grades.grade(labels, votes, started_casual(obs), settings.DQA_MIN_VOTES_AGAINST, expert, taxon_of,
+                        research_taxon)
 
 
 def change_species(obs: Observation, label: str, cause: str, actor=None) -> bool:
@@ -95,8 +117,10 @@ def regrade(obs: Observation, batch: AwardBatch, actor=None) -> grades.GradeResu
     species, as on iNaturalist) and the grade; reaching research grade awards the observer and every
     identifier naming the taxon (once per identifier and observation, however often they re-identify)."""
     labels, votes, expert = grade_inputs(obs)
-    result = grades.grade(labels, votes, started_casual(obs), settings.DQA_MIN_VOTES_AGAINST, expert)
-    change_species(obs, grades.observation_taxon(labels, expert), TaxonCause.COMMUNITY, actor)
+    taxon_of, research_taxon = taxon_rules()
+    result = grades.grade(labels, votes, started_casual(obs), settings.DQA_MIN_VOTES_AGAINST, expert, taxon_of,
+                          research_taxon)
+    change_species(obs, grades.observation_taxon(labels, expert, taxon_of), TaxonCause.COMMUNITY, actor)
     set_status(obs, result.status)
     if result.status == "research" and obs.observer_id:
         award(obs.observer_id, "research_grade", f"obs:{obs.pk}", batch=batch, observation_id=obs.pk,
