@@ -120,6 +120,16 @@ def set_status(obs: Observation, status: str) -> bool:
     return True
 
 
+def prior_records(limit: int = 50_000) -> list[dict]:
+    """The accepted (research-grade) observations as the location/date prior reads them
+    (``ml.runtime.prior.SpeciesPrior.from_records``): ``{"species", "lat", "lng", "date"}`` at their *public*
+    position, so the prior never carries a sensitive species' true point into a verdict; newest first."""
+    rows = (Observation.objects.filter(status=Status.RESEARCH).order_by("-observed_at")
+            .values_list("species__label", "public_location", "observed_at")[:limit])
+    return [{"species": label, "lat": point.y, "lng": point.x, "date": when.date().isoformat()}
+            for label, point, when in rows if point is not None]
+
+
 def first_observed_at() -> datetime | None:
     """When the earliest observation was made (None without observations)."""
     return Observation.objects.aggregate(first=Min("observed_at"))["first"]

@@ -3,6 +3,7 @@ enqueue it, sweep stuck recordings and unreferenced audio."""
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from celery import shared_task
@@ -59,6 +60,28 @@ def analysis_verifier():
     return _verifier[0]
 
 
+PRIOR_REFRESH_SECONDS = 600
+_prior: list = []  # [(monotonic time built, SpeciesPrior | None)]
+
+
+def analysis_prior(lat: float, lng: float, when) -> dict[str, float] | None:
+    """The location/date prior's weights at a recording's place and date, from accepted observations
+    (``observations.services.prior_records``, rebuilt every :data:`PRIOR_REFRESH_SECONDS`); None without any."""
+    from ml.runtime.prior import SpeciesPrior
+    from server.observations.services import prior_records
+
+    if not _prior or time.monotonic() - _prior[0][0] > PRIOR_REFRESH_SECONDS:
+        prior = SpeciesPrior.from_records(prior_records())
+        _prior[:] = [(time.monotonic(), prior if prior.labels.size else None)]
+    prior = _prior[0][1]
+    if prior is None:
+        return None
+    try:
+        return prior.weights(lat, lng, when)
+    except ValueError:
+        return None
+
+
 def reject(rec: Recording, code: str, reason: str) -> str:
     """Finish a claimed recording as rejected before any audio analysis could run."""
     return apply_outcome(rec, AnalysisOutcome(reject_code=code, reject_reason=reason))
@@ -78,8 +101,10 @@ def analyse_recording(recording_id: str) -> str:
         data = storage.read_blob(claimed.audio_path)
     except OSError as exc:
         return reject(claimed.recording, "audio_missing", f"Stored audio is unreadable: {exc}")
+    rec = claimed.recording
+    prior = analysis_prior(rec.location.y, rec.location.x, rec.recorded_at.date())
     try:
-        outcome = analyse_audio(data, claimed.segment, claimed.band, analysis_classifier(), analysis_verifier())
+        outcome = analyse_audio(data, claimed.segment, claimed.band, analysis_classifier(), analysis_verifier(), prior)
     except AudioError as exc:
         return reject(claimed.recording, exc.code, exc.message)
     return apply_outcome(claimed.recording, outcome)

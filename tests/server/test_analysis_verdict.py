@@ -107,3 +107,31 @@ def test_the_shipped_verifier_names_the_owl_the_field_model_alone_got_wrong(api,
     assert obs.species.label == "Puerto Rican Owl", obs.answers
     assert obs.answers["verifier"]["label"] == "Puerto Rican Owl"
     assert "+verifier-" in obs.answers["model"]["model_version"]
+
+
+def test_the_prior_comes_from_research_grade_observations_at_their_public_position(api, catalogue, clips,
+                                                                                   monkeypatch):
+    from django.contrib.gis.geos import Point
+
+    from server.observations.models import Status as ObsStatus
+    from server.observations.services import prior_records
+
+    monkeypatch.setattr(tasks, "_prior", [])
+    assert tasks.analysis_prior(18.3, -65.8, None) is None  # no accepted observation: no prior
+    owl = next(c for c in clips if c.label == "Puerto Rican Owl")
+    obs = Observation.objects.get(recording_id=analysed(api, owl, identification={
+        "label": "Puerto Rican Owl", "confidence": 0.8, "model_version": "phone-1"}))
+    obs.status = ObsStatus.RESEARCH
+    obs.public_location = Point(-65.0, 18.0, srid=4326)
+    obs.save()
+    assert prior_records() == [{"species": "Puerto Rican Owl", "lat": 18.0, "lng": -65.0,
+                                "date": obs.observed_at.date().isoformat()}]
+    vireo = next(c for c in clips if c.label == "Puerto Rican Vireo")
+    other = Observation.objects.get(recording_id=analysed(api, vireo, identification={
+        "label": "Puerto Rican Vireo", "confidence": 0.8, "model_version": "phone-1"}))
+    other.status, other.public_location = ObsStatus.RESEARCH, Point(-66.5, 18.0, srid=4326)
+    other.save()
+    monkeypatch.setattr(tasks, "_prior", [])
+    near, far = tasks.analysis_prior(18.0, -65.0, None), tasks.analysis_prior(18.0, -66.5, None)
+    assert near["Puerto Rican Owl"] == 1.0 and near["Puerto Rican Vireo"] < 0.5
+    assert far["Puerto Rican Vireo"] == 1.0 and far["Puerto Rican Owl"] < 0.5
