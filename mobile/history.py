@@ -44,6 +44,11 @@ class Entry:
     def uploaded(self) -> bool:
         return bool(self.recording_id)
 
+    @property
+    def label_editable(self) -> bool:
+        """The species can change until the server has analysed the take."""
+        return self.editable_here or (self.uploaded and self.state == SENT)
+
 
 def _iso_ts(value) -> float:
     try:
@@ -137,9 +142,13 @@ class History:
     def edit(self, entry: Entry, label: str, notes: str) -> None:
         """Change the label and notes: in the queue before upload, on the server after."""
         if entry.editable_here:
-            self.queue.edit(entry.key, label=label, notes=notes)
+            if not self.queue.edit(entry.key, label=label, notes=notes):
+                raise ValueError("This record is being uploaded; try again in a moment.")
         elif entry.uploaded:
-            self.api.request("PATCH", f"/api/v1/recordings/{entry.recording_id}/", json={"label": label, "notes": notes})
+            body = {**({"label": label} if label != entry.label else {}),
+                    **({"notes": notes} if notes != entry.notes else {})}
+            if body:  # the server takes a label only before analysis (409 already_analysed after)
+                self.api.request("PATCH", f"/api/v1/recordings/{entry.recording_id}/", json=body)
         else:
             raise ValueError("This record is being uploaded; try again in a moment.")
 

@@ -90,6 +90,7 @@ class RecordDetailScreen(DawnScreen):
     card_source = ObjectProperty(None, allownone=True)  # picture path or sonogram texture
     card_credit = StringProperty("")
     can_edit = BooleanProperty(False)
+    can_relabel = BooleanProperty(False)
     choice = StringProperty("")
     confirm_withdraw = BooleanProperty(False)
 
@@ -105,12 +106,15 @@ class RecordDetailScreen(DawnScreen):
             f"\nGrade: {e.grade.replace('_', ' ')}" if e.grade else "") + (
             "" if e.on_phone else "\nRecorded on another device.")
         self.can_edit = e.editable_here or e.uploaded
+        self.can_relabel = e.label_editable
         self.confirm_withdraw = False
         self.ids.notes.text = e.notes
         self.ids.picker.values = [name for _lab, name in c.species_choices()]
         self.ids.picker.text = self.title
         self.card_source, self.card_credit = card_for(e.label, pack, c.data_dir, self._audio(e))
-        self.message = "" if self.can_edit else "This record is being uploaded; edit it when it is through."
+        self.message = ("" if self.can_relabel else "Checked by the server: the species is now the analysis' and "
+                        "the community's; your notes can still change.") if self.can_edit else \
+            "This record is being uploaded; edit it when it is through."
 
     @staticmethod
     def _audio(e: Entry):

@@ -44,6 +44,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._serve("POST")
 
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
 
 class FakeServer(ThreadingHTTPServer):
     daemon_threads = True
