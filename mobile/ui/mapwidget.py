@@ -84,7 +84,7 @@ class OverlayLayer(MapLayer):
             for west, south, east, north in m.cells:
                 x0, y0 = xy(south, west)
                 x1, y1 = xy(north, east)
-                Color(0.45, 0.25, 0.6, 0.18)
+                Color(0.45, 0.25, 0.6, 0.10)
                 Rectangle(pos=(x0, y0), size=(x1 - x0, y1 - y0))
                 Color(0.45, 0.25, 0.6, 0.9)
                 Line(rectangle=(x0, y0, x1 - x0, y1 - y0), dash_length=dp(6), dash_offset=dp(4))

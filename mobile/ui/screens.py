@@ -70,7 +70,9 @@ class SetupScreen(DawnScreen):
         self.busy, self.message = True, f"Downloading the species pack and model for {region.name}…"
 
         def done(lines):
-            self.busy, self.message = False, "\n".join(lines)
+            self.busy = False
+            self.message = ("You are offline: the species list and model that came with the app are used. "
+                            "Download again when you are online.") if not c.online else "\n".join(lines)
 
         app().run_bg(lambda: c.choose_region(region), done,
                      lambda e: (setattr(self, "busy", False), setattr(self, "message", message_of(e))))
