@@ -135,8 +135,9 @@ def _apply(obs_id: int, species: Species, reviewer, batch: AwardBatch, source: O
 def label(reviewer, observation_id: int, species_label: str, propagate: bool, batch: AwardBatch) -> list[ReviewLabel]:
     """Label one observation; with ``propagate`` also the unreviewed rest of its cluster (if a medoid).
 
-    The label sets the observation's species; the researcher's own label makes it research grade, a
-    propagated one leaves the grade to the usual rules (:func:`identifications.current_grade`). Refused,
+    The label sets the observation's species; the researcher's own label makes it research grade (at
+    species rank; a higher taxon leaves it needing an identification), a propagated one leaves the grade
+    to the usual rules (:func:`identifications.current_grade`). Refused,
     changing nothing: an unknown species (400 ``unknown_species``), an observation without a recording
     (404), one labelled already (409 ``already_reviewed``). The caller checks the researcher role."""
     species = Species.objects.filter(label=str(species_label or "").strip()).first()

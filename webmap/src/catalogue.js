@@ -1,5 +1,6 @@
-// The species catalogue (GET /api/v1/species/, every page) as a <datalist> for species inputs: the
-// option's value is the catalogue label the API expects, its text the common and scientific names.
+// The catalogue's nameable taxa and city-sound classes (GET /api/v1/species/?rank=…, every page) as a
+// <datalist> for identification inputs: the option's value is the catalogue label the API expects, its
+// text the common and scientific names and, above species, the rank ("Setophaga warblers (genus)").
 import { getJson } from "./api.js";
 
 let loading = null;
@@ -7,7 +8,7 @@ let loading = null;
 export function loadCatalogue() {
   loading ??= (async () => {
     const all = [];
-    for (let url = "/api/v1/species/"; url;) {
+    for (let url = "/api/v1/species/?rank=species,genus,family,order,class,sound_class"; url;) {
       const page = await getJson(url);
       all.push(...(page.results || page));
       url = page.next ? new URL(page.next).pathname + new URL(page.next).search : "";
@@ -27,7 +28,8 @@ export async function ensureDatalist() {
   for (const s of await loadCatalogue()) {
     const option = document.createElement("option");
     option.value = s.label;
-    option.textContent = s.scientific_name ? `${s.common_name || s.label} (${s.scientific_name})` : (s.common_name || s.label);
+    const rank = s.rank && !["species", "sound_class"].includes(s.rank) ? `, ${s.rank}` : "";
+    option.textContent = s.scientific_name ? `${s.common_name || s.label} (${s.scientific_name}${rank})` : (s.common_name || s.label);
     list.append(option);
   }
   return list;
