@@ -1,14 +1,14 @@
 """Curation in a real browser (Debian chromium via Playwright) against a live server: a researcher works
 through the review queue (listens, sees the spectrogram, labels, propagates after a confirmation) and the
 observation's species and grade change; a player's "Agree" in the map popup makes an observation research
-grade; both pages are looked at at 1400 and 412 px wide."""
+grade and their data-quality vote is stored; both pages are looked at at 1400 and 412 px wide."""
 from __future__ import annotations
 
 import pytest
 
 from server.accounts.models import Role
 from server.game.ledger import award
-from server.game.models import ReviewLabel, SpeciesChange
+from server.game.models import QualityVote, ReviewLabel, SpeciesChange
 from server.observations.models import Observation
 from server.species.catalogue import load_catalogue
 from tests.conftest import load_clips
@@ -158,6 +158,10 @@ def test_a_players_agreement_moves_an_observation_to_research_grade(live, browse
     assert "jay agrees" in popup.locator(".id-history").inner_text()
     obs.refresh_from_db()
     assert obs.status == "research"
+    popup.locator("button.vote[data-metric='date'][data-agrees='true']").click()   # "Date is right: Yes"
+    page.wait_for_function("() => document.querySelector('.community-status').textContent.startsWith('Vote saved')")
+    assert QualityVote.objects.filter(observation=obs, voter__username="jay", metric="date", agrees=True).exists()
+    assert popup.locator("button.vote[data-metric='date'][data-agrees='true']").is_disabled()
     box = page.locator(".maplibregl-popup").bounding_box()
     view = page.locator("#map").bounding_box()
     assert view["x"] - 1 <= box["x"] and box["x"] + box["width"] <= view["x"] + view["width"] + 1, (box, view)
