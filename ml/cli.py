@@ -145,11 +145,20 @@ def pick_default_model(labels: set[str]) -> Path:
     return best
 
 
+def _summary(y_true: list[str], preds: list, truth_labels: list[str]) -> dict:
+    """``metrics.summarise`` of file predictions (NaN as null; the empty report when there are none)."""
+    from ml import metrics
+
+    if not y_true:
+        return {"n": 0, "accuracy": None, "top3_accuracy": None, "macro_f1": None, "ece": None}
+    report = metrics.summarise(y_true, [[lab for lab, _ in p.ranked] for p in preds], [p.confidence for p in preds],
+                               truth_labels, unknown=[p.unknown for p in preds])
+    return {k: (None if isinstance(v, float) and v != v else v) for k, v in report.items()}
+
+
 def evaluate(manifest: Path, label_column: str | None = None, model: str | None = None,
              restrict: bool = False, limit: int | None = None) -> dict:
     """Classify every file of a manifest and summarise (see the module docstring)."""
-    from ml import metrics
-
     table = read_manifest(manifest, label_column)
     label_column, rows = table.label_column, list(table.rows)
     if limit:
@@ -159,7 +168,7 @@ def evaluate(manifest: Path, label_column: str | None = None, model: str | None 
     clf = _load(str(model_path))
     known = set(clf.labels)
     allowed = ({lab for lab in truth_labels if lab in known} or None) if restrict else None
-    y_true, ranked, confidence, unknown, errors = [], [], [], [], []
+    y_true, preds, errors = [], [], []
     classify_s = decode_s = audio_s = 0.0
     n_windows = 0
     with one_thread():
@@ -178,13 +187,9 @@ def evaluate(manifest: Path, label_column: str | None = None, model: str | None 
             audio_s += samples.size / sr
             n_windows += len(window_starts(round(samples.size * clf.feature_params.sample_rate / sr), clf.feature_params))
             y_true.append(row.label)
-            ranked.append([lab for lab, _ in pred.ranked])
-            confidence.append(pred.confidence)
-            unknown.append(pred.unknown)
+            preds.append(pred)
     n = len(y_true)
-    report = metrics.summarise(y_true, ranked, confidence, truth_labels, unknown=unknown) if n else {
-        "n": 0, "accuracy": None, "top3_accuracy": None, "macro_f1": None, "ece": None}
-    report = {k: (None if isinstance(v, float) and v != v else v) for k, v in report.items()}  # NaN -> null
+    report = _summary(y_true, preds, truth_labels)
     return {
         **report,
         "model": str(model_path),
@@ -209,7 +214,6 @@ def evaluate_server_pipeline(manifest: Path, label_column: str | None = None, mo
     """What the analysis task decides (:func:`ml.verdict.server_verdict`) on every file of a manifest, each file
     whole as the marked segment: the field model (``model``, default the server's shipped default) combined
     with the verifier (``verifier``, default the shipped head) where the ``teachers`` extra is installed."""
-    from ml import metrics
     from ml.runtime.classifier import default_model_path
     from ml.teachers.birdnet import SAMPLE_RATE, TeacherUnavailable
     from ml.verdict import server_verdict
@@ -228,7 +232,7 @@ def evaluate_server_pipeline(manifest: Path, label_column: str | None = None, mo
             raise
         ver = None
     known = set(clf.labels) | (set(ver.labels) if ver else set())
-    y_true, ranked, confidence, unknown, errors = [], [], [], [], []
+    y_true, preds, errors = [], [], []
     seconds, n_windows = 0.0, 0
     with one_thread():
         for row in rows:
@@ -242,15 +246,10 @@ def evaluate_server_pipeline(manifest: Path, label_column: str | None = None, mo
             verdict = server_verdict(samples, sr, clf, ver, verifier_audio=audio48, top_k=len(known))
             seconds += time.perf_counter() - t0
             n_windows += len(window_starts(samples.size, clf.feature_params))
-            pred = verdict.prediction
             y_true.append(row.label)
-            ranked.append([lab for lab, _ in pred.ranked])
-            confidence.append(pred.confidence)
-            unknown.append(pred.unknown)
+            preds.append(verdict.prediction)
     n = len(y_true)
-    report = metrics.summarise(y_true, ranked, confidence, truth_labels, unknown=unknown) if n else {
-        "n": 0, "accuracy": None, "top3_accuracy": None, "macro_f1": None, "ece": None}
-    report = {k: (None if isinstance(v, float) and v != v else v) for k, v in report.items()}
+    report = _summary(y_true, preds, truth_labels)
     return {
         **report, "pipeline": "server", "model": str(model_path), "model_version": clf.version,
         "verifier": str(verifier_path) if ver else None, "verifier_version": ver.version if ver else None,
