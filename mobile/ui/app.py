@@ -198,8 +198,8 @@ class DawnChorusApp(App):
             return
         screen = self.root.ids.sm.current_screen
         if kind == "leaderboard.changed" or kind == "quest.progress":
-            if hasattr(screen, "on_live"):
-                screen.on_live(message)
+            if hasattr(screen, "on_realtime"):
+                screen.on_realtime(message)
             return
         self.root.refresh_current()
 

@@ -29,6 +29,7 @@ class SoundscapeScreen(DawnScreen):
     playing = BooleanProperty(False)
     busy = BooleanProperty(False)
     species = ListProperty(["All species"])
+    scene_note = StringProperty("")  # how the scene follows the player: compass, course, headset microphone
     mix = NumericProperty(1.0)
     _controller = None
     _loaded_day: str | None = None
@@ -110,8 +111,15 @@ class SoundscapeScreen(DawnScreen):
             return
         when = "today" if self.day == TODAY else f"on {self.day}"
         self.message = f"{n} sound{'' if n == 1 else 's'} around you {when}. Headphones on!"
-        self.controller.play(app().client.services.audio_out)
+        ctl, services = self.controller, app().client.services
+        from mobile.services.headset import headset_has_microphone
+
+        hearing = ctl.start_ambient(services.microphone, headset_has_microphone())  # feeds the adaptive mix
+        ambient = ("Your headset's microphone keeps each bird audible above the surroundings." if hearing
+                   else ctl.status)
+        ctl.play(services.audio_out)
         self.playing = True
+        self.scene_note = ambient
         self._watch = Clock.schedule_interval(self._follow, 0.5)
 
     def _play_mix(self, decoded) -> None:
@@ -122,9 +130,14 @@ class SoundscapeScreen(DawnScreen):
         self.message = f"The artistic mix of this place, {'today' if self.day == TODAY else self.day}."
 
     def _follow(self, _dt=None) -> None:
-        """While the scene plays: mirror the interactive scene's wake state (raising the phone wakes it)."""
-        if self._controller is not None:
-            self.awake = self._controller.mode.active
+        """While the scene plays: mirror the interactive scene's wake state (raising the phone wakes it)
+        and say how directions are known (a silent compass falls back to the course, then to all around)."""
+        ctl = self._controller
+        if ctl is not None:
+            self.awake = ctl.mode.active
+            note = getattr(ctl.pointing, "note", "")
+            if note and note not in self.scene_note:
+                self.scene_note = note
 
     def stop(self) -> None:
         if self._watch is not None:
@@ -132,6 +145,7 @@ class SoundscapeScreen(DawnScreen):
             self._watch = None
         if self._controller is not None:
             self._controller.stop()
+            self._controller.stop_ambient()
         if self.playing and self.source == MIX:
             app().client.services.audio_out.stop()
         self.playing = False

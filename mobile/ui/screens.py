@@ -342,7 +342,7 @@ class GameScreen(DawnScreen):
         self.board_summary = game.board_summary(data)
         self.board_rows = game.board_rows(data)[:14]
 
-    def on_live(self, message: dict) -> None:
+    def on_realtime(self, message: dict) -> None:
         """Realtime news for this screen: the board on screen changed, or a quest moved on. The board is
         read again (at most once a second), so ranks stay the server's."""
         if message.get("type") == "quest.progress":

@@ -78,6 +78,7 @@ def test_walk_through_every_screen(display, basemap, tmp_path, size):
     notice, fell_back = b["tiles_offline"]
     assert "cannot be reached" in notice and fell_back
     assert b["mix"][0] is True and b["mix"][2] == 1  # one Play: the past day's artistic mix
+    assert b["live"] == ["alltime", ["alltime"], True, "Quest done: Find three warblers!"]
     first, second, points, identified, progress = b["community"]
     assert (first, second, points, identified) == ("Bananaquit", "Puerto Rican Tody", 12, 1)
     assert "12 points" in progress

@@ -264,6 +264,11 @@ def step_game():
     scr.show_profile(PROFILE)  # offline here: the server's shapes, as the game API returns them
     scr.show_board(BOARD)
     scr.show_quests(QUESTS)
+    # realtime: the board on screen changed (it is followed on the events socket), a quest is done
+    app.on_event({"type": "leaderboard.changed", "board": "alltime", "changes": [{"player": 9, "score": 2300}]})
+    app.on_event({"type": "quest.progress", "quest": {"id": 2, "title": "Find three warblers"}, "count": 3,
+                  "target": 3, "completed": True})
+    behaviour["live"] = [scr.board_id, sorted(app.client.followed_boards), scr.live, app.banner]
 
 
 def step_quiz():
