@@ -19,6 +19,9 @@ def stage(dest: Path = DEFAULT_DEST) -> Path:
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
+    from mobile.basemap_build import ensure
+
+    ensure()  # the offline basemap (mobile/assets/*.mbtiles) travels with mobile/
     shutil.copytree(ROOT / "mobile", dest / "mobile", ignore=IGNORE)
     (dest / "ml").mkdir()
     (dest / "ml" / "__init__.py").write_text('"""Only the numpy runtime ships on the phone."""\n')

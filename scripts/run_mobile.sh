@@ -20,6 +20,9 @@ export DAWN_WINDOW="${DAWN_WINDOW:-412x915}"
 export KIVY_NO_ARGS=1
 export KIVY_CLIPBOARD="${KIVY_CLIPBOARD:-sdl2}"
 mkdir -p "$DAWN_APP_DIR"
+# the map's offline basemap (mobile/assets/, not in git): rendered once from Natural Earth, a few seconds
+.venv/bin/python -c "from mobile.basemap_build import ensure; ensure()" >/dev/null || \
+  echo "note: no offline basemap (webmap/node_modules missing?); the map draws on a plain background" >&2
 if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
   echo "No display: run inside a desktop session (or start Xvfb and set DISPLAY)." >&2
   exit 1
