@@ -182,6 +182,8 @@ export async function openPopup(map, id, lngLat) {
     // identification history, agree/suggest, quality votes; the popup stays inside the map as it grows
     const fit = () => keepPopupInView(map, popup.getElement());
     popup.getElement().querySelector(".popup-ids").addEventListener("toggle", fit);
+    popup.getElement().querySelector(".popup-body img")?.addEventListener("load", fit);  // it grows the popup
+    fit();
     mountCommunity(popup.getElement().querySelector(".community-slot"), d.id, fit);
   } catch (error) {
     popup.setHTML(`<p role="alert">Could not load: ${esc(error.message)}</p>`);
