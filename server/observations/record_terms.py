@@ -76,10 +76,15 @@ def split_background(raw: str) -> list[str]:
 def background_names(values) -> list[str]:
     """A request's list of background species names, checked for shape (not yet against the catalogue)."""
     if not isinstance(values, list) or len(values) > MAX_BACKGROUND or not all(
-            isinstance(v, str) and 0 < len(v.strip()) <= 120 for v in values):
+            isinstance(v, str) and 0 < len(v.strip()) <= 120 and storable(v) for v in values):
         raise TermsError("invalid_background_species", "background_species",
                          f"background_species must be a list of at most {MAX_BACKGROUND} species names.")
     return list(dict.fromkeys(v.strip() for v in values))
+
+
+def storable(text: str) -> bool:
+    """Whether ``text`` can be stored as database text (no NUL character, no lone surrogate)."""
+    return "\x00" not in text and not any("\ud800" <= c <= "\udfff" for c in text)
 
 
 def associated_taxa(names: list[str]) -> str:

@@ -86,8 +86,10 @@ class ObservationViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["patch"], url_path="terms", url_name="terms",
             permission_classes=[IsAuthenticated])
     def terms(self, request, pk=None):
+        if not (str(pk).isascii() and str(pk).isdigit() and len(str(pk)) <= 18):
+            raise ApiError("not_found", "No such observation.", status.HTTP_404_NOT_FOUND)
         with transaction.atomic():
-            obs = Observation.objects.select_for_update().filter(pk=pk).first()
+            obs = Observation.objects.select_for_update().filter(pk=int(pk)).first()
             if obs is None:
                 raise ApiError("not_found", "No such observation.", status.HTTP_404_NOT_FOUND)
             serializer = RecordTermsSerializer(data=request.data)

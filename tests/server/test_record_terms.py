@@ -116,7 +116,14 @@ def test_the_recordist_changes_the_licence_and_reviewers_rate(api, player, other
         assert refused.status_code == 400 and refused.json()["error"]["code"] == code
     obs.refresh_from_db()
     assert (obs.license, obs.rating, obs.background_species) == (CC_BY, "A", ["Coereba flaveola"])  # unchanged
-    assert api.patch("/api/v1/observations/999999/terms/", {"rating": "A"}, format="json").status_code == 404
+    for missing in ("999999", "abc", "9" * 40, "１２"):
+        gone = api.patch(f"/api/v1/observations/{missing}/terms/", {"rating": "A"}, format="json")
+        assert gone.status_code == 404 and gone.json()["error"]["code"] == "not_found"
+    for names in (["Banana\x00quit"], ["x" * 121], ["Bananaquit"] * 21):
+        refused = api.patch(url, {"background_species": names}, format="json")
+        assert refused.status_code == 400, names
+    surrogate = api.patch(url, '{"background_species": ["\\ud800"]}', content_type="application/json")
+    assert surrogate.status_code == 400
 
 
 @pytest.fixture
