@@ -17,6 +17,7 @@ LIST = "/api/v1/observations/"
 def graded(catalogue):
     """The demo observations with three grades: 20 casual, 30 needs_id, the rest research."""
     import_observations(FIXTURE_OBSERVATIONS)
+    Observation.objects.update(status=Status.RESEARCH)   # the import grades soundscapes and unknowns otherwise
     ids = list(Observation.objects.order_by("id").values_list("id", flat=True))
     Observation.objects.filter(id__in=ids[:20]).update(status=Status.CASUAL)
     Observation.objects.filter(id__in=ids[20:50]).update(status=Status.NEEDS_ID)
