@@ -116,14 +116,10 @@ def terms_check(check, value):
         raise serializers.ValidationError(exc.message, code=exc.code) from None
 
 
-class RecordTermsSerializer(serializers.Serializer):
-    """The recordist's terms of one observation, each optional: ``license`` (a code of
-    ``record_terms.LICENSES``, stored as its URL), ``rating`` (A–E, or "" for none), ``background_species``
-    (catalogue labels or scientific names, stored as scientific names)."""
-
-    license = serializers.JSONField(required=False, allow_null=True, help_text="cc0-1.0, cc-by-4.0 or cc-by-nc-4.0")
-    rating = serializers.JSONField(required=False, allow_null=True, help_text="A (best) to E, or empty for none")
-    background_species = serializers.JSONField(required=False, allow_null=True, help_text="other species heard")
+class RecordTermsValidation:
+    """Checks of a serializer's ``license`` (a code of ``record_terms.LICENSES``, kept as its URL), ``rating``
+    (A–E, or "" for none) and ``background_species`` (catalogue labels or scientific names, kept as scientific
+    names); the serializer declares the fields."""
 
     def validate_license(self, value) -> str:
         return terms_check(record_terms.license_url, value)
@@ -133,3 +129,11 @@ class RecordTermsSerializer(serializers.Serializer):
 
     def validate_background_species(self, value) -> list[str]:
         return known_species_names(terms_check(record_terms.background_names, value))
+
+
+class RecordTermsSerializer(RecordTermsValidation, serializers.Serializer):
+    """The recordist's terms of one observation, each optional (see :class:`RecordTermsValidation`)."""
+
+    license = serializers.JSONField(required=False, allow_null=True, help_text="cc0-1.0, cc-by-4.0 or cc-by-nc-4.0")
+    rating = serializers.JSONField(required=False, allow_null=True, help_text="A (best) to E, or empty for none")
+    background_species = serializers.JSONField(required=False, allow_null=True, help_text="other species heard")

@@ -17,7 +17,7 @@ from rest_framework import serializers
 
 from server.common.strict_fields import StrictCharField, StrictFloatField, StrictRegexField
 from server.observations import record_terms
-from server.observations.serializers import known_species_names, terms_check
+from server.observations.serializers import RecordTermsValidation
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
 CLOCK_SKEW = timedelta(minutes=5)
@@ -72,7 +72,7 @@ class DeviceLabelSerializer(serializers.Serializer):
                                     type_code="invalid_metadata")
 
 
-class RecordingMetadataSerializer(serializers.Serializer):
+class RecordingMetadataSerializer(RecordTermsValidation, serializers.Serializer):
     idempotency_key = StrictRegexField(r"^[A-Za-z0-9_\-:.]{8,64}$", type_code="invalid_metadata", error_messages={
         "invalid": "8-64 characters from letters, digits and _-:."})
     recorded_at = serializers.DateTimeField(default_timezone=timezone.utc)
@@ -91,17 +91,6 @@ class RecordingMetadataSerializer(serializers.Serializer):
                                    help_text="Sound quality A (best) to E; optional.")
     background_species = serializers.JSONField(required=False, allow_null=True, default=list,
                                                help_text="Other species heard: catalogue labels or scientific names.")
-
-    def validate_license(self, value) -> str:
-        """The licence's URL."""
-        return terms_check(record_terms.license_url, value)
-
-    def validate_rating(self, value) -> str:
-        return terms_check(record_terms.rating, value)
-
-    def validate_background_species(self, value) -> list[str]:
-        """Scientific names of catalogue species."""
-        return known_species_names(terms_check(record_terms.background_names, value))
 
     def validate_recorded_at(self, value: datetime) -> datetime:
         if value < EARLIEST:

@@ -16,7 +16,7 @@ from server.recordings.tasks import analyse_recording
 from server.species.catalogue import load_catalogue
 from tests.server.conftest import api_token, make_user, metadata
 
-from .conftest import WAIT_MS, shot
+from .conftest import WAIT_MS, click_observation, shot
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420, func_only=True), pytest.mark.django_db]
 PASSWORD = "correct horse battery"  # make_user's
@@ -52,20 +52,6 @@ def open_map(page, base_url: str) -> None:
     page.wait_for_function("() => window.dawnMap.map.loaded()")
 
 
-def open_popup(page, obs: Observation) -> None:
-    lng, lat = obs.public_location.x, obs.public_location.y
-    page.evaluate(f"window.dawnMap.map.jumpTo({{center: [{lng}, {lat}], zoom: 16}})")
-    page.wait_for_function(f"""() => window.dawnMap.map.loaded() && window.dawnMap.map
-        .queryRenderedFeatures({{layers: ['points']}}).some(f => f.properties.id === {obs.pk})""")
-    xy = page.evaluate(f"(() => {{ const p = window.dawnMap.map.project([{lng}, {lat}]); "
-                       f"const r = window.dawnMap.map.getCanvas().getBoundingClientRect(); "
-                       f"return [r.left + p.x, r.top + p.y]; }})()")
-    page.mouse.click(*xy)
-    if page.locator(".picks").count():
-        page.locator(f".pick[data-id='{obs.pk}']").click()
-    page.locator(f".popup-body[data-observation='{obs.pk}']").wait_for()
-
-
 def test_popup_audio_knows_its_duration_and_seeks(live, page):
     base, obs = live
     statuses: list[int] = []
@@ -74,7 +60,7 @@ def test_popup_audio_knows_its_duration_and_seeks(live, page):
     page.get_by_label("B", exact=True).check()  # the panel's sound-quality filter
     page.get_by_role("button", name="Apply filters").click()
     page.wait_for_function("() => window.dawnMap.tileQuery.includes('rating=B')")
-    open_popup(page, obs)  # rated B: still on the map
+    click_observation(page, obs)  # rated B: still on the map
     popup = page.locator(f".popup-body[data-observation='{obs.pk}']")
     assert "CC BY 4.0" in popup.inner_text()  # the record's licence, by name, as the CSV and archive carry
     assert "B" in popup.locator("dd", has_text="(A best").inner_text()
@@ -109,7 +95,7 @@ def test_recording_link_opens_for_a_signed_in_researcher(live, page):
     cookies = {c["name"]: c for c in page.context.cookies()}
     assert cookies["sessionid"]["httpOnly"] and cookies["sessionid"]["sameSite"] == "Lax"
     page.wait_for_function("() => document.body.dataset.liveAuthenticated === 'true'")  # socket: the cookie
-    open_popup(page, obs)
+    click_observation(page, obs)
     link = page.locator(f".popup-body[data-observation='{obs.pk}'] a", has_text="Recording")
     with page.context.expect_page() as opened:
         link.click()
