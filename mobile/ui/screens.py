@@ -16,7 +16,7 @@ from mobile.identify import display_name
 from mobile.offline_queue import ACCEPTED
 from mobile.observation_view import percent
 from mobile.ui.common import DawnScreen, app, message_of
-from mobile.ui.species_card import card_for
+from mobile.ui.species_card import card_for, fetch_pictures
 from mobile.ui.map_screen import MapScreen  # noqa: F401 - registered for root.kv
 from mobile.ui.listen import SoundscapeScreen  # noqa: F401 - registered for root.kv
 from mobile.ui.finds import QueueScreen, RecordDetailScreen  # noqa: F401 - registered for root.kv
@@ -73,6 +73,8 @@ class SetupScreen(DawnScreen):
             self.busy = False
             self.message = ("You are offline: the species list and model that came with the app are used. "
                             "Download again when you are online.") if not c.online else "\n".join(lines)
+            if c.online:  # the pack's pictures, once, for the species cards (kept for offline use)
+                app().run_bg(lambda: fetch_pictures(c), lambda n: None, lambda e: None)
 
         app().run_bg(lambda: c.choose_region(region), done,
                      lambda e: (setattr(self, "busy", False), setattr(self, "message", message_of(e))))

@@ -46,6 +46,18 @@ def fetch_image(api, label: str, entry: dict, data_dir: Path, max_bytes: int = 2
     return path
 
 
+def fetch_pictures(client, limit: int = 300) -> int:
+    """Fetch the pictures the installed species pack names (after a pack download); returns how many
+    are on the phone. A picture that fails is skipped: its card shows a sonogram instead."""
+    done = 0
+    for label, entry in list(client.models.species_pack().items())[:limit]:
+        try:
+            done += fetch_image(client.api, label, entry, client.data_dir) is not None
+        except Exception:  # noqa: BLE001 - offline, 404 or not an image: the sonogram card stays
+            continue
+    return done
+
+
 def reference_clip(label: str) -> Path | None:
     """A bundled reference recording of the species (file names carry the label in snake case)."""
     slug = "".join(ch if ch.isalnum() else "_" for ch in label.lower().replace("'", "")).strip("_")

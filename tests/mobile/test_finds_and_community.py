@@ -168,3 +168,22 @@ def test_past_days_for_the_listen_screen():
     from mobile.ui.listen import day_choices
 
     assert day_choices(datetime(2026, 12, 6, 1, tzinfo=timezone.utc), 3) == ["Today", "2026-12-05", "2026-12-04"]
+
+
+def test_species_cards_use_the_packs_picture_with_its_attribution(tmp_path, fake_server):
+    from mobile.ui.species_card import card_for, fetch_image
+
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    fake_server.routes[("GET", "/media/species/bq.png")] = lambda h: (200, png, {"Content-Type": "image/png"})
+    fake_server.routes[("GET", "/media/species/bad.png")] = lambda h: (200, b"<html>", {"Content-Type": "text/html"})
+    api = ApiClient(fake_server.url)
+    entry = {"image_url": "/media/species/bq.png", "image_attribution": "Photo: A. Birder, CC BY 4.0"}
+    pack = {"Bananaquit": entry}
+    picture, credit = card_for("Bananaquit", pack, tmp_path)  # not fetched yet: a reference clip's sonogram
+    assert credit == "Sonogram of a reference recording (XC32051, xeno-canto)" and picture.size[0] > 100
+    path = fetch_image(api, "Bananaquit", entry, tmp_path)
+    assert path.read_bytes() == png
+    assert card_for("Bananaquit", pack, tmp_path) == (str(path), "Photo: A. Birder, CC BY 4.0")
+    with pytest.raises(ValueError):
+        fetch_image(api, "Dodo", {"image_url": "/media/species/bad.png"}, tmp_path)  # not an image: nothing kept
+    assert not any(p.name.endswith(".part") for p in (tmp_path / "species").iterdir())
