@@ -96,6 +96,12 @@ def test_recording_link_opens_for_a_signed_in_researcher(live, page):
     assert cookies["sessionid"]["httpOnly"] and cookies["sessionid"]["sameSite"] == "Lax"
     page.wait_for_function("() => document.body.dataset.liveAuthenticated === 'true'")  # socket: the cookie
     click_observation(page, obs)
+    popup = page.locator(f".popup-body[data-observation='{obs.pk}']")
+    popup.get_by_label("Rate the sound").select_option("A")  # a reviewer rates the recording
+    popup.get_by_role("button", name="Save rating").click()
+    page.wait_for_function("() => document.querySelector('.popup-body dd.rating').textContent === 'A'")
+    obs.refresh_from_db()
+    assert obs.rating == "A"
     link = page.locator(f".popup-body[data-observation='{obs.pk}'] a", has_text="Recording")
     with page.context.expect_page() as opened:
         link.click()

@@ -12,6 +12,7 @@ import { runExport } from "./exports.js";
 import { EMPTY, addObscuredLayers, loadObscuredCells } from "./cells.js";
 import { LegendControl, colourExpression, speciesColours } from "./legend.js";
 import { esc } from "./html.js";
+import { mountRating } from "./terms.js";
 import { mountCommunity } from "./community.js";
 import { keepPopupInView } from "./popupfit.js";
 
@@ -169,10 +170,11 @@ export async function openPopup(map, id, lngLat) {
       <dt>Confidence</dt><dd>${d.confidence == null ? "–" : Number(d.confidence).toFixed(2)}${model}</dd>
       <dt>Recordist</dt><dd>${d.obscured ? "withheld" : esc(d.recordist)}</dd>
       <dt>Licence</dt><dd>${d.license ? `<a href="${esc(d.license)}" target="_blank" rel="noopener license">${esc(d.license_name || d.license)}</a>` : "–"}</dd>
-      <dt>Sound quality</dt><dd>${d.rating ? `${esc(d.rating)} <span class="help">(A best, E worst)</span>` : "not rated"}</dd>
+      <dt>Sound quality</dt><dd class="rating">${d.rating ? `${esc(d.rating)} <span class="help">(A best, E worst)</span>` : "not rated"}</dd>
       ${d.background_species && d.background_species.length ? `<dt>Also heard</dt><dd>${d.background_species.map((n) => `<i>${esc(n)}</i>`).join(", ")}</dd>` : ""}
       <dt>Place</dt><dd>${d.obscured ? `obscured: somewhere in the 0.2° cell ${esc(d.cell.join(", "))}` : esc(d.locality || "")}</dd>
       </dl>
+      <div class="rating-slot"></div>
       <details class="popup-ids"><summary>Identifications, suggest an ID, quality</summary><div class="community-slot"></div></details>
       ${d.recording_url ? `<a href="${d.recording_url}" target="_blank" rel="noopener">Recording</a> · ` : ""}
       <a href="#" data-species="${esc(d.species.label)}">Species page</a></div>`);
@@ -185,6 +187,11 @@ export async function openPopup(map, id, lngLat) {
     popup.getElement().querySelector(".popup-body img")?.addEventListener("load", fit);  // it grows the popup
     fit();
     mountCommunity(popup.getElement().querySelector(".community-slot"), d.id, fit);
+    if (window.dawnMap.config.user.researcher) {  // reviewers rate the sound
+      mountRating(popup.getElement().querySelector(".rating-slot"), d, (rating) => {
+        popup.getElement().querySelector("dd.rating").textContent = rating || "not rated";
+      });
+    }
   } catch (error) {
     popup.setHTML(`<p role="alert">Could not load: ${esc(error.message)}</p>`);
   }
