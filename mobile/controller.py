@@ -18,11 +18,14 @@ from .identify import Identification, display_name, identify, segment_of
 from .modelstore import REGIONS, ModelDownloadError, ModelStore, Region
 from .notify import Notifier
 from .offline_queue import ACCEPTED, OfflineQueue, QueueFull, QueueItem
+from .permissions import request_notifications
 from .realtime import EventListener
 from .recorder import MarkController, RecordController, Take
 from .services.audio_out import wav_bytes
 from .services.base import ServiceUnavailable
 from .services.factory import Services
+from .services.headset import headset_has_microphone
+from .services.mic_hub import MicrophoneHub, MicTap
 from .uploader import DrainResult, Uploader
 
 TOKEN_KEY = "api_token"
@@ -52,7 +55,8 @@ class FieldClient:
         self.queue = OfflineQueue(self.data_dir / "queue")
         self.models = ModelStore(self.data_dir / "models")
         self.uploader = Uploader(self.queue, self.api)
-        self.recorder = RecordController(services.microphone)
+        self.mic_hub = MicrophoneHub(services.microphone)   # the recorder and the adaptive mix share it
+        self.recorder = RecordController(self.mic_hub.tap())
         self.mark: MarkController | None = None
         self.identification: Identification | None = None
         self.notices: list[tuple[str, str]] = [("info", n) for n in services.notes]  # (level, text)
@@ -309,6 +313,11 @@ class FieldClient:
         for listener in list(self.listeners):
             listener(message)
 
+    def ambient_microphone(self) -> MicTap | None:
+        """The microphone for the soundscape's adaptive mix when the headphones carry one (None otherwise);
+        it shares the device with the recorder."""
+        return self.mic_hub.tap() if headset_has_microphone() else None
+
     # --- notifications (opt-in) -----------------------------------------------------------
     def own_species(self) -> set[str]:
         """Labels of the player's accepted takes on this phone (what "new" species are new to)."""
@@ -325,10 +334,19 @@ class FieldClient:
         """Turn "quest done" / "new species nearby" notifications on or off; returns what changed, in words."""
         self.notifier.set_enabled(on)
         if on:
+            request_notifications(self._notifications_allowed)
             self.start_nearby()
             return "Notifications on: quests you finish and species new to you recorded nearby."
         self.stop_nearby()
         return "Notifications off."
+
+    def _notifications_allowed(self, granted: bool) -> None:
+        """Android's answer to POST_NOTIFICATIONS: a refusal turns the opt-in back off, in words."""
+        if not granted:
+            self.notifier.set_enabled(False)
+            self.stop_nearby()
+            self.notify("error", "Notifications are not allowed on this phone; allow them in Settings → Apps → "
+                                 "Dawn Chorus → Notifications, then turn them on again.")
 
     def _nearby_subscription(self) -> list[dict]:
         here = self._position()
