@@ -167,3 +167,14 @@ def test_the_command_line_exits_with_status_2(exports):
                            "--grade", "gold"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "Unknown grade 'gold'" in done.stderr
     assert list(exports.iterdir()) == []
+
+
+def test_a_label_above_species_rank_is_no_training_class(labelled, exports):
+    """A research-grade record whose species was set to a genus (or "unknown bird") trains no class."""
+    from server.species.models import Species
+
+    Observation.objects.filter(pk=labelled["tagged"].pk).update(species=Species.objects.get(label="Setophaga"))
+    call_command("export_training_set", out=exports / "set", stdout=io.StringIO())
+    labels = {int(r["observation_id"]): r["label"] for r in read_rows(exports / "set" / "manifest.csv")[1]}
+    assert labelled["tagged"].pk not in labels and "Setophaga" not in labels.values()
+    assert labelled["city"].pk in labels
