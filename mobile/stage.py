@@ -1,8 +1,8 @@
 """Assemble the Android source tree for buildozer: ``python -m mobile.stage [DEST]``.
 
 buildozer packages one directory whose ``main.py`` starts the app. The app needs ``mobile/``,
-the numpy-only ``ml/runtime/`` (never the torch half of ``ml/``), the shipped model and the
-species list, so they are copied into ``mobile/build/app`` (the spec's ``source.dir``).
+the numpy-only ``ml/runtime/`` (never the torch half of ``ml/``), the shipped models (the runtime's
+default and each model set's) and the species list, so they are copied into ``mobile/build/app`` (the spec's ``source.dir``).
 """
 from __future__ import annotations
 
@@ -27,10 +27,19 @@ def stage(dest: Path = DEFAULT_DEST) -> Path:
     (dest / "ml" / "__init__.py").write_text('"""Only the numpy runtime ships on the phone."""\n')
     shutil.copytree(ROOT / "ml" / "runtime", dest / "ml" / "runtime", ignore=IGNORE)
     (dest / "fixtures" / "models").mkdir(parents=True)
-    shutil.copy2(ROOT / "fixtures" / "models" / "baseline.npz", dest / "fixtures" / "models" / "baseline.npz")
+    for model in shipped_models():
+        shutil.copy2(model, dest / "fixtures" / "models" / model.name)
     shutil.copy2(ROOT / "fixtures" / "species.json", dest / "fixtures" / "species.json")
     shutil.copy2(ROOT / "mobile" / "main.py", dest / "main.py")
     return dest
+
+
+def shipped_models() -> list[Path]:
+    """The model files the runtime may load without a download: its default and each model set's."""
+    from ml.runtime.classifier import DEFAULT_MODEL_PATH, DEFAULT_MODELS, MODELS_DIR
+
+    names = {Path(DEFAULT_MODEL_PATH).name, *(Path(p).name for p in DEFAULT_MODELS.values()), "baseline.npz"}
+    return sorted(MODELS_DIR / n for n in names if (MODELS_DIR / n).exists())
 
 
 if __name__ == "__main__":
