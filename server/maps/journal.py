@@ -14,7 +14,7 @@ rows (:func:`pending_rows_sql`) to what they read, so they are exact at every mo
 keeps the journal short. (:mod:`~server.maps.refresh` runs refreshes.)
 
 :func:`refresh_function_sql` and :func:`journal_functions_sql` are the SQL of the functions migration
-``maps`` 0006 installed (it holds them as frozen text; a test compares the migrated database with them):
+``maps`` 0006 and 0007 installed (they hold them as frozen text; a test compares the migrated database with them):
 changing either needs a new migration that installs the new text.
 """
 from __future__ import annotations
@@ -97,9 +97,11 @@ COMMENT ON FUNCTION maps_tilecell_refresh(integer) IS
 
 
 _CHANGED = """r.id IN (SELECT o2.id FROM old_rows o2 JOIN new_rows n2 ON n2.id = o2.id
-  WHERE (o2.species_id, o2.observed_at, o2.status, lower(o2.sound_type), ST_X(o2.public_location), ST_Y(o2.public_location))
+  WHERE (o2.species_id, o2.observed_at, o2.status, lower(o2.sound_type), ST_X(o2.public_location), ST_Y(o2.public_location),
+         o2.obscured)
         IS DISTINCT FROM
-        (n2.species_id, n2.observed_at, n2.status, lower(n2.sound_type), ST_X(n2.public_location), ST_Y(n2.public_location)))"""
+        (n2.species_id, n2.observed_at, n2.status, lower(n2.sound_type), ST_X(n2.public_location), ST_Y(n2.public_location),
+         n2.obscured))"""
 UPDATE_DELTA = delta_select("old_rows", -1, _CHANGED) + "\n  UNION ALL" + delta_select("new_rows", 1, _CHANGED)
 TRIGGER_FUNCTIONS = ("maps_tilecell_on_insert", "maps_tilecell_on_delete", "maps_tilecell_on_update",
                      "maps_tilecell_on_truncate")  # run by the statement-level triggers of migration 0002
@@ -121,8 +123,9 @@ def _append(delta: str) -> str:
 
 
 def journal_functions_sql() -> str:
-    """The trigger functions: insert, delete and update append their rows' signed contributions to the journal
-    (an update only for rows whose summary key or position changed); a truncate empties every summary table."""
+    """The trigger functions: insert, delete and update append their un-obscured rows' signed contributions to the
+    journal (an update only for rows whose summary key, position or obscuring changed: a record that becomes
+    obscured leaves its cluster); a truncate empties every summary table."""
     tables = [TABLE, SPECIES_TABLE, KIND_TABLE, CELL_TABLE, PENDING_TABLE]
     bodies = [_append(delta_select("new_rows", 1)), _append(delta_select("old_rows", -1)), _append(UPDATE_DELTA),
               f"TRUNCATE {', '.join(tables)};"]

@@ -1,7 +1,10 @@
 """Pre-aggregated cluster cells: the tables that answer low-zoom tiles without reading every observation.
 
 Four tables, for every cluster zoom (0 … POINT_ZOOM − 1, grid level ``z + 5``), hold counts and the
-sums of the observations' *public* Web-Mercator coordinates (so a cluster's centroid is ``sx / n, sy / n``):
+sums of the Web-Mercator coordinates of the observations that are *not obscured* (so a cluster's centroid is
+``sx / n, sy / n``). Obscured observations (sensitive species, and records linked to one) are left out of every
+cluster: a cluster's circle, or a cluster of one record at a finer zoom, would sit at their public point and
+look exact; the map draws them only as their 0.2° cell (:mod:`~server.maps.cell_views`).
 
 * ``maps_tilecell``: one row per (cell, species, UTC day, grade, lower-cased recording type) — any
   combination of those filters;
@@ -19,7 +22,7 @@ analysis task, the demo import, bulk SQL — append each row's signed contributi
 folds pending rows into the four tables. Tiles add the pending rows to what they read, so they are
 exact at every moment. ``manage.py rebuild_map_summary`` recomputes everything from scratch.
 
-The tables, the index and the trigger functions are created by migrations ``maps`` 0002–0006, which hold
+The tables, the index and the trigger functions are created by migrations ``maps`` 0002–0007, which hold
 their SQL as frozen text; this module and :mod:`~server.maps.journal` generate the SQL that runs now
 (the refresh and trigger functions are checked against the migrated database by the tests).
 
@@ -99,7 +102,8 @@ def mercator_sql(col: str) -> tuple[str, str]:
 
 def delta_select(src: str, sign: int, where: str = "TRUE") -> str:
     """Rows of a (transition) table as signed cell contributions at the finest level: the columns
-    species_id, day, status, sound_type, px, py, cx, cy, sgn (the journal's, in its order)."""
+    species_id, day, status, sound_type, px, py, cx, cy, sgn (the journal's, in its order). Obscured rows
+    contribute nothing: clusters hold un-obscured observations only (see the module docstring)."""
     px, py = mercator_sql("r.public_location")
     size = 2 * MERCATOR_HALF_WORLD / (1 << MAX_LEVEL)
     top = (1 << MAX_LEVEL) - 1
@@ -109,7 +113,7 @@ def delta_select(src: str, sign: int, where: str = "TRUE") -> str:
          least(greatest(floor(({px} + {MERCATOR_HALF_WORLD}) / {size!r}), 0), {top})::int AS cx,
          least(greatest(floor(({MERCATOR_HALF_WORLD} - {py}) / {size!r}), 0), {top})::int AS cy,
          {sign} AS sgn
-  FROM {src} r WHERE {where}"""
+  FROM {src} r WHERE NOT r.obscured AND {where}"""
 
 
 def fill_cells_sql() -> str:

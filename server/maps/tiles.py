@@ -3,7 +3,8 @@
 Below :data:`~server.maps.tilemath.POINT_ZOOM` a tile holds one layer ``clusters``: the
 observations' *public* positions snapped to a 32 × 32 grid aligned with the tile (read from the
 pre-aggregated :mod:`~server.maps.summary` tables plus the tile's not yet refreshed
-:mod:`~server.maps.journal` rows when the filters allow, else from observations), each feature
+:mod:`~server.maps.journal` rows when the filters allow, else from observations); obscured observations are
+in no cluster (the map draws them as their cell, never where a circle would look exact). Each feature
 carrying ``count``, ``species`` (the most frequent), ``species_count`` and ``mix`` (JSON list of
 ``[label, count]``, top five). From ``POINT_ZOOM`` on, the layer ``points`` holds one feature per
 observation (id, species, status, confidence, observed_at epoch, obscured). Researchers and an
@@ -78,8 +79,8 @@ cells AS MATERIALIZED ({cells_select_sql("TRUE", f"(SELECT {level} AS level, bs.
 
 
 def raw_cluster_tile_sql(tile: Tile, f: MapFilters) -> tuple[str, list]:
-    """Clusters straight from ``observations_observation`` (any filter; the slow path at low zoom). Cluster
-    tiles are public: time filters see obscured observations at their date only."""
+    """Clusters straight from ``observations_observation`` (any filter; the slow path at low zoom), of un-obscured
+    observations only, as the summary tables hold them."""
     where, args = filters_sql(f, coarse=True)
     px, py = mercator_sql("o.public_location")
     sql = f"""
@@ -91,7 +92,7 @@ pts AS (
   SELECT o.species_id, {px} AS px, {py} AS py
   FROM observations_observation o
   CROSS JOIN bounds b
-  WHERE o.public_location && b.g AND {where}
+  WHERE o.public_location && b.g AND NOT o.obscured AND {where}
 ),
 by_species AS (
   SELECT floor((px - b.x0) / b.cell)::int AS cx, floor((py - b.y0) / b.cell)::int AS cy, species_id,

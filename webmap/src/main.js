@@ -53,11 +53,9 @@ async function main() {
     "fill-opacity": 0.6, "fill-outline-color": "#8c2d04" } });
   map.addLayer({ id: "heat", type: "heatmap", source: "obs", "source-layer": "clusters", layout: { visibility: "none" },
     paint: { "heatmap-weight": ["ln", ["+", 1, ["get", "count"]]], "heatmap-radius": 22, "heatmap-opacity": 0.75 } });
-  // A cluster of one sensitive species holds obscured observations only (every record of a sensitive species
-  // is obscured): its circle would sit at their public points and look exact, so only their cells are drawn.
-  const sensitive = config.species.filter((s) => s.sensitive).map((s) => s.label);
+  // Clusters hold un-obscured observations only (the server leaves obscured ones out of every cluster), so no
+  // circle sits at an obscured record's public point; those are drawn as their cells below.
   map.addLayer({ id: "clusters", type: "circle", source: "obs", "source-layer": "clusters",
-    filter: ["!", ["all", ["==", ["get", "species_count"], 1], ["in", ["get", "species"], ["literal", sensitive]]]],
     paint: { "circle-color": colour, "circle-opacity": 0.85, "circle-stroke-color": "#fff", "circle-stroke-width": 1.2,
       "circle-radius": ["interpolate", ["linear"], ["ln", ["+", 1, ["get", "count"]]], 0, 5, 7, 22] } });
   map.addLayer({ id: "points", type: "circle", source: "obs", "source-layer": "points",

@@ -105,6 +105,9 @@ def test_refresh_keeps_the_summary_equal_to_a_rebuild(varied):
     second.observed_at = datetime(2023, 1, 1, tzinfo=timezone.utc)
     second.save()
     third.delete()
+    # obscuring moves a record out of the clusters, and back in when it is lifted
+    Observation.objects.filter(pk=varied[5].pk).update(obscured=True)
+    Observation.objects.filter(obscured=True, pk=varied[-1].pk).update(obscured=False)
     Observation.objects.filter(species__label="Puerto Rican Tody").update(status="casual")  # bulk SQL
     with connection.cursor() as cur:  # a raw statement moving many points at once
         cur.execute("UPDATE observations_observation SET public_location = ST_Translate(public_location, 0.3, 0), "
@@ -114,7 +117,8 @@ def test_refresh_keeps_the_summary_equal_to_a_rebuild(varied):
     assert len(pending()) == journal
     assert refresh.drain() == (journal, False) and pending() == []
     for name in (summary.TABLE, summary.SPECIES_TABLE):
-        assert sum(v[0] for k, v in table(name).items() if k[0] == summary.MIN_LEVEL) == Observation.objects.count()
+        assert (sum(v[0] for k, v in table(name).items() if k[0] == summary.MIN_LEVEL)
+                == Observation.objects.filter(obscured=False).count())
     assert_equals_rebuild()
 
 
@@ -151,18 +155,25 @@ def test_truncating_observations_empties_every_summary_table(varied, make_obs):
     assert all(rows == {} for rows in snapshot().values()) and pending() == []
 
 
-def test_cells_hold_public_positions_only(make_obs):
+def test_obscured_observations_are_in_no_cluster(make_obs):
+    """An obscured record (here a common species, obscured as a sensitive record's neighbour) is neither journalled
+    nor summed: no cluster sits at its public point, nor at its true one; its un-obscured neighbour is clustered."""
     true_lng, true_lat = -65.95, 18.05
     obs = make_obs("Bananaquit", true_lng, true_lat, obscured=True)
     obs.refresh_from_db()
     assert obs.obscured and obs.public_location.distance(obs.location) > 0.001
-    finest = lnglat_to_cell(obs.public_location.x, obs.public_location.y, summary.MAX_LEVEL)
-    assert [row[4:6] for row in pending()] == [finest]
+    assert pending() == []
+    shown = make_obs("Bananaquit", -65.90, 18.10)
     refresh.drain()
     level = cell_level(15)
     cells = {(k[1], k[2]) for k in table() if k[0] == level}
-    assert cells == {lnglat_to_cell(obs.public_location.x, obs.public_location.y, level)}
-    assert lnglat_to_cell(true_lng, true_lat, level) not in cells
+    assert cells == {lnglat_to_cell(shown.location.x, shown.location.y, level)}
+    for lng, lat in ((obs.public_location.x, obs.public_location.y), (true_lng, true_lat)):
+        t = lnglat_to_tile(lng, lat, 15)
+        assert not tile_layers(APIClient(), t.z, t.x, t.y).get("clusters"), (lng, lat)
+    # the raw path (a filter the summary cannot answer) leaves it out too
+    t = lnglat_to_tile(obs.public_location.x, obs.public_location.y, 15)
+    assert not tile_layers(APIClient(), t.z, t.x, t.y, "min_confidence=0.1").get("clusters")
 
 
 def test_rebuild_command_counts_and_empties_the_journal(varied, capsys):
@@ -175,8 +186,8 @@ def test_rebuild_command_counts_and_empties_the_journal(varied, capsys):
     assert "map summary rebuilt" in capsys.readouterr().out
     assert pending() == []  # already counted: refreshing them again would count them twice
     for name in (summary.TABLE, summary.SPECIES_TABLE, summary.KIND_TABLE):
-        assert sum(v[0] for k, v in table(name).items() if k[0] == summary.MIN_LEVEL) == len(varied)
-    assert sum(v[0] for k, v in finished_cells().items() if k[0] == summary.MIN_LEVEL) == len(varied)
+        assert sum(v[0] for k, v in table(name).items() if k[0] == summary.MIN_LEVEL) == len(varied) - 1  # 1 obscured
+    assert sum(v[0] for k, v in finished_cells().items() if k[0] == summary.MIN_LEVEL) == len(varied) - 1
     rebuilt = snapshot()
     assert refresh.drain() == (0, False)
     assert_same_rows(snapshot(), rebuilt)
