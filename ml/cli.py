@@ -328,7 +328,7 @@ def cmd_cv(args: argparse.Namespace) -> int:
 
         cache_dir = DEFAULT_CACHE
     try:
-        server = cv_models.ServerOptions(prior=not args.no_prior)
+        server = cv_models.ServerOptions(prior=not args.no_prior, gate=not args.no_gate)
         report = cross_validate(args.manifest, label_column=args.label_column, kind=args.model_kind,
                                 group_by=args.group_by, folds=args.folds, repeats=args.repeats, seed=args.seed,
                                 options=options, server_options=server, workers=args.workers, cache_dir=cache_dir,
@@ -369,6 +369,38 @@ def cmd_train_verifier(args: argparse.Namespace) -> int:
         _print_json(_error("teacher_unavailable", str(exc)))
         return EXIT_USAGE
     _print_json(report)
+    return 0
+
+
+# --- fit-gate ------------------------------------------------------------------------------------
+
+def cmd_fit_gate(args: argparse.Namespace) -> int:
+    """Fit the verdict's gate for one field model into the verifier's file (:mod:`ml.gate_fit`); exit status 2 on
+    bad input."""
+    from ml.gate_fit import fit_gate_for
+    from ml.runtime.model_format import ModelFormatError
+    from ml.teachers.birdnet import TeacherUnavailable
+
+    files: list[str] = []
+    if args.files_of:
+        import ast
+
+        from ml.runtime.model_format import load_model_file
+
+        header, _ = load_model_file(args.files_of)
+        listed = header.get("training", {}).get("test_files", [])
+        files = list(ast.literal_eval(listed) if isinstance(listed, str) else listed)
+    try:
+        gate = fit_gate_for(args.manifest, args.model, args.verifier, args.out or args.verifier, files=files,
+                            extra=args.extra_manifest or (), label_column=args.label_column, max_drop=args.max_drop,
+                            log=lambda line: print(line, file=sys.stderr, flush=True))
+    except ManifestError as exc:
+        _print_json(_error("manifest_invalid", str(exc)))
+        return EXIT_USAGE
+    except (TeacherUnavailable, ModelFormatError) as exc:
+        _print_json(_error("model_invalid", str(exc)))
+        return EXIT_USAGE
+    _print_json(gate)
     return 0
 
 
@@ -546,6 +578,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "analysis task's verdict (baseline + verifier + prior, combined); the last three need the "
                         "teachers extra")
     p.add_argument("--no-prior", action="store_true", help="server: leave the location/date prior out")
+    p.add_argument("--no-gate", action="store_true",
+                   help="server: run the verifier on every file (no gate fitted on the validation part)")
     p.add_argument("--group-by", choices=["recording", "recordist"], default="recording",
                    help="what never straddles a fold's training and test parts")
     p.add_argument("--folds", type=int, default=5)
@@ -573,6 +607,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folds", type=int, default=3, help="cross-fit folds for the out-of-fold outputs")
     p.add_argument("--workers", type=int, default=1, help="decoding processes")
     p.set_defaults(func=cmd_train_verifier)
+
+    p = sub.add_parser("fit-gate", help="fit when the server's verdict may skip the verifier, for one field model")
+    p.add_argument("--manifest", action="append", required=True, metavar="CSV",
+                   help="manifest (repeatable); only files the field model never trained on")
+    p.add_argument("--files-of", default=None, metavar="NPZ",
+                   help="keep only the --manifest rows named in this model file's training.test_files")
+    p.add_argument("--extra-manifest", action="append", metavar="CSV",
+                   help="manifest whose every row joins the fitting files (e.g. city clips for a birds-only model)")
+    p.add_argument("--label-column", default=None)
+    p.add_argument("--model", default="fixtures/models/birds.npz", help="the field model the gate is for")
+    p.add_argument("--verifier", default="fixtures/models/verifier.npz")
+    p.add_argument("--out", default=None, help="default: overwrite --verifier")
+    p.add_argument("--max-drop", type=float, default=0.01, help="accuracy the gate may cost on the fitting files")
+    p.set_defaults(func=cmd_fit_gate)
 
     p = sub.add_parser("bench-classifier", help="BirdNET vs the students on held-out recordings; table + JSON line")
     p.add_argument("--set", choices=["birds", "urban", "both"], default="both")

@@ -252,6 +252,7 @@ class ServerOptions:
     """``cv --model-kind verifier|server`` options."""
 
     prior: bool = True
+    gate: bool = True  # server: fit the verdict's gate on the validation part and apply it to the test files
     windows_per_file: int = 8
     top_k: int = 3
 
@@ -336,14 +337,26 @@ class FittedServer:
     labels: list[str]
     unknown_threshold: float
     selection: dict
+    truth: Sequence[str] | None = None  # every row's label, for the gate's report
 
     def predict(self, idx: np.ndarray) -> np.ndarray:
-        from ml.verdict import combine
+        """The verdicts of ``idx``, the gate applied as in :func:`ml.verdict.server_verdict`; ``selection`` gets the
+        test files' skipped fraction and the accuracy the ungated verdict would have had on them."""
+        from ml.verdict import Combination, Gate, combine
 
         idx = np.asarray(idx)
         f, v = self.field.predict(idx), self.verifier.predict(idx)
-        return np.stack([combine(self.labels, self.labels, f[k], self.labels, v[k], self.combination, self.priors(i))
-                         for k, i in enumerate(idx)])
+        gate = Gate.from_dict(self.combination.gate)
+        full = [combine(self.labels, self.labels, f[k], self.labels, v[k], self.combination, self.priors(i))
+                for k, i in enumerate(idx)]
+        flat = np.full(len(self.labels), 1.0 / len(self.labels))
+        skipped = [gate.skips("", self.labels, f[k]) for k in range(len(idx))]
+        out = [combine(self.labels, self.labels, f[k], self.labels, flat, Combination(1.0, 0.0, 1.0), self.priors(i))
+               if skipped[k] else full[k] for k, i in enumerate(idx)]
+        if self.truth is not None:
+            self.selection["gate_test"] = {"skipped": round(float(np.mean(skipped)), 4), "ungated_accuracy": round(
+                float(np.mean([self.labels[int(np.argmax(p))] == self.truth[i] for p, i in zip(full, idx)])), 4)}
+        return np.stack(out)
 
 
 class ServerLearner:
@@ -358,7 +371,7 @@ class ServerLearner:
         self.options = options
 
     def fit(self, fit_idx: np.ndarray, val_idx: np.ndarray, seed: int) -> FittedServer:
-        from ml.verdict import fit_combination
+        from ml.verdict import combine, fit_combination, fit_gate
 
         field = self.field.fit(fit_idx, val_idx, seed)
         verifier = self.verifier.fit(fit_idx, val_idx, seed)
@@ -367,12 +380,20 @@ class ServerLearner:
         def priors(i: int) -> dict | None:
             return prior_of(self.rows, fit_idx, i) if use_prior else None
 
-        comb = fit_combination(self.labels, self.labels, field.predict(val_idx), self.labels, verifier.predict(val_idx),
-                               [self.rows[i].label for i in val_idx],
-                               [priors(i) for i in val_idx] if use_prior else None)
+        f_val, v_val = field.predict(val_idx), verifier.predict(val_idx)
+        y_val = [self.rows[i].label for i in val_idx]
+        p_val = [priors(i) for i in val_idx] if use_prior else None
+        comb = fit_combination(self.labels, self.labels, f_val, self.labels, v_val, y_val, p_val)
+        if self.options.gate:
+            verdicts = combine(self.labels, self.labels, f_val, self.labels, v_val, comb) if not use_prior else \
+                np.stack([combine(self.labels, self.labels, f_val[k], self.labels, v_val[k], comb, p_val[k])
+                          for k in range(len(val_idx))])
+            right = [self.labels[int(np.argmax(p))] == lab for p, lab in zip(verdicts, y_val)]
+            comb = replace(comb, gate=fit_gate(self.labels, f_val, right, y_val).to_dict())
         return FittedServer(field, verifier, comb, priors, self.labels, comb.unknown_threshold,
                             {"combination": {k: v for k, v in comb.to_dict().items() if k != "fitted_on"},
-                             "field": field.selection, "verifier": verifier.selection})
+                             "field": field.selection, "verifier": verifier.selection},
+                            [r.label for r in self.rows])
 
 
 # --- birdnet-probe -------------------------------------------------------------------------------

@@ -20,11 +20,17 @@ group: the highest coverage whose answered files are at least 90 % right) and st
 
 **Without a verifier** the field model decides alone: its own calibrated probabilities, times the prior
 when one is given.
+
+**The gate** (:class:`Gate`, pure; fitted by :func:`fit_gate`, stored as ``header["combination"]["gate"]``):
+the verifier is skipped, and the field model decides alone as above, when the field model is the one the gate
+was fitted for (its ``model_version``), its calibrated top probability is at least ``threshold`` and its top
+label is one of ``labels`` (those on which, among the fitting files answered that confidently, the field model
+alone was right at least as often as the full verdict). A field model the gate was not fitted for never skips.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -38,6 +44,82 @@ VERIFIER_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
 PRIOR_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
 
 
+GATE_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98)
+GATE_MIN_FILES = 3  # fitting files a label needs (answered at or above the threshold) to join the gate
+
+
+@dataclass(frozen=True)
+class Gate:
+    """When the verifier cannot change the outcome enough to be run (see the module docstring).
+
+    The default gate never skips. ``field_version`` "" matches any field model (CV folds)."""
+
+    threshold: float = 1.0
+    labels: tuple = ()  # none: never skips
+    field_version: str = ""
+    fitted_on: dict = field(default_factory=dict, compare=False)  # report only
+
+    def skips(self, field_version: str, field_labels: Sequence[str], field_probs: np.ndarray) -> bool:
+        """True when the field model's answer stands without the verifier."""
+        if not self.labels or (self.field_version and self.field_version != field_version):
+            return False
+        p = np.asarray(field_probs, dtype=np.float64)
+        top = int(np.argmax(p))
+        return bool(p[top] >= self.threshold and field_labels[top] in set(self.labels))
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "Gate":
+        d = dict(d or {})
+        if not d.get("labels"):
+            return cls()
+        try:
+            threshold = float(d["threshold"])
+            labels = tuple(str(lab) for lab in d.get("labels") or ())
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"invalid gate {d!r}") from None
+        if not (0.0 <= threshold <= 1.0):
+            raise ValueError(f"invalid gate {d!r}")
+        return cls(threshold, labels, str(d.get("field_version") or ""), dict(d.get("fitted_on") or {}))
+
+    def to_dict(self) -> dict:
+        return {"threshold": self.threshold, "labels": list(self.labels), "field_version": self.field_version,
+                "fitted_on": self.fitted_on}
+
+
+def fit_gate(field_labels: Sequence[str], field_probs: np.ndarray, verdict_correct: Sequence[bool],
+             y: Sequence[str], max_drop: float = 0.01, field_version: str = "",
+             thresholds: Sequence[float] = GATE_THRESHOLDS) -> Gate:
+    """The gate skipping the most fitting files whose accuracy stays within ``max_drop / 2`` of the full verdict's.
+
+    ``field_probs`` (n, len(field_labels)) are the field model's calibrated file probabilities, ``verdict_correct``
+    whether the full verdict's arg-max was right, ``y`` the true labels (any label: one the field model lacks
+    makes its answer wrong). For each threshold, a label joins when at least :data:`GATE_MIN_FILES` files were
+    answered with it at or above the threshold and the field model was right on at least as many of them as the
+    verdict; half the allowed drop is kept as a margin for unseen files. No threshold qualifying: a gate that
+    never skips."""
+    p = np.atleast_2d(np.asarray(field_probs, dtype=np.float64))
+    conf, top = p.max(axis=1), p.argmax(axis=1)
+    answer = np.array([field_labels[j] for j in top])
+    field_right = answer == np.asarray(list(y))
+    verdict_right = np.asarray(verdict_correct, dtype=bool)
+    base = float(verdict_right.mean()) if len(verdict_right) else 0.0
+    best = Gate(fitted_on={"files": int(len(y)), "verdict_accuracy": round(base, 4), "skipped": 0.0})
+    best_skip = 0.0
+    for t in thresholds:
+        sure = conf >= t
+        labels = tuple(sorted(lab for lab in set(answer[sure].tolist())
+                              if np.sum(sure & (answer == lab)) >= GATE_MIN_FILES
+                              and np.sum(field_right[sure & (answer == lab)]) >= np.sum(verdict_right[sure & (answer == lab)])))
+        skipped = sure & np.isin(answer, labels)
+        acc = float(np.mean(np.where(skipped, field_right, verdict_right))) if len(y) else 0.0
+        if skipped.mean() > best_skip and acc >= base - max_drop / 2:
+            best_skip = float(skipped.mean())
+            best = Gate(float(t), labels, field_version,
+                        {"files": int(len(y)), "verdict_accuracy": round(base, 4), "gated_accuracy": round(acc, 4),
+                         "skipped": round(best_skip, 4)})
+    return best
+
+
 @dataclass(frozen=True)
 class Combination:
     """How the verdict pools the two models (see the module docstring)."""
@@ -47,6 +129,7 @@ class Combination:
     prior_weight: float = 0.0
     unknown_threshold: float = 0.0
     label_thresholds: dict = field(default_factory=dict)  # label -> its own unknown threshold
+    gate: dict = field(default_factory=dict)  # Gate.to_dict(): when the verifier is skipped ({}: never)
     fitted_on: dict = field(default_factory=dict, compare=False)  # what it was fitted on (report only)
 
     def threshold_of(self, label: str) -> float:
@@ -67,7 +150,8 @@ class Combination:
         thresholds = [values.get("unknown_threshold", 0.0), *per_label.values()]
         if not all(np.isfinite(v) and v >= 0 for v in [*values.values(), *thresholds]) or max(thresholds) > 1:
             raise ValueError(f"invalid combination {d!r}")
-        return cls(**values, label_thresholds=per_label, fitted_on=dict(d.get("fitted_on") or {}))
+        gate = Gate.from_dict(d.get("gate")).to_dict() if d.get("gate") else {}
+        return cls(**values, label_thresholds=per_label, gate=gate, fitted_on=dict(d.get("fitted_on") or {}))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -160,17 +244,20 @@ class Verdict:
 
 
 def server_verdict(samples: np.ndarray, sample_rate: int, field_model: Classifier, verifier=None, *,
-                   verifier_audio: tuple[np.ndarray, int] | None = None, prior: dict[str, float] | None = None,
+                   verifier_audio: tuple[np.ndarray, int] | Callable[[], tuple[np.ndarray, int]] | None = None, prior: dict[str, float] | None = None,
                    top_k: int = 5) -> Verdict:
     """The verdict on mono ``samples`` (the marked segment) at ``sample_rate``; see the module docstring.
 
     ``verifier`` is a :class:`ml.verifier.Verifier` or None; ``verifier_audio`` the same segment decoded at the
-    verifier's own rate (48 kHz: a 24-kHz decode has nothing above 12 kHz), else ``samples`` is resampled.
-    The verdict's ``model_version`` names both models (``field+verifier``) when the verifier took part.
+    verifier's own rate (48 kHz: a 24-kHz decode has nothing above 12 kHz), or a function giving it (called only
+    when the verifier runs), else ``samples`` is resampled.
+    The verdict's ``model_version`` names both models (``field+verifier``) when the verifier took part; when the
+    combination's gate skips it (or there is none) the field model decides alone and ``answers`` holds ``field`` only.
     """
     field_probs = field_model.file_probabilities(samples, sample_rate)
     field_answer = field_model.decide(field_probs, top_k=top_k)
-    if verifier is None:
+    comb = Combination.from_dict(verifier.combination) if verifier is not None else None
+    if comb is None or Gate.from_dict(comb.gate).skips(field_model.version, field_model.labels, field_probs):
         labels = list(field_model.labels)
         probs = np.asarray(field_probs, dtype=np.float64)
         if prior:
@@ -178,8 +265,8 @@ def server_verdict(samples: np.ndarray, sample_rate: int, field_model: Classifie
                             Combination(1.0, 0.0, 1.0), prior)
         pred = field_model.decide(probs, top_k=top_k)
         return Verdict(pred, dict(zip(labels, map(float, probs))), {"field": field_answer})
-    comb = Combination.from_dict(verifier.combination)
-    v_probs = verifier.file_probabilities(*(verifier_audio or (samples, sample_rate)))
+    audio = verifier_audio() if callable(verifier_audio) else verifier_audio
+    v_probs = verifier.file_probabilities(*(audio or (samples, sample_rate)))
     labels = union_labels(field_model.labels, verifier.labels)
     probs = combine(labels, field_model.labels, field_probs, verifier.labels, v_probs, comb, prior)
     top = labels[int(np.argmax(probs))]

@@ -117,8 +117,10 @@ def analyse_audio(data: bytes, segment: tuple[float, float], band: tuple[float, 
         out.reject_reason = "Human speech fills the marked segment; it was muted and the recording not published."
         return out
 
-    audio48 = verifier_segment(data, verifier, segment, s.segments) if verifier is not None else None
-    verdict = server_verdict(clip, sr, model, verifier, verifier_audio=audio48, prior=prior,
+    def audio48() -> tuple[np.ndarray, int]:  # decoded only when the verdict's gate lets the verifier run
+        return verifier_segment(data, verifier, segment, s.segments)
+
+    verdict = server_verdict(clip, sr, model, verifier, verifier_audio=audio48 if verifier is not None else None, prior=prior,
                              top_k=len(model.labels))
     out.probabilities = verdict.probabilities
     out.segment_samples, out.sample_rate = clip, sr
