@@ -29,8 +29,9 @@ api_v1 = [
     path("auth/logout/", LogoutView.as_view(), name="logout"),
     path("auth/session/", SessionView.as_view(), name="session"),
     path("auth/me/", MeView.as_view(), name="me"),
-    path("", include(router.urls)),
     # each feature app mounts its own routes (see its urls.py)
+    path("", include("server.species.urls")),
+    path("", include(router.urls)),
     path("", include("server.modelregistry.urls")),
     path("", include("server.federated.urls")),
     path("", include("server.game.urls")),

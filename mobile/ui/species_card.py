@@ -28,7 +28,8 @@ def image_path(label: str, entry: dict, data_dir: Path) -> Path | None:
     if not url:
         return None
     ext = ".png" if url.lower().endswith(".png") else ".jpg"
-    return Path(data_dir) / "species" / (hashlib.sha1(label.encode()).hexdigest()[:16] + ext)
+    # keyed by the URL too: the server's picture URLs are content addresses, so a new picture is fetched anew
+    return Path(data_dir) / "species" / (hashlib.sha1(f"{label}\n{url}".encode()).hexdigest()[:16] + ext)
 
 
 def fetch_image(api, label: str, entry: dict, data_dir: Path, max_bytes: int = 2_000_000) -> Path | None:

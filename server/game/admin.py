@@ -1,31 +1,12 @@
 """Django admin: quests (with a map for the area polygon), badges, facts, teams, flags, the ledger (read-only)."""
 from django.contrib.gis import admin
 
-from server.common.permissions import is_admin
+from server.common.admin_roles import AdminRoleMixin
 from server.maps.area_widget import OfflineAreaWidget
 from server.species.lookup import named_classes
 
 from .models import (BadgeDefinition, Identification, PlayerBadge, PlayerFlag, PointEvent, Quest, QuestProgress,
                      SpeciesFact, Team, TeamMembership)
-
-
-class AdminRoleMixin:
-    """Users with the admin role run the game (quests, badges, facts, teams) without per-model grants."""
-
-    def has_module_permission(self, request):
-        return is_admin(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return is_admin(request.user)
-
-    def has_add_permission(self, request, *args):
-        return is_admin(request.user)
-
-    def has_change_permission(self, request, obj=None):
-        return is_admin(request.user)
-
-    def has_delete_permission(self, request, obj=None):
-        return is_admin(request.user)
 
 
 @admin.register(Quest)

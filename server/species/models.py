@@ -64,6 +64,14 @@ class Species(models.Model):
     band_high_hz = models.FloatField(null=True, blank=True)
     identifiable = models.BooleanField(default=True, help_text="Players may claim it when submitting a recording.")
     source = models.CharField(max_length=40, default="catalogue")
+    # the species card's picture (uploaded in the admin, cleaned by species.images): its stored name,
+    # empty when there is none, and who made it under which terms
+    image_name = models.CharField(max_length=120, blank=True, editable=False,
+                                  help_text="The picture's name in the file store (species/images/...).")
+    image_attribution = models.CharField(max_length=200, blank=True,
+                                         help_text="Credit shown under the picture, e.g. 'Photo: A. Birder'.")
+    image_licence = models.CharField(max_length=60, blank=True, help_text="The picture's licence, e.g. CC BY 4.0.")
+    image_source_url = models.URLField(max_length=300, blank=True, help_text="Where the picture comes from.")
 
     objects = SpeciesQuerySet.as_manager()
 
@@ -79,6 +87,9 @@ class Species(models.Model):
                 condition=~models.Q(rank__in=NON_TAXON_RANKS) | (models.Q(scientific_name="")
                                                                  & models.Q(parent__isnull=True)),
                 name="species_non_taxon_unnamed"),
+            # a picture is never shown without its credit
+            models.CheckConstraint(condition=models.Q(image_name="") | ~models.Q(image_attribution=""),
+                                   name="species_image_attributed"),
         ]
 
     def __str__(self) -> str:

@@ -1,18 +1,27 @@
 from rest_framework import serializers
 
+from .images import picture_url
 from .models import NON_TAXON_RANKS, TAXON_RANKS, Species
 
 
 class SpeciesSerializer(serializers.ModelSerializer):
-    """A catalogue row. ``parent`` is the label of its nearest catalogued higher taxon (or null)."""
+    """A catalogue row. ``parent`` is the label of its nearest catalogued higher taxon (or null).
+    ``image_url`` is the same-origin path of the species card's picture (null when there is none) and
+    ``image_attribution`` its credit; pictures are uploaded in the admin only, so these are read-only."""
 
     parent = serializers.SlugRelatedField(slug_field="label", queryset=Species.objects.all(), required=False,
                                           allow_null=True)
+    image_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Species
         fields = ["id", "label", "kind", "rank", "parent", "common_name", "scientific_name", "description",
-                  "sensitive", "conservation_status", "band_low_hz", "band_high_hz", "identifiable"]
+                  "sensitive", "conservation_status", "band_low_hz", "band_high_hz", "identifiable",
+                  "image_url", "image_attribution", "image_licence", "image_source_url"]
+        read_only_fields = ["image_attribution", "image_licence", "image_source_url"]
+
+    def get_image_url(self, obj: Species) -> str | None:
+        return picture_url(obj.image_name)
 
     def validate(self, attrs: dict) -> dict:
         """The catalogue's tree rules (catalogue.py): a non-taxon has no scientific name and no parent; a

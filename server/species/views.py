@@ -1,11 +1,17 @@
+from django.http import FileResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import filters, viewsets
+from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
 
 from server.common.errors import ApiError
 from server.common.permissions import ReadOnlyOrAdmin
+from server.maps.negotiation import AlwaysJson
+from server.platform import storage
 
+from .images import CONTENT_TYPES, FOLDER, NAME_PATTERN
 from .models import NAMED_CLASS_RANKS, Rank, Species
 from .serializers import SpeciesSerializer
 
@@ -49,3 +55,26 @@ class SpeciesViewSet(viewsets.ModelViewSet):
             if ranks is not None:
                 qs = qs.filter(rank__in=ranks)
         return qs
+
+
+class SpeciesPictureView(APIView):
+    """A species card's picture, by its content address (``<sha256>.png|jpg``): public, and cacheable for
+    good since the name changes whenever the picture does. Only a picture some catalogue row names is
+    served; anything else is 404 ``not_found``."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    content_negotiation_class = AlwaysJson
+
+    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY, (200, "image/jpeg"): OpenApiTypes.BINARY})
+    def get(self, request, name: str):
+        stored = f"{FOLDER}/{name}"
+        if not NAME_PATTERN.match(name) or not Species.objects.filter(image_name=stored).exists():
+            raise ApiError("not_found", "No such species picture.", status_code=404)
+        try:
+            fh = storage.open_file(stored)
+        except FileNotFoundError:
+            raise ApiError("not_found", "No such species picture.", status_code=404) from None
+        response = FileResponse(fh, content_type=CONTENT_TYPES[name.rsplit(".", 1)[1]])
+        response["Cache-Control"] = "public, max-age=31536000, immutable"
+        return response
