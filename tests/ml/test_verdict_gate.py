@@ -107,3 +107,11 @@ def test_the_default_field_model_is_the_birds_student_and_verifies():
     assert load_classifier().version == clf.version
     with pytest.raises(Exception):
         load_classifier(expected_sha256="0" * 64)
+
+
+def test_fit_gate_cli_refuses_a_missing_manifest_and_writes_nothing(tmp_path, capsys):
+    from ml.cli import main
+
+    out = tmp_path / "gated.npz"
+    assert main(["fit-gate", "--manifest", str(tmp_path / "missing.csv"), "--out", str(out)]) == 2
+    assert '"manifest_invalid"' in capsys.readouterr().out and not out.exists()
