@@ -39,7 +39,8 @@ class TileView(APIView):
         responses={(200, MVT_TYPE): OpenApiTypes.BINARY, 304: OpenApiResponse(description="Not modified"),
                    400: OpenApiResponse(description="invalid_tile or invalid_filter")},
         description="Layer `clusters` (count, species, species_count, mix) below zoom 16, layer `points` "
-                    "(id, species, status, confidence, observed_at, obscured) from zoom 16. Positions are "
+                    "(id, species, status, confidence, observed_at, obscured) from zoom 16. Clusters hold "
+                    "un-obscured observations only. Positions are "
                     "obscured for sensitive species except for researchers and the owner. Send "
                     "If-None-Match with the ETag to get 304.",
     )
