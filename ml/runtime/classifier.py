@@ -49,10 +49,9 @@ UNKNOWN = "unknown"
 SILENCE_RMS = 1e-4  # -80 dBFS: windows quieter than this carry no sound to classify
 DEFAULT_MODEL_ENV = "DAWN_MODEL_PATH"
 MODELS_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "models"
-# Shipped students per model set (``python -m ml train``, see ml/README.md); each beats the baseline in CV.
+DEFAULT_MODEL_PATH = MODELS_DIR / "baseline.npz"
+# Shipped students per model set (``python -m ml train``, see ml/README.md).
 DEFAULT_MODELS = {"birds": MODELS_DIR / "birds.npz", "urban": MODELS_DIR / "urban.npz"}
-DEFAULT_MODEL_PATH = DEFAULT_MODELS["birds"]  # load_classifier()'s default: the birds student (22 species)
-BASELINE_MODEL_PATH = MODELS_DIR / "baseline.npz"  # the earlier baseline: 22 birds and 10 city sounds
 
 
 @dataclass(frozen=True)
@@ -314,9 +313,9 @@ def build_classifier(header: dict, arrays: dict) -> Classifier:
 def default_model_path(model_set: str | None = None) -> Path:
     """The shipped default model file.
 
-    Without ``model_set``: ``$DAWN_MODEL_PATH`` when set, else the birds student
-    ``fixtures/models/birds.npz`` (22 species, no city sounds). With ``model_set`` ("birds" or "urban"):
-    that set's shipped student (``fixtures/models/birds.npz`` / ``urban.npz``).
+    Without ``model_set``: ``$DAWN_MODEL_PATH`` when set, else ``fixtures/models/baseline.npz``
+    (one model for birds and city sounds). With ``model_set`` ("birds" or "urban"): that set's
+    shipped student (``fixtures/models/birds.npz`` / ``urban.npz``).
     """
     if model_set is not None:
         if model_set not in DEFAULT_MODELS:

@@ -103,9 +103,9 @@ def current_classifier(model_set: str = ModelSet.BIRDS) -> Classifier:
 
 
 def shipped_default(model_set: str) -> Path:
-    """The set's shipped student (``birds.npz`` / ``urban.npz``) when it exists, else ``default_model_path()``."""
+    """The set's shipped student when it exists, else the shipped combined model (``DAWN_MODEL_PATH``)."""
     student = default_model_path(model_set)
-    return student if student.exists() else default_model_path()
+    return student if model_set == ModelSet.URBAN and student.exists() else default_model_path()
 
 
 def forget_cached_current() -> None:

@@ -12,7 +12,7 @@ import pytest
 from ml.runtime import audio
 from ml.runtime.baseline_model import StatsMLPClassifier, summary_dim, window_summaries
 from ml.runtime.batch_features import log_mel_windows
-from ml.runtime.classifier import (DEFAULT_MODEL_PATH, UNKNOWN, Classifier, Prediction, WindowedClassifier, build_classifier,
+from ml.runtime.classifier import (UNKNOWN, Classifier, Prediction, WindowedClassifier, build_classifier,
                                    load_classifier, register_architecture)
 from ml.runtime.features import FeatureParams, log_mel, windows
 from ml.runtime.model_format import load_model_file, save_model
@@ -221,9 +221,8 @@ def test_numpy_inference_matches_torch(clf, clips):
 
 def test_load_classifier_default_and_cache():
     a = load_classifier()
-    assert a is load_classifier(None) is load_classifier(DEFAULT_MODEL_PATH)
-    assert a.architecture == "phinet" and a.version.startswith("birds-phinet-")  # the birds student (CV: 0.57 vs 0.44)
-    assert load_classifier(MODEL) is load_classifier(MODEL) and load_classifier(MODEL) is not a
+    assert a is load_classifier(None) is load_classifier(MODEL)
+    assert a.architecture == "logmel-stats-mlp"
 
 
 class _Echo(WindowedClassifier):

@@ -24,7 +24,7 @@ def _lines(out: str) -> list[dict]:
 
 
 def test_classify_prints_one_json_line_per_file(capsys):
-    assert main(["classify", "--model", str(MODEL), "--top-k", "3", str(WARBLER), str(DOG)]) == 0
+    assert main(["classify", "--top-k", "3", str(WARBLER), str(DOG)]) == 0
     lines = _lines(capsys.readouterr().out)
     assert [d["file"] for d in lines] == [str(WARBLER), str(DOG)]
     for d in lines:
@@ -54,7 +54,7 @@ def test_classify_reports_bad_files_and_fails_at_the_end(tmp_path, capsys):
 
 
 def test_classify_allowed_labels(capsys):
-    assert main(["classify", "--model", str(MODEL), "--allowed", "Bananaquit", "--allowed", "dog_bark", str(DOG)]) == 0
+    assert main(["classify", "--allowed", "Bananaquit", "--allowed", "dog_bark", str(DOG)]) == 0
     (line,) = _lines(capsys.readouterr().out)
     assert {r["label"] for r in line["ranked"]} == {"Bananaquit", "dog_bark"}
     assert sum(r["probability"] for r in line["ranked"]) == pytest.approx(1.0, abs=1e-5)

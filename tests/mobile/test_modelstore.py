@@ -5,10 +5,9 @@ import pytest
 
 from mobile.api import ApiClient, ApiError
 from mobile.modelstore import REGIONS, ModelDownloadError, ModelStore
-from ml.runtime.classifier import DEFAULT_MODEL_PATH, load_classifier
+from ml.runtime.classifier import DEFAULT_MODEL_PATH
 
 MODEL = DEFAULT_MODEL_PATH.read_bytes()
-VERSION = load_classifier(DEFAULT_MODEL_PATH).version  # the shipped default's own version (its header)
 
 
 def serve_model(server, data: bytes, sha: str | None = None, size: int | None = None):
@@ -25,7 +24,7 @@ def test_download_verifies_the_hash_and_installs(tmp_path, fake_server):
     info = store.update_model(ApiClient(fake_server.url, token="t"))
     assert info["sha256"] == hashlib.sha256(MODEL).hexdigest()
     assert store.model_path().read_bytes() == MODEL and store.model_path() != DEFAULT_MODEL_PATH
-    assert store.classifier().version == VERSION
+    assert store.classifier().version == "baseline-2026.11-1"
     n = len(fake_server.requests)
     store.update_model(ApiClient(fake_server.url, token="t"))  # unchanged: no second download
     assert len(fake_server.requests) == n + 1
@@ -52,7 +51,7 @@ def test_corrupt_downloads_are_refused_and_the_old_model_stays(tmp_path, fake_se
         store.update_model(ApiClient(fake_server.url))
     assert exc.value.code == "model_corrupt"
     assert "previous model stays" in exc.value.message or "discarded" in exc.value.message
-    assert store.model_path() == good and store.classifier().version == VERSION
+    assert store.model_path() == good and store.classifier().version == "baseline-2026.11-1"
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [good.name]
 
 

@@ -6,7 +6,7 @@ import hashlib
 import pytest
 from django.core.management import CommandError, call_command
 
-from ml.runtime.classifier import BASELINE_MODEL_PATH, DEFAULT_MODEL_PATH
+from ml.runtime.classifier import DEFAULT_MODEL_PATH
 from ml.runtime.model_format import ModelFormatError, load_model_file, save_model
 from server.modelregistry import services
 from server.modelregistry.models import ModelVersion
@@ -41,7 +41,7 @@ def test_registering_is_idempotent_and_stores_the_file(tmp_path):
     data = DEFAULT_MODEL_PATH.read_bytes()
     assert first.sha256 == hashlib.sha256(data).hexdigest() and first.size_bytes == len(data)
     assert services.file_path(first).read_bytes() == data
-    assert first.architecture == "phinet" and len(first.labels) == 22  # the shipped default: the birds student
+    assert first.architecture == "logmel-stats-mlp" and len(first.labels) == 32
     assert not first.is_current
 
 
@@ -56,7 +56,7 @@ def test_a_corrupt_file_is_refused_and_nothing_is_recorded(tmp_path, content):
 
 def test_unknown_model_set_is_refused(tmp_path):
     with pytest.raises(ModelFormatError, match="model set"):
-        services.register_model_file(BASELINE_MODEL_PATH, "dragons")  # a file naming no set of its own
+        services.register_model_file(DEFAULT_MODEL_PATH, "dragons")
 
 
 def test_promotion_keeps_one_current_model_and_the_analysis_task_follows_it(tmp_path, settings):
