@@ -161,6 +161,38 @@ def test_popup_fits_the_phone_screen(live, browser):
     page.context.close()
 
 
+def overlaps(a: dict, b: dict) -> bool:
+    return (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+            and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])
+
+
+@pytest.mark.parametrize("size,name", [(DESKTOP, "1400"), ({"width": 1280, "height": 860}, "1280"), (PHONE, "412")])
+def test_a_popup_is_fully_visible_and_never_over_the_open_legend(live, browser, size, name):
+    """The popup lies inside the map and the viewport; where it would sit over the open legend, the legend folds
+    while the popup is open and opens again when it closes."""
+    page = new_page(browser, size)
+    open_map(page, live)
+    legend_open = page.evaluate("document.getElementById('legend').open")
+    assert legend_open is (size["width"] > 700)  # open on wide screens, folded on phones
+    warbler = Observation.objects.get(source_id="173620")
+    click_observation(page, warbler)
+    page.wait_for_function("() => document.querySelector('.popup-body img') && document.querySelector('.popup-body img').complete")
+    page.wait_for_timeout(300)
+    box = page.locator(".maplibregl-popup").bounding_box()
+    canvas = page.locator("#map").bounding_box()
+    assert inside(box, {"x": 0, "y": 0, **size}) and inside(box, canvas), (box, canvas)
+    legend = page.locator("#legend").bounding_box()
+    assert not overlaps(box, legend), (box, legend)
+    page.screenshot(path=str(ARTIFACTS / f"webmap-popup-legend-{name}.png"))
+    folded = legend_open and not page.evaluate("document.getElementById('legend').open")
+    page.locator(".maplibregl-popup-close-button").click()
+    assert page.evaluate("document.getElementById('legend').open") is legend_open  # as it was before
+    if folded:
+        print(f"{name}: the legend folded under the popup")
+    assert page.errors == []
+    page.context.close()
+
+
 def test_admin_draws_a_quest_area_offline_and_the_slug_fills_in(live, browser):
     offline: list[str] = []
     page = new_page(browser, DESKTOP, offline)

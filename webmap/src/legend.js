@@ -51,3 +51,18 @@ export class LegendControl {
 
   onRemove() { this.box.remove(); }
 }
+
+const overlap = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+
+/** While `popup` (a MapLibre Popup) is open, the open legend folds whenever the two overlap (call the returned
+ * function after the popup moved or grew); when the popup closes, a legend folded this way opens again. */
+export function foldLegendUnder(popup) {
+  const legend = document.getElementById("legend");
+  let folded = false;
+  popup.on("close", () => { if (folded && legend) legend.open = true; });
+  return () => {
+    const element = popup.getElement();
+    if (!legend || !legend.open || !element) return;
+    if (overlap(legend.getBoundingClientRect(), element.getBoundingClientRect())) { legend.open = false; folded = true; }
+  };
+}

@@ -10,7 +10,7 @@ import { closeSpecies, showSpecies } from "./species.js";
 import { startLive } from "./live.js";
 import { runExport } from "./exports.js";
 import { EMPTY, addObscuredLayers, loadObscuredCells } from "./cells.js";
-import { LegendControl, colourExpression, speciesColours } from "./legend.js";
+import { LegendControl, colourExpression, foldLegendUnder, speciesColours } from "./legend.js";
 import { esc } from "./html.js";
 import { mountRating } from "./terms.js";
 import { mountCommunity } from "./community.js";
@@ -156,6 +156,7 @@ export async function openPopup(map, id, lngLat) {
   const width = Math.min(320, map.getCanvas().getBoundingClientRect().width - 2 * fitPadding());
   const popup = new maplibregl.Popup({ className: "popup", maxWidth: `${width}px`, anchor: narrow() ? "bottom" : undefined })
     .setLngLat(lngLat).setHTML("<p>Loading…</p>").addTo(map);
+  const clearLegend = foldLegendUnder(popup);  // the open legend folds while it would sit under the popup
   try {
     const d = await getJson(`/api/v1/map/observations/${id}/`);
     const model = d.model && d.model.server_model_version ? ` (model ${esc(d.model.server_model_version)})` : "";
@@ -180,7 +181,7 @@ export async function openPopup(map, id, lngLat) {
       e.preventDefault(); showSpecies(map, d.species.label, window.dawnMap.filters.params());
     });
     // identification history, agree/suggest, quality votes; the popup stays inside the map as it grows
-    const fit = () => keepPopupInView(map, popup.getElement());
+    const fit = () => { keepPopupInView(map, popup.getElement()); clearLegend(); };
     popup.getElement().querySelector(".popup-ids").addEventListener("toggle", fit);
     popup.getElement().querySelector(".popup-body img")?.addEventListener("load", fit);  // it grows the popup
     fit();
