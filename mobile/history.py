@@ -3,7 +3,9 @@ recordings (``GET /api/v1/recordings/``, own only), and the edits a record allow
 
 A take still on the phone (waiting, or rejected) is edited or withdrawn in the queue; an uploaded one
 through the server (``PATCH /api/v1/recordings/<id>/``, ``POST …/withdraw/``). A withdrawn record
-leaves the history, the queue and (server side) the map.
+leaves the history, the queue and (server side) the map. The licence (a code of
+:data:`mobile.controller.LICENCE_CHOICES`) changes in the queue before upload and through the
+observation's terms (``PATCH /api/v1/observations/<id>/terms/``) once the server has made one.
 """
 from __future__ import annotations
 
@@ -12,8 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from mobile.api import ApiClient
+from mobile.controller import LICENCE_CHOICES
 from mobile.offline_queue import ACCEPTED, REJECTED, SENT, STATE_TEXT, WAITING, OfflineQueue, QueueItem
 
+DEFAULT_LICENCE = LICENCE_CHOICES[0][0]
 SERVER_STATE = {"received": SENT, "analysing": SENT, "accepted": ACCEPTED, "rejected": REJECTED}
 
 
@@ -33,6 +37,7 @@ class Entry:
     notes: str = ""
     on_phone: bool = True
     grade: str = ""
+    licence: str = DEFAULT_LICENCE
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -43,6 +48,11 @@ class Entry:
     @property
     def uploaded(self) -> bool:
         return bool(self.recording_id)
+
+    @property
+    def licence_editable(self) -> bool:
+        """The licence changes in the queue before upload, and on the server once there is an observation."""
+        return self.editable_here or bool(self.uploaded and self.observation_id)
 
     @property
     def label_editable(self) -> bool:
@@ -62,7 +72,8 @@ def from_queue(item: QueueItem) -> Entry:
     return Entry(key=item.key, label=item.label, created_at=item.created_at, state=item.state,
                  state_text=item.status_text, lat=loc.get("lat"), lng=loc.get("lng"),
                  recording_id=item.recording_id or "", observation_id=item.observation_id or "",
-                 notes=str(item.metadata.get("notes") or ""))
+                 notes=str(item.metadata.get("notes") or ""),
+                 licence=str(item.metadata.get("license") or DEFAULT_LICENCE))
 
 
 def from_server(rec: dict) -> Entry:
@@ -76,7 +87,7 @@ def from_server(rec: dict) -> Entry:
                  created_at=_iso_ts(rec.get("recorded_at") or rec.get("created_at")), state=state, state_text=text,
                  lat=loc.get("lat"), lng=loc.get("lng"), recording_id=str(rec.get("id") or ""),
                  observation_id=str(obs.get("id") or ""), notes=str(rec.get("notes") or ""), on_phone=False,
-                 grade=str(obs.get("status") or ""))
+                 grade=str(obs.get("status") or ""), licence=str(rec.get("license") or DEFAULT_LICENCE))
 
 
 def merge(items: list[QueueItem], server: list[dict] | None) -> list[Entry]:
@@ -90,7 +101,7 @@ def merge(items: list[QueueItem], server: list[dict] | None) -> list[Entry]:
             news = from_server(rec)
             entry = Entry(**{**entry.__dict__, "state": news.state, "state_text": news.state_text,
                              "observation_id": news.observation_id or entry.observation_id,
-                             "notes": news.notes or entry.notes, "grade": news.grade,
+                             "notes": news.notes or entry.notes, "grade": news.grade, "licence": news.licence,
                              "label": news.label if news.observation_id else entry.label})
         out.append(entry)
     out += [from_server(r) for r in by_rec.values()]
@@ -139,16 +150,25 @@ class History:
                 note = getattr(exc, "message", None) or str(exc)
         return merge(self.queue.items(), server), note
 
-    def edit(self, entry: Entry, label: str, notes: str) -> None:
-        """Change the label and notes: in the queue before upload, on the server after."""
+    def edit(self, entry: Entry, label: str, notes: str, licence: str | None = None) -> None:
+        """Change the label, notes and licence: in the queue before upload, on the server after (the
+        licence through the observation's terms; refused before the server has made the observation)."""
+        if licence is not None and licence not in {code for code, _ in LICENCE_CHOICES}:
+            raise ValueError("Choose one of the offered licences.")
         if entry.editable_here:
-            if not self.queue.edit(entry.key, label=label, notes=notes):
+            if not self.queue.edit(entry.key, label=label, notes=notes, license=licence):
                 raise ValueError("This record is being uploaded; try again in a moment.")
         elif entry.uploaded:
+            new_licence = licence is not None and licence != entry.licence
+            if new_licence and not entry.observation_id:
+                raise ValueError("The licence can change once the server has checked this record.")
             body = {**({"label": label} if label != entry.label else {}),
                     **({"notes": notes} if notes != entry.notes else {})}
             if body:  # the server takes a label only before analysis (409 already_analysed after)
                 self.api.request("PATCH", f"/api/v1/recordings/{entry.recording_id}/", json=body)
+            if new_licence:
+                self.api.request("PATCH", f"/api/v1/observations/{entry.observation_id}/terms/",
+                                 json={"license": licence})
         else:
             raise ValueError("This record is being uploaded; try again in a moment.")
 

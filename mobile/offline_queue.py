@@ -192,9 +192,9 @@ class OfflineQueue:
             self.db.execute("DELETE FROM items WHERE key=?", (key,))
         (self.audio_dir / item.audio_file).unlink(missing_ok=True)
 
-    def edit(self, key: str, label: str, notes: str = "") -> bool:
-        """Change a take's label and notes before it is uploaded (state waiting or rejected, never sent);
-        False when the item is gone or already on its way to the server."""
+    def edit(self, key: str, label: str, notes: str = "", license: str | None = None) -> bool:
+        """Change a take's label, notes and (when given) licence code before it is uploaded (state waiting
+        or rejected, never sent); False when the item is gone or already on its way to the server."""
         with self._lock:
             row = self.db.execute("SELECT metadata FROM items WHERE key=? AND state IN (?, ?) AND recording_id=''",
                                   (key, WAITING, REJECTED)).fetchone()
@@ -203,6 +203,8 @@ class OfflineQueue:
             meta = json.loads(row[0])
             meta.setdefault("identification", {})["label"] = label
             meta["notes"] = notes
+            if license is not None:
+                meta["license"] = license
             self.db.execute("UPDATE items SET metadata=?, updated_at=? WHERE key=?", (json.dumps(meta), self.clock(), key))
         return True
 

@@ -1,5 +1,5 @@
 """The "My finds" tab: life list, a map of the player's finds, every record with its state (queue and
-server), and one record's page: edit its label or notes, or withdraw it."""
+server), and one record's page: edit its label, notes or licence, or withdraw it."""
 from __future__ import annotations
 
 from kivy.properties import BooleanProperty, ListProperty, ObjectProperty, StringProperty
@@ -91,6 +91,7 @@ class RecordDetailScreen(DawnScreen):
     card_credit = StringProperty("")
     can_edit = BooleanProperty(False)
     can_relabel = BooleanProperty(False)
+    can_set_licence = BooleanProperty(False)
     choice = StringProperty("")
     confirm_withdraw = BooleanProperty(False)
 
@@ -107,6 +108,8 @@ class RecordDetailScreen(DawnScreen):
             "" if e.on_phone else "\nRecorded on another device.")
         self.can_edit = e.editable_here or e.uploaded
         self.can_relabel = e.label_editable
+        self.can_set_licence = e.licence_editable
+        self.ids.licence.licence = e.licence
         self.confirm_withdraw = False
         self.ids.notes.text = e.notes
         self.ids.picker.values = [name for _lab, name in c.species_choices()]
@@ -144,7 +147,8 @@ class RecordDetailScreen(DawnScreen):
             app().say("Your changes are saved.")
             app().root.go("queue")
 
-        app().run_bg(lambda: history().edit(e, self.choice, notes), done,
+        licence = self.ids.licence.licence
+        app().run_bg(lambda: history().edit(e, self.choice, notes, licence), done,
                      lambda exc: setattr(self, "message", message_of(exc)))
 
     def withdraw(self) -> None:

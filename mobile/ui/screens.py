@@ -21,6 +21,7 @@ from mobile.ui.map_screen import MapScreen  # noqa: F401 - registered for root.k
 from mobile.ui.listen import SoundscapeScreen  # noqa: F401 - registered for root.kv
 from mobile.ui.finds import QueueScreen, RecordDetailScreen  # noqa: F401 - registered for root.kv
 from mobile.ui.community import CommunityScreen  # noqa: F401 - registered for root.kv
+from mobile.ui.licence_picker import DEFAULT_LICENCE, LicencePicker  # noqa: F401 - registered for the kv files
 
 NAV = ("record", "queue", "map", "soundscape", "game")
 
@@ -220,6 +221,7 @@ class IdentifyScreen(DawnScreen):
             return
         pack = c.models.species_pack()
         self.choice = ident.label
+        self.ids.licence.licence = DEFAULT_LICENCE  # each new take starts at the default licence
         self.species = display_name(ident.label, pack)
         entry = pack.get(ident.label, {})
         self.scientific = entry.get("scientific_name", "")
@@ -268,7 +270,7 @@ class IdentifyScreen(DawnScreen):
 
     def save(self, label: str | None = None) -> None:
         try:
-            item = app().client.save(label or self.choice)
+            item = app().client.save(label or self.choice, licence=self.ids.licence.licence)
         except UserError as exc:
             self.message = exc.message
             return

@@ -1,4 +1,5 @@
-"""The real Kivy app under Xvfb: walk record → mark → identify → queue, a record's edit and withdrawal,
+"""The real Kivy app under Xvfb: walk record → mark → identify (licence chosen) → queue, a record's edit and
+withdrawal, an uploaded record's licence changed through its observation's terms,
 the map (a tap opens a point's details and plays its public clip; an unreachable tile server falls
 back to the offline basemap, said in words), the artistic mix of a past day, the identification game
 (points earned) and the game screens, at a phone and a tablet size; screenshots in
@@ -63,12 +64,16 @@ def test_walk_through_every_screen(display, basemap, tmp_path, size):
     report = json.loads(lines[-1])
     assert report["problems"] == []
     names = ["login", "setup", "record", "mark", "identify", "queue", "record_detail", "map", "tiles_offline",
-             "soundscape", "game", "quiz", "community", "hunt", "timetravel", "learn", "teams", "withdrawn"]
+             "soundscape", "game", "quiz", "community", "hunt", "timetravel", "learn", "teams", "withdrawn",
+             "record_licence", "licence_saved"]
     assert report["shots"] == [f"{w}x{h}_{n}.png" for n in names]
     for shot in report["shots"]:
         assert (ARTIFACTS / shot).stat().st_size > 5000
     b = report["behaviour"]
     assert b["queued"] == [["Adelaide's Warbler", "waiting"]]  # identified on the phone, queued offline
+    # the licence picker: CC BY-NC 4.0 by default, the player's tap on CC BY 4.0 goes into the upload's metadata
+    assert b["licence_default"] == "cc-by-nc-4.0" and b["queued_licence"] == ["cc-by-4.0"]
+    assert b["detail_licence"] == ["cc-by-4.0", True]
     assert b["before_edit"] == ["Adelaide's Warbler", ""]
     assert b["after_edit"] == ["Bananaquit", "Two birds in the canopy"]  # edited in the queue before upload
     # the map: public points as dots, the obscured one only as its cell, the quest's area; a tap opens the
@@ -82,5 +87,8 @@ def test_walk_through_every_screen(display, basemap, tmp_path, size):
     first, second, points, identified, progress = b["community"]
     assert (first, second, points, identified) == ("Bananaquit", "Puerto Rican Tody", 12, 1)
     assert "12 points" in progress
+    # an uploaded record's page: its licence from the server; CC0 chosen there is PATCHed to its observation's terms
+    assert b["uploaded_licence"] == ["cc-by-nc-4.0", True]
+    assert b["terms_patch"] == [["/api/v1/observations/55/terms/", {"license": "cc0-1.0"}]]
     queued, history, screen, empty = b["withdrawn"]
     assert (queued, history, screen) == (0, 0, "queue") and empty  # never uploaded, gone from the history

@@ -164,8 +164,12 @@ def step_identify():
 
 
 def step_queue():
-    app.root.ids.sm.get_screen("identify").save()
+    scr = app.root.ids.sm.get_screen("identify")
+    behaviour["licence_default"] = scr.ids.licence.licence
+    scr.ids.licence.chips["cc-by-4.0"].trigger_action(0)  # the player's tap on a licence chip
+    scr.save()
     behaviour["queued"] = [(it.label, it.state) for it in app.client.queue.items()]
+    behaviour["queued_licence"] = [it.metadata.get("license") for it in app.client.queue.items()]
 
 
 def step_record_detail():
@@ -175,6 +179,7 @@ def step_record_detail():
     detail = app.root.ids.sm.get_screen("record_detail")
     detail.ids.picker.text = "Bananaquit"
     detail.ids.notes.text = "Two birds in the canopy"
+    behaviour["detail_licence"] = [detail.ids.licence.licence, detail.can_set_licence]
     item = app.client.queue.items()[0]
     behaviour["before_edit"] = [item.label, item.metadata.get("notes", "")]
 
@@ -349,12 +354,45 @@ def step_withdrawn():
         len(app.client.queue.items()), len(finds.entries), app.root.ids.sm.current, finds.empty_text]), 0.3)
 
 
+UPLOADED = {"id": "rec-9", "status": "accepted", "license": "cc-by-nc-4.0", "notes": "", "claimed_species": "Bananaquit",
+            "recorded_at": "2026-12-05T06:10:00Z", "location": {"lat": walk.lat0 + 0.002, "lng": walk.lng0},
+            "observation": {"id": 55, "species": "Bananaquit", "status": "research"}}
+
+
+def step_record_licence():
+    """An uploaded, analysed record from the server: its page shows its licence; the player taps CC0."""
+    server.routes[("GET", "/api/v1/recordings/")] = lambda h: (200, {"count": 1, "next": None, "results": [UPLOADED]})
+    server.routes[("PATCH", "/api/v1/observations/55/terms/")] = lambda h: (200, {"id": 55})
+    from mobile.history import History
+
+    app.client.set_online(True)
+    app.refresh_status()
+    entries, note = History(app.client.api, app.client.queue).entries(True)
+    entry = next((e for e in entries if e.recording_id == "rec-9"), None)
+    if entry is None:
+        raise RuntimeError(f"the uploaded record is not in the history: {note} {entries}")
+    detail = app.root.ids.sm.get_screen("record_detail")
+    detail.entry = None
+    detail.entry = entry
+    app.root.go("record_detail")
+    behaviour["uploaded_licence"] = [detail.ids.licence.licence, detail.can_set_licence]
+    detail.ids.licence.chips["cc0-1.0"].trigger_action(0)
+
+
+def step_licence_saved():
+    """Save: the new licence goes to the observation's terms."""
+    app.root.ids.sm.get_screen("record_detail").save()
+    patches = [(path, json.loads(body)) for method, path, _auth, body in server.requests if method == "PATCH"]
+    behaviour["terms_patch"] = patches
+
+
 STEPS = [("login", step_login), ("setup", step_setup), ("record", step_record), ("mark", step_mark),
          ("identify", step_identify), ("queue", step_queue), ("record_detail", step_record_detail),
          ("map", step_map), ("tiles_offline", step_tiles_offline), ("soundscape", step_soundscape),
          ("game", step_game), ("quiz", step_quiz), ("community", step_community), ("hunt", step_hunt),
          ("timetravel", step_timetravel), ("learn", step_learn), ("teams", step_teams),
-         ("withdrawn", step_withdrawn)]
+         ("withdrawn", step_withdrawn), ("record_licence", step_record_licence),
+         ("licence_saved", step_licence_saved)]
 state = {"i": 0}
 
 
