@@ -35,3 +35,32 @@ def test_generated_bodies_reads_every_function():
 def test_the_migrated_functions_are_the_ones_journal_generates(sql):
     expected = generated_bodies(sql())
     assert expected and installed_bodies(list(expected)) == expected
+
+
+def test_0007_moves_obscured_observations_out_of_the_clusters_and_back(varied):
+    """Migration 0007's SQL, backwards then forwards, on live data: its reverse counts obscured observations in the
+    clusters again (0006's triggers), and its forward withdraws them through the journal, leaving exactly what a
+    rebuild computes now."""
+    from importlib import import_module
+
+    from server.maps import refresh, summary
+
+    from .summary_rows import assert_equals_rebuild, table
+
+    m0007 = import_module("server.maps.migrations.0007_tilecell_unobscured")
+    m0006 = import_module("server.maps.migrations.0006_tilecell_kind")
+    obscured = sum(obs.obscured for obs in varied)
+    assert obscured == 1
+
+    def clustered() -> int:
+        refresh.drain()
+        return sum(v[0] for k, v in table(summary.SPECIES_TABLE).items() if k[0] == summary.MIN_LEVEL)
+
+    assert clustered() == len(varied) - obscured
+    with connection.cursor() as cur:
+        cur.execute(m0007.LOCK_SQL + m0006.JOURNAL_FUNCTIONS_SQL + m0007.RESTORE_OBSCURED_SQL)
+    assert clustered() == len(varied)
+    with connection.cursor() as cur:
+        cur.execute(m0007.LOCK_SQL + m0007.JOURNAL_FUNCTIONS_SQL + m0007.WITHDRAW_OBSCURED_SQL)
+    assert clustered() == len(varied) - obscured
+    assert_equals_rebuild()
