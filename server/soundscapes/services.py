@@ -4,6 +4,8 @@
 * :func:`specs_for` returns the specs of some cells, rebuilding stale ones (and a window never
   built, or a live window older than ``LIVE_MAX_AGE``) on the spot.
 * :func:`mark_stale` is called when a recording is accepted (receivers.py, on the analysis event).
+* :func:`forget_observation` is called when an observation is deleted (withdrawn): its cell is stale,
+  the clip cut from its recording and the cell's mix of its day are gone, so no soundscape plays it.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from server.observations import services as observations
 
 from .cells import cell_bbox, cell_of
 from .clips import ClipResolver
-from .models import CellSpec, WindowBuild
+from .models import CellMix, CellSpec, Clip, WindowBuild
 from .queries import grouped_by_cell
 from .specbuild import CellGroups, cell_spec, spec_etag
 from .windows import LIVE, Window, day_window, window_for
@@ -120,6 +122,28 @@ def mark_stale(lng: float, lat: float, observed_at: datetime) -> None:
     CellSpec.objects.bulk_create(
         [CellSpec(window=window, cell=cell, spec=empty_spec(cell, window), stale=True) for window in (LIVE, day)],
         update_conflicts=True, unique_fields=["window", "cell"], update_fields=["stale"])
+
+
+def forget_observation(lng: float, lat: float, observed_at: datetime, recording_id) -> None:
+    """A deleted observation at public position (``lng``, ``lat``) leaves the soundscapes: its cell is stale
+    for live and for its day (the next read rebuilds it without the observation), the clip made from its
+    recording is deleted with its file, and so is the cell's artistic mix of that day (it mixed the clip;
+    the next mix run renders the cell again from what is left)."""
+    from server.platform import storage as files
+
+    mark_stale(lng, lat, observed_at)
+    doomed: list[str] = []
+    if recording_id is not None:
+        for clip in Clip.objects.filter(recording_id=recording_id):
+            doomed.append(clip.path)
+            clip.delete()
+    day = observed_at.astimezone(dt_timezone.utc).date()
+    for mix in CellMix.objects.filter(cell=cell_of(lat, lng), day=day):
+        doomed.append(mix.path)
+        mix.delete()
+    for name in doomed:
+        if not (Clip.objects.filter(path=name).exists() or CellMix.objects.filter(path=name).exists()):
+            files.delete(name)
 
 
 def earliest_day() -> date | None:
