@@ -129,9 +129,6 @@ MAPS_READ_SIDE = ("maps is the observations' read side: filters, detail, exports
 MAPS_SQL = ("vector tiles and the summary tables are PostGIS SQL over observations and species (ST_AsMVT, the "
             "summary's triggers on observations_observation)")
 CROSS_APP_ALLOWED: dict[str, tuple[set[str], str]] = {
-    "server.federated.aggregation": ({"models:modelregistry"}, "the round's candidate model names its source"),
-    "server.federated.services": ({"models:modelregistry", "models:observations"},
-                                  "the round's base model and the phones' training counts"),
     "server.game.anticheat": ({"models:observations"}, GAME_RULES),
     "server.game.consequences": ({"models:observations"}, GAME_RULES),
     "server.game.context": ({"models:observations", "table:observations_observation"},
@@ -172,7 +169,6 @@ CROSS_APP_ALLOWED: dict[str, tuple[set[str], str]] = {
     "server.recordings.ingest": ({"models:species"}, "the claimed species' type (resolved by species.lookup)"),
     "server.recordings.outcome": ({"models:observations", "models:species"},
                                   "the analysis decides the observation's grade and species"),
-    "server.recordings.tasks": ({"models:modelregistry"}, "the model set analysis classifies with"),
     "server.recordings.training_set": ({"models:observations", "models:species"},
                                        "the training-set export selects research-grade observations"),
 }

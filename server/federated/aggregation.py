@@ -22,7 +22,6 @@ from ml.federated.strategy import aggregate, aggregate_sum, parse_strategy
 from ml.runtime.federated.secagg import SecAggError
 from ml.runtime.federated.trainer import LocalHyper, train_head
 from server.modelregistry import services as registry
-from server.modelregistry.models import Source
 
 from . import evaluation, secagg
 from .models import Round, RoundStatus, ServerState
@@ -143,9 +142,8 @@ def aggregate_round(round_id: int) -> str:
             locked = Round.objects.select_for_update().get(pk=rnd.pk)
             if locked.status in FINAL:
                 return "skipped"
-            mv = registry.register_model_file(
-                path, rnd.model_version.model_set, source=Source.FEDERATED, parent=rnd.model_version,
-                metrics={"fl_round": rnd.pk, "val_accuracy": acc_new, "dp_epsilon": epsilon})
+            mv = registry.register_federated_result(
+                path, rnd.model_version, metrics={"fl_round": rnd.pk, "val_accuracy": acc_new, "dp_epsilon": epsilon})
             if promote:
                 registry.promote(mv)
             ServerState.objects.filter(pk=state_row.pk).update(optimiser=_state_blob(new_state),

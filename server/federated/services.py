@@ -6,12 +6,11 @@ import logging
 import math
 import random
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 from rest_framework import status
 
@@ -20,11 +19,13 @@ from ml.federated.strategy import parse_strategy, validate_strategy
 from ml.runtime.federated import codec
 from server.common.errors import ApiError
 from server.modelregistry import services as registry
-from server.modelregistry.models import ModelVersion
-from server.observations.models import Source as ObservationSource
+from server.observations.services import app_observation_count
 
 from . import secagg
 from .models import Assignment, ClientUpdate, Enrollment, Round, RoundStatus
+
+if TYPE_CHECKING:
+    from server.modelregistry.models import ModelVersion
 
 log = logging.getLogger(__name__)
 ROUND_FIELDS = ("local_epochs", "learning_rate", "batch_size", "proximal_mu", "strategy", "clip_norm", "dp_delta",
@@ -42,7 +43,7 @@ def set_enrollment(user, opted_in: bool) -> Enrollment:
 def eligible_users(min_recordings: int):
     """Opted-in players with at least ``min_recordings`` server-validated observations."""
     return (get_user_model().objects.filter(fl_enrollment__opted_in=True, is_active=True)
-            .annotate(n_obs=Count("observations", filter=Q(observations__source=ObservationSource.APP)))
+            .annotate(n_obs=app_observation_count("observations"))
             .filter(n_obs__gte=min_recordings))
 
 

@@ -57,6 +57,11 @@ def register_model_file(path: str | os.PathLike, model_set: str | None = None, *
     return existing
 
 
+def register_federated_result(path: str | os.PathLike, parent: ModelVersion, *, metrics: dict) -> ModelVersion:
+    """Register a federated round's aggregate of ``parent`` (same model set, source ``federated``); not promoted."""
+    return register_model_file(path, parent.model_set, source=Source.FEDERATED, parent=parent, metrics=metrics)
+
+
 def promote(mv: ModelVersion) -> ModelVersion:
     """Make ``mv`` the current model of its set (demoting the previous one) in one transaction."""
     with transaction.atomic():

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.gis.geos import Point, Polygon
-from django.db.models import Min, Q
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from . import public_clips
@@ -29,6 +29,12 @@ def build_observation(*, species, location: Point, seed: str, **fields) -> Obser
     """An unsaved Observation whose public location honours the species' sensitivity."""
     shown, obscured = public_point(location, species.sensitive, seed)
     return Observation(species=species, location=location, public_location=shown, obscured=obscured, **fields)
+
+
+def app_observation_count(relation: str = "observations") -> Count:
+    """An aggregate counting, through ``relation`` (a user's reverse relation to observations), the
+    observations recorded in the app and validated by the server (imports and demo rows left out)."""
+    return Count(relation, filter=Q(**{f"{relation}__source": Source.APP}))
 
 
 def same_recordist(observer_id: int | None, recordist: str) -> Q | None:

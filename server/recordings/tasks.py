@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from ml.runtime.audio import AudioError
 from ml.runtime.classifier import Classifier, load_classifier
-from server.modelregistry.models import ModelSet
 from server.modelregistry.services import current_classifier
 
 from . import storage
@@ -33,7 +32,7 @@ def analysis_classifier() -> Classifier:
     ``modelregistry.services.CURRENT_CACHE_SECONDS``)."""
     if settings.CLASSIFIER_MODEL_PATH:
         return load_classifier(settings.CLASSIFIER_MODEL_PATH)
-    return current_classifier(ModelSet.BIRDS)
+    return current_classifier()
 
 
 _verifier: list = []  # [Verifier | None] once looked up in this process
