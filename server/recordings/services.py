@@ -1,12 +1,14 @@
 """What other apps may ask the recordings app about analysed recordings (they never read its tables).
 
 :func:`earning_observations` serves the game's reconciliation of awards (``server/game/reconcile.py``):
-the observations whose analysis event may have been lost by a killed worker.
+the observations whose analysis event may have been lost by a killed worker; :func:`last_recorded_position`
+the quiz's "near the player".
 """
 from __future__ import annotations
 
 from datetime import datetime
 
+from django.contrib.gis.geos import Point
 from django.db.models import Exists, OuterRef, QuerySet
 
 from .models import Recording, Status
@@ -24,3 +26,8 @@ def earning_observations(analysed_from: datetime, analysed_to: datetime) -> Quer
                     observation__isnull=False)
             .exclude(Exists(earlier))
             .values("observation"))
+
+
+def last_recorded_position(owner) -> Point | None:
+    """Where ``owner`` made their latest recording (by recording time), or None when they made none."""
+    return Recording.objects.filter(owner=owner).order_by("-recorded_at").values_list("location", flat=True).first()
