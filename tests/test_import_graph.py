@@ -126,8 +126,6 @@ GAME_RULES = "the game's rules read the observation they award, test or show (OR
 GAME_CATALOGUE = "the game names species by the catalogue's model (target: species.lookup)"
 MAPS_READ_SIDE = ("maps is the observations' read side: filters, detail, exports and species pages build querysets "
                   "over Observation (target: observations.services querysets)")
-MAPS_SQL = ("vector tiles and the summary tables are PostGIS SQL over observations and species (ST_AsMVT, the "
-            "summary's triggers on observations_observation)")
 CROSS_APP_ALLOWED: dict[str, tuple[set[str], str]] = {
     "server.game.anticheat": ({"models:observations"}, GAME_RULES),
     "server.game.consequences": ({"models:observations"}, GAME_RULES),
@@ -154,16 +152,11 @@ CROSS_APP_ALLOWED: dict[str, tuple[set[str], str]] = {
     "server.maps.detail_views": ({"models:observations"}, MAPS_READ_SIDE),
     "server.maps.export_query": ({"models:observations"}, MAPS_READ_SIDE),
     "server.maps.filters": ({"models:observations", "models:species"}, MAPS_READ_SIDE),
-    "server.maps.management.commands.generate_observations": (
-        {"models:observations", "table:observations_observation", "table:species_species"},
-        "the benchmarks' loader writes a million observations in SQL"),
     "server.maps.management.commands.make_public_clips": ({"models:observations"}, MAPS_READ_SIDE),
     "server.maps.media": ({"models:observations"}, MAPS_READ_SIDE),
     "server.maps.public_clip_backfill": ({"models:observations"}, MAPS_READ_SIDE),
     "server.maps.records": ({"models:observations"}, MAPS_READ_SIDE),
     "server.maps.species_views": ({"models:observations", "models:species"}, MAPS_READ_SIDE),
-    "server.maps.summary": ({"table:observations_observation", "table:species_species"}, MAPS_SQL),
-    "server.maps.tiles": ({"table:observations_observation", "table:species_species"}, MAPS_SQL),
     "server.observations.demo_import": ({"models:species"}, "the demo import resolves species by name"),
     "server.observations.serializers": ({"models:species"}, "an observation's species field"),
     "server.recordings.ingest": ({"models:species"}, "the claimed species' type (resolved by species.lookup)"),

@@ -43,6 +43,9 @@ from __future__ import annotations
 
 from datetime import datetime, time, timezone
 
+from server.observations.sql_relations import observation_rows, observation_table
+from server.species.sql_relations import species_table
+
 from .filters import MapFilters
 from .tilemath import CELL_LEVEL_SHIFT, MERCATOR_HALF_WORLD, POINT_ZOOM
 
@@ -78,7 +81,9 @@ def cells_select_sql(where: str, source: str = SPECIES_TABLE) -> str:
     """Finished clusters (the ``maps_tilecell_mix`` columns) from (cell, species) rows matching ``where``
     (on alias ``s``) of ``source`` (the table, or a CTE or parenthesised query with its columns level, cx,
     cy, species_id, n, sx, sy): count, species count, top label and top-five mix. Every cluster tile ends with it
-    (:func:`~server.maps.tiles.cluster_tail_sql`), so the summary and raw paths finish clusters alike."""
+    (:func:`~server.maps.tiles.cluster_tail_sql`), so the summary and raw paths finish clusters alike. The labels
+    come from the catalogue by its table name (:func:`~server.species.sql_relations.species_table`): this text is
+    part of the refresh function the ``maps`` migrations hold as frozen text (:mod:`~server.maps.journal`)."""
     return f"""
 SELECT c.level, c.cx >> {SHIFT} AS tx, c.cy >> {SHIFT} AS ty, c.cx, c.cy, c.n, c.sx, c.sy, c.species_count,
        c.labels[1] AS species,
@@ -88,7 +93,7 @@ FROM (
   SELECT s.level, s.cx, s.cy, sum(s.n)::int AS n, sum(s.sx) AS sx, sum(s.sy) AS sy, count(*)::int AS species_count,
          (array_agg(sp.label ORDER BY s.n DESC, s.species_id))[1:{MIX_SIZE}] AS labels,
          (array_agg(s.n ORDER BY s.n DESC, s.species_id))[1:{MIX_SIZE}] AS top_n
-  FROM {source} s JOIN species_species sp ON sp.id = s.species_id WHERE {where} GROUP BY s.level, s.cx, s.cy
+  FROM {source} s JOIN {species_table()} sp ON sp.id = s.species_id WHERE {where} GROUP BY s.level, s.cx, s.cy
 ) c"""
 
 
@@ -141,7 +146,7 @@ def rebuild_sql() -> str:
     finest = f"""
 INSERT INTO {TABLE} ({KEY}, n, sx, sy)
 SELECT {MAX_LEVEL}, d.cx, d.cy, {cols}, count(*), sum(d.px), sum(d.py)
-FROM ({delta_select("observations_observation", 1)}) d
+FROM ({delta_select(observation_rows(), 1)}) d
 GROUP BY d.cx, d.cy, {cols};"""
     coarser = "".join(f"""
 INSERT INTO {TABLE} ({KEY}, n, sx, sy)
@@ -150,7 +155,7 @@ GROUP BY cx >> 1, cy >> 1, {cols};""" for lv in range(MAX_LEVEL - 1, MIN_LEVEL -
     species = f"""
 INSERT INTO {SPECIES_TABLE} (level, cx, cy, species_id, n, sx, sy)
 SELECT level, cx, cy, species_id, sum(n), sum(sx), sum(sy) FROM {TABLE} GROUP BY level, cx, cy, species_id;"""
-    return (f"LOCK TABLE observations_observation IN SHARE MODE;\nTRUNCATE {TABLE}, {SPECIES_TABLE};"
+    return (f"LOCK TABLE {observation_table()} IN SHARE MODE;\nTRUNCATE {TABLE}, {SPECIES_TABLE};"
             + finest + coarser + species + f"\nANALYZE {TABLE};\nANALYZE {SPECIES_TABLE};\n" + fill_cells_sql())
 
 
@@ -160,7 +165,7 @@ def rebuild(using: str = "default") -> int:
     from django.db import connections, transaction
 
     with transaction.atomic(using=using), connections[using].cursor() as cur:
-        cur.execute(f"LOCK TABLE observations_observation IN SHARE MODE; SELECT pg_advisory_xact_lock({REFRESH_LOCK}); "
+        cur.execute(f"LOCK TABLE {observation_table()} IN SHARE MODE; SELECT pg_advisory_xact_lock({REFRESH_LOCK}); "
                     f"TRUNCATE {PENDING_TABLE};")
         cur.execute(rebuild_sql() + fill_kinds_sql())
         cur.execute(f"SELECT count(*) FROM {TABLE}")

@@ -18,6 +18,9 @@ from dataclasses import dataclass
 import psycopg
 from django.db import connection
 
+from server.observations.sql_relations import observation_rows
+from server.species.sql_relations import species_rows
+
 from .filters import MapFilters, filters_sql
 from .journal import pending_rows_sql
 from .summary import CELL_TABLE, KIND_MAX_ZOOM, KIND_TABLE, SPECIES_TABLE
@@ -79,7 +82,7 @@ cells AS MATERIALIZED ({cells_select_sql("TRUE", f"(SELECT {level} AS level, bs.
 
 
 def raw_cluster_tile_sql(tile: Tile, f: MapFilters) -> tuple[str, list]:
-    """Clusters straight from ``observations_observation`` (any filter; the slow path at low zoom), of un-obscured
+    """Clusters straight from the observations (any filter; the slow path at low zoom), of un-obscured
     observations only, as the summary tables hold them."""
     where, args = filters_sql(f, coarse=True)
     px, py = mercator_sql("o.public_location")
@@ -90,7 +93,7 @@ bounds AS (SELECT m, ST_Transform(m, 4326) AS g, ST_XMin(m) AS x0, ST_YMin(m) AS
 pts AS (
   -- Web Mercator by arithmetic (no per-row geometry): x = R·λ, y = R·ln tan(π/4 + φ/2)
   SELECT o.species_id, {px} AS px, {py} AS py
-  FROM observations_observation o
+  FROM {observation_rows()} o
   CROSS JOIN bounds b
   WHERE o.public_location && b.g AND NOT o.obscured AND {where}
 ),
@@ -186,8 +189,8 @@ feat AS (
   SELECT o.id, s.label AS species, o.status, o.confidence,
          {when} AS observed_at, {visible} AS obscured,
          ST_AsMVTGeom(ST_Transform({shown}, 3857), b.m, {MVT_EXTENT}, {MVT_BUFFER}, true) AS geom
-  FROM observations_observation o
-  JOIN species_species s ON s.id = o.species_id
+  FROM {observation_rows()} o
+  JOIN {species_rows()} s ON s.id = o.species_id
   CROSS JOIN bounds b
   WHERE {near} AND {where}
   ORDER BY 5 DESC, o.id  -- by the published time: the order of withheld features must not date them

@@ -15,15 +15,27 @@ from django.db import connection, transaction
 
 from server.maps import generation, refresh
 from server.maps.summary import SUMMARY_TABLES
-from server.observations.models import Observation, Source
+from server.observations.public_reads import Source, has_observations_from
+from server.observations.sql_relations import observation_rows, observation_table
+from server.species.sql_relations import species_rows
 
 DEFAULT_DB_NAME = "dawnchorus"
 
-INSERT_SQL = """
+# The columns insert_sql() writes, in the order of its SELECT list.
+INSERT_COLUMNS = """species_id, location, public_location, obscured, coordinate_uncertainty_m, georeference_remarks,
+   locality, observed_at, date_precision, confidence, status, sound_type, source, source_id, source_url, recordist,
+   license, kind_conflict, answers, created_at"""
+
+
+def insert_sql() -> str:
+    """One batch of synthetic observations (params ``start``, ``stop``, ``tag``, ``source``), composed from the
+    relations the observations and species apps publish."""
+    observations, species = observation_rows(), species_rows()
+    return f"""
 WITH base AS (
   SELECT row_number() OVER (ORDER BY o.id) AS k, o.species_id, ST_X(o.location) AS lng, ST_Y(o.location) AS lat,
          o.observed_at, o.sound_type, o.recordist, o.license, s.sensitive
-  FROM observations_observation o JOIN species_species s ON s.id = o.species_id
+  FROM {observations} o JOIN {species} s ON s.id = o.species_id
   WHERE o.source = 'xeno-canto'
 ),
 n AS (SELECT count(*) AS total FROM base),
@@ -46,10 +58,8 @@ rows AS (
          b.sound_type, b.recordist, b.license
   FROM draws d JOIN base b ON b.k = d.k
 )
-INSERT INTO observations_observation
-  (species_id, location, public_location, obscured, coordinate_uncertainty_m, georeference_remarks, locality,
-   observed_at, date_precision, confidence, status, sound_type, source, source_id, source_url, recordist, license,
-   kind_conflict, answers, created_at)
+INSERT INTO {observation_table()}
+  ({INSERT_COLUMNS})
 SELECT r.species_id, ST_SetSRID(ST_MakePoint(r.lng, r.lat), 4326),
        CASE WHEN s.sensitive THEN ST_SetSRID(ST_MakePoint(
               floor(r.lng / 0.2) * 0.2 + 0.2 * ('x' || substr(md5('lng' || %(tag)s || r.i), 1, 8))::bit(32)::bigint / 4294967296.0,
@@ -57,8 +67,8 @@ SELECT r.species_id, ST_SetSRID(ST_MakePoint(r.lng, r.lat), 4326),
               4326)
             ELSE ST_SetSRID(ST_MakePoint(r.lng, r.lat), 4326) END,
        s.sensitive, 10 + 40 * random(), 'synthetic (benchmark)', '', r.observed_at, 'second', r.confidence, r.status,
-       r.sound_type, %(source)s, '', '', r.recordist, r.license, false, '{}'::jsonb, now()
-FROM rows r JOIN species_species s ON s.id = r.species_id
+       r.sound_type, %(source)s, '', '', r.recordist, r.license, false, '{{}}'::jsonb, now()
+FROM rows r JOIN {species} s ON s.id = r.species_id
 """
 
 
@@ -79,21 +89,22 @@ class Command(BaseCommand):
                                "benchmark database (or pass --allow-default-db)")
         if not -1 <= seed <= 1 or count < 1 or batch < 1:
             raise CommandError("need 1 <= count, 1 <= batch and -1 <= seed <= 1")
-        if not Observation.objects.filter(source=Source.XENO_CANTO).exists():
+        if not has_observations_from(Source.XENO_CANTO):
             raise CommandError("no demo observations to copy; run load_species and load_demo first")
         started = time.perf_counter()
         done = 0
         with connection.cursor() as cur:
             cur.execute("SELECT setseed(%s)", [seed])
+            sql = insert_sql()
             while done < count:
                 stop = min(done + batch, count)
                 with transaction.atomic():
-                    cur.execute(INSERT_SQL, {"start": done, "stop": stop, "tag": tag, "source": Source.APP})
+                    cur.execute(sql, {"start": done, "stop": stop, "tag": tag, "source": Source.APP})
                 refresh.drain()  # fold the batch's journal rows into the map summary now
                 done = stop
                 self.stdout.write(f"{done}/{count} observations ({time.perf_counter() - started:.0f} s)")
             # the refreshes rewrite summary rows batch after batch: reclaim the dead ones now (autovacuum would,
             # later, where it runs), so the first tile reads do not wade through them (docs/performance.md)
-            cur.execute(f"VACUUM ANALYZE observations_observation, {', '.join(SUMMARY_TABLES)}")
+            cur.execute(f"VACUUM ANALYZE {observation_table()}, {', '.join(SUMMARY_TABLES)}")
         generation.bump()
         self.stdout.write(self.style.SUCCESS(f"generated {count} observations in {time.perf_counter() - started:.1f} s"))
