@@ -159,11 +159,6 @@ CROSS_APP_ALLOWED: dict[str, tuple[set[str], str]] = {
     "server.maps.species_views": ({"models:observations", "models:species"}, MAPS_READ_SIDE),
     "server.observations.demo_import": ({"models:species"}, "the demo import resolves species by name"),
     "server.observations.serializers": ({"models:species"}, "an observation's species field"),
-    "server.recordings.ingest": ({"models:species"}, "the claimed species' type (resolved by species.lookup)"),
-    "server.recordings.outcome": ({"models:observations", "models:species"},
-                                  "the analysis decides the observation's grade and species"),
-    "server.recordings.training_set": ({"models:observations", "models:species"},
-                                       "the training-set export selects research-grade observations"),
 }
 
 

@@ -9,6 +9,8 @@ from django.contrib.gis.geos import Point, Polygon
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
+from server.species.lookup import named_classes
+
 from . import public_clips
 from .geoprivacy import linkage_window, obscure, obscured_uncertainty_m
 from .models import Observation, Source, Status
@@ -23,6 +25,11 @@ def public_point(point: Point, sensitive: bool, seed: str) -> tuple[Point, bool]
         return Point(point.x, point.y, srid=4326), False
     lat, lng = obscure(point.y, point.x, seed)
     return Point(lng, lat, srid=4326), True
+
+
+def initial_status(casual: bool) -> str:
+    """The grade a new observation from analysis starts at: casual, or needs-ID for the community."""
+    return Status.CASUAL if casual else Status.NEEDS_ID
 
 
 def build_observation(*, species, location: Point, seed: str, **fields) -> Observation:
@@ -182,3 +189,19 @@ def remove_recorded(recording_id) -> int | None:
     pk = obs.pk
     obs.delete()
     return pk
+
+
+def training_observations(*, research: bool, reviewed: bool, kind: str | None = None):
+    """Observations whose recordings may train a model, oldest id first, with species and recording joined:
+    research grade by the community (``research``) and/or labelled by a reviewer and not casual
+    (``reviewed``); only named classes (no higher taxon, unknown animal or soundscape); ``kind`` keeps one
+    kind (bird, urban)."""
+    wanted = Q(pk__in=[])
+    if research:
+        wanted |= Q(status=Status.RESEARCH, reviewed_at__isnull=True)
+    if reviewed:
+        wanted |= Q(reviewed_at__isnull=False) & ~Q(status=Status.CASUAL)
+    qs = Observation.objects.filter(wanted, recording__isnull=False, species__in=named_classes())
+    if kind is not None:
+        qs = qs.filter(species__kind=kind)
+    return qs.select_related("species", "recording").order_by("id")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -12,13 +13,15 @@ from rest_framework import status
 from ml.runtime.audio import AudioError, AudioInfo, probe
 from server.common.errors import ApiError
 from server.species.lookup import identifiable_species
-from server.species.models import Species
 
 from . import blob_refs, session_token, storage
 from .metadata import UNKNOWN_LABEL
 from .models import Status
 from .submission_sql import NewRecording, Submission, insert_recording, prior_submissions
 from .tasks import enqueue_analysis
+
+if TYPE_CHECKING:
+    from server.species.models import Species
 
 log = logging.getLogger(__name__)
 SEGMENT_TOLERANCE_S = 0.05

@@ -2,20 +2,24 @@
 one domain event, :class:`~.events.RecordingAnalysed`, sent after commit."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from ml.runtime import fingerprint
 from server.observations import public_clips
-from server.observations.models import Status as ObsStatus
 from server.observations.record_terms import DEFAULT_LICENSE_URL
-from server.observations.services import build_observation
-from server.species.models import Species
+from server.observations.services import build_observation, initial_status
+from server.species.lookup import kind_of, species_by_label
 
 from . import blob_refs, decision, events, fingerprint_index, storage
 from .analysis import AnalysisOutcome
 from .models import FINAL_STATUSES, Recording, Status
+
+if TYPE_CHECKING:
+    from server.species.models import Species
 
 CASUAL_CONFIDENCE = 0.2   # below this model probability for the species, the observation is casual
 CASUAL_ACCURACY_M = 1000  # GPS worse than this makes an observation casual
@@ -53,11 +57,6 @@ def replayed(rec: Recording) -> bool:
     return submitted_before(rec.audio_sha256, rec.created_at).exists()
 
 
-def kind_of(label: str) -> str:
-    """The catalogue kind of ``label`` ("" when the catalogue does not know it)."""
-    return Species.objects.filter(label=label).values_list("kind", flat=True).first() or ""
-
-
 def decide_species(rec: Recording, outcome: AnalysisOutcome) -> tuple[Species | None, decision.Decision]:
     """The claim (scored by the model) or, without one, the model's answer; see :mod:`.decision`."""
     pred = outcome.prediction
@@ -72,7 +71,7 @@ def decide_species(rec: Recording, outcome: AnalysisOutcome) -> tuple[Species | 
     verdict = decision.decide(claim, model, pred is None or pred.unknown, score, models)
     if verdict.label is None:
         return None, verdict
-    species = claimed if claimed is not None else Species.objects.filter(label=verdict.label).first()
+    species = claimed if claimed is not None else species_by_label(verdict.label)
     return species, verdict
 
 
@@ -141,7 +140,7 @@ def _apply_outcome(rec: Recording, outcome: AnalysisOutcome, written: list[str])
                     species=species, location=rec.location, seed=f"rec:{rec.pk}", recording=rec,
                     observer=rec.owner, observed_at=rec.recorded_at, confidence=round(verdict.confidence, 4),
                     coordinate_uncertainty_m=rec.accuracy_m,
-                    status=ObsStatus.CASUAL if casual else ObsStatus.NEEDS_ID,
+                    status=initial_status(casual),
                     kind_conflict=verdict.kind_conflict, answers=verdict.answers,
                     recordist=rec.owner.display_name or rec.owner.username,
                     license=rec.license or DEFAULT_LICENSE_URL, rating=rec.rating,

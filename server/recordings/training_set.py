@@ -31,14 +31,11 @@ from datetime import timezone
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import Q
 
 from ml.runtime.audio import AudioError, decode, encode_flac
 from ml.runtime.reencode import clip_span
-from server.observations.models import Observation
-from server.observations.models import Status as ObsStatus
 from server.observations.public_clips import effective_licence
-from server.species.models import NAMED_CLASS_RANKS
+from server.observations.services import training_observations
 
 from . import storage
 
@@ -75,17 +72,8 @@ def check_request(grades: list[str], kind: str | None) -> tuple[str, ...]:
 
 
 def selection(grades: tuple[str, ...], kind: str | None):
-    """The observations of the training set, oldest id first."""
-    wanted = Q(pk__in=[])
-    if "research" in grades:
-        wanted |= Q(status=ObsStatus.RESEARCH, reviewed_at__isnull=True)
-    if "reviewed" in grades:
-        wanted |= Q(reviewed_at__isnull=False) & ~Q(status=ObsStatus.CASUAL)
-    # a label above species rank (a genus, "unknown bird") or a soundscape is no class to train on
-    qs = Observation.objects.filter(wanted, recording__isnull=False, species__rank__in=NAMED_CLASS_RANKS)
-    if kind is not None:
-        qs = qs.filter(species__kind=kind)
-    return qs.select_related("species", "recording").order_by("id")
+    """The observations of the training set, oldest id first (``observations.services.training_observations``)."""
+    return training_observations(research="research" in grades, reviewed="reviewed" in grades, kind=kind)
 
 
 def segment_flac(rec) -> bytes:
@@ -97,7 +85,7 @@ def segment_flac(rec) -> bytes:
     return encode_flac(samples[lo:hi], sr)
 
 
-def manifest_row(obs: Observation, file: str) -> dict:
+def manifest_row(obs, file: str) -> dict:
     rec = obs.recording
     return {"file": file, "label": obs.species.label, "recordist": obs.recordist, "licence": effective_licence(obs),
             "lat": f"{obs.location.y:.6f}", "lng": f"{obs.location.x:.6f}",
