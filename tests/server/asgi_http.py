@@ -2,6 +2,19 @@
 from __future__ import annotations
 
 
+class PathRecorder:
+    """An ASGI fallback that records the paths it was handed and answers 418 (the place Django takes in
+    a router under test)."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+
+    async def __call__(self, scope, receive, send) -> None:
+        self.paths.append(scope["path"])
+        await send({"type": "http.response.start", "status": 418, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
 async def asgi_get(app, path: str, query: str = "", headers: list[tuple[bytes, bytes]] = (),
                    method: str = "GET") -> tuple[int, dict[bytes, bytes], bytes]:
     """``(status, {lower-cased header: value}, body)`` of one bodiless request to ``app``."""

@@ -12,6 +12,7 @@ from server.asgi import application
 from server.maps.tilemath import POINT_ZOOM, lnglat_to_tile
 from server.maps.public_tiles import public_tile_router
 from server.platform.loop_routes import LoopRouter, has_credentials
+from tests.server.asgi_http import PathRecorder
 from tests.server.asgi_http import asgi_get as asgi_request
 from tests.server.maps.conftest import until
 from tests.server.maps.mvt import decode
@@ -19,18 +20,6 @@ from tests.server.maps.mvt import decode
 pytestmark = pytest.mark.django_db(transaction=True)
 IGNORED = {b"date", b"server"}
 DJANGO_HTTP = application.application_mapping["http"].fallback  # the WSGI bridge behind the router
-
-
-class Recorder:
-    """A fallback that records what reached it (and answers 418)."""
-
-    def __init__(self) -> None:
-        self.paths: list[str] = []
-
-    async def __call__(self, scope, receive, send) -> None:
-        self.paths.append(scope["path"])
-        await send({"type": "http.response.start", "status": 418, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
 
 
 async def asgi_get(app, path: str, query: str = "", headers: list[tuple[bytes, bytes]] = (),
@@ -59,7 +48,7 @@ def both(router: LoopRouter, path: str, query: str = "", headers=()) -> tuple[tu
 
 @pytest.fixture
 def router():
-    return public_tile_router(Recorder())
+    return public_tile_router(PathRecorder())
 
 
 @pytest.fixture
@@ -156,13 +145,13 @@ def test_a_running_fast_path_sees_new_data_as_soon_as_it_hears_the_bump(router, 
     ("/api/v1/observations/", "", [], "GET"),
 ])
 def test_what_the_fast_path_leaves_to_django(db, path, query, headers, method):
-    recorder = Recorder()
+    recorder = PathRecorder()
     status, _, _ = one(public_tile_router(recorder), path, query, headers, method)
     assert status == 418 and recorder.paths == [path]
 
 
 def test_cluster_tiles_stay_on_the_fast_path_with_credentials(db):
-    recorder = Recorder()
+    recorder = PathRecorder()
     status, headers, _ = one(public_tile_router(recorder), "/api/v1/map/tiles/8/80/113.mvt",
                              headers=[(b"authorization", b"Token abc"), (b"cookie", b"sessionid=x")])
     assert status == 200 and recorder.paths == [] and headers[b"cache-control"] == b"public, max-age=60"

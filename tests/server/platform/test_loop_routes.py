@@ -10,21 +10,9 @@ import pytest
 
 from server.common.errors import ApiError
 from server.platform.loop_routes import LoopClients, LoopRouter, middleware_headers
-from tests.server.asgi_http import asgi_get
+from tests.server.asgi_http import PathRecorder, asgi_get
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class Fallback:
-    """Django's place: records the paths it was handed and answers 418."""
-
-    def __init__(self) -> None:
-        self.paths: list[str] = []
-
-    async def __call__(self, scope, receive, send) -> None:
-        self.paths.append(scope["path"])
-        await send({"type": "http.response.start", "status": 418, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
 
 
 class EchoRoute:
@@ -76,7 +64,7 @@ def route():
 
 @pytest.fixture
 def router(route):
-    return LoopRouter(Fallback(), [route], pool_size=1, name="test-loop-routes")
+    return LoopRouter(PathRecorder(), [route], pool_size=1, name="test-loop-routes")
 
 
 def test_a_matched_request_is_answered_on_the_loop_with_the_middleware_headers(router, route):
@@ -112,7 +100,7 @@ def test_a_failing_answer_is_a_logged_500(router, caplog):
 
 
 def test_the_clients_are_opened_once_per_event_loop(route):
-    router = LoopRouter(Fallback(), [route], pool_size=1, name="test-loop-routes")
+    router = LoopRouter(PathRecorder(), [route], pool_size=1, name="test-loop-routes")
     run(router, "/echo/a", "/echo/bb")
     run(router, "/echo/ccc")  # a new loop: new clients, the route opened again
     assert (route.opened, route.closed) == (2, 2)
