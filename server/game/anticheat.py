@@ -6,12 +6,15 @@ analysis' decision, ``server.recordings.outcome.replayed``, and earns nothing: `
 """
 from __future__ import annotations
 
-from server.observations.models import Observation
+from typing import TYPE_CHECKING
 
 from . import context
 from .context import ObservationContext
 from .geo import speed_m_s
 from .models import PlayerFlag
+
+if TYPE_CHECKING:
+    from server.observations.models import Observation
 
 MAX_SPEED_M_S = 90.0  # ~324 km/h: faster than any car or train between two submissions
 MIN_HOP_M = 1_000.0   # hops shorter than this (beyond GPS accuracy) are never "impossible"

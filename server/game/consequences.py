@@ -8,9 +8,11 @@ observation awarded twice changes nothing. A replay (decided by analysis) earns 
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db import transaction
 
-from server.observations.models import Observation
+from server.observations import player_reads
 from server.recordings.events import RecordingAnalysed
 
 from . import anticheat, context, quests
@@ -20,6 +22,9 @@ from .geo import cell_of
 from .ledger import Award, AwardBatch, award_many
 from .scenarios import hunt
 from .solar import is_dawn, is_night
+
+if TYPE_CHECKING:
+    from server.observations.models import Observation
 
 
 def observation_tags(obs: Observation) -> list[str]:
@@ -65,7 +70,7 @@ def on_recording_analysed(sender, event: RecordingAnalysed, **kwargs) -> dict[in
 def award_decided(observation_id: int, replay: bool) -> dict[int, PlayerOutcome]:
     """Award the observation analysis accepted, in a transaction of its own (see :func:`award_accepted`).
     The subscriber and the reconciliation (``reconcile.py``) both award through here."""
-    obs = Observation.objects.select_related("species").get(pk=observation_id)
+    obs = player_reads.require_observation(observation_id, with_species=True)
     with transaction.atomic():
         return award_accepted(obs, replay=replay)
 

@@ -1,8 +1,9 @@
-"""What the award path reads about an accepted observation before writing anything, in one query.
+"""What the award path reads about an accepted observation before writing anything.
 
-The observer's previous observation (impossible travel), team, how common the species is,
-yesterday's recording (daily streak), a running treasure hunt of the species and the quests the
-observation matches, in one round trip. Whether the audio is a replay is analysis' decision and
+The observer's previous observation (impossible travel) and how common the species is come from the
+observations app (:func:`server.observations.player_reads.before`, one query); the observer's team,
+yesterday's recording (daily streak), a running treasure hunt of the species and the quests the observation
+matches from the game's own tables, in one more. Whether the audio is a replay is analysis' decision and
 arrives with the event (``RecordingAnalysed.replay``); the game never reads the recordings' table.
 """
 from __future__ import annotations
@@ -10,13 +11,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.db import connection
 
-from server.observations.models import Observation
+from server.observations import player_reads
+from server.observations.player_reads import PreviousObservation
 
 from .models import Quest
 from .rows import from_row
+
+if TYPE_CHECKING:
+    from server.observations.models import Observation
 
 RARE_BELOW = 5  # a species with fewer earlier observations than this is rare
 # the Quest fields the award path uses; the others load on access
@@ -25,10 +31,7 @@ QUEST_FIELDS = ("id", "slug", "title", "target_count", "mode", "step_points", "r
 
 _SQL = f"""
 SELECT
-  prev.id, prev.lng, prev.lat, prev.observed_at, prev.uncertainty,
   (SELECT m.team_id FROM game_teammembership m WHERE m.player_id = %(player)s ORDER BY m.id LIMIT 1),
-  (SELECT count(*) FROM (SELECT 1 FROM observations_observation e
-                         WHERE e.species_id = %(species)s AND e.id <> %(obs)s LIMIT {RARE_BELOW}) earlier),
   EXISTS (SELECT 1 FROM game_pointevent p WHERE p.player_id = %(player)s AND p.rule = 'recording_accepted'
           AND p.tags @> %(yesterday)s::jsonb),
   (SELECT h.id FROM game_hunt h WHERE h.player_id = %(player)s AND h.species_id = %(species)s
@@ -40,24 +43,7 @@ SELECT
      AND (q.area IS NULL OR ST_Contains(q.area, ST_SetSRID(ST_MakePoint(%(lng)s, %(lat)s), 4326)))
      AND (NOT EXISTS (SELECT 1 FROM game_quest_species s WHERE s.quest_id = q.id)
           OR EXISTS (SELECT 1 FROM game_quest_species s WHERE s.quest_id = q.id AND s.species_id = %(species)s)))
-FROM (SELECT 1) one
-LEFT JOIN LATERAL (
-  SELECT o.id, ST_X(o.location) AS lng, ST_Y(o.location) AS lat, o.observed_at,
-         o.coordinate_uncertainty_m AS uncertainty
-  FROM observations_observation o
-  WHERE %(recorded_obs)s AND o.observer_id = %(player)s AND o.recording_id IS NOT NULL
-    AND o.observed_at <= %(at)s AND o.id <> %(obs)s
-  ORDER BY o.observed_at DESC, o.id DESC LIMIT 1) prev ON true
 """
-
-
-@dataclass(frozen=True)
-class PreviousObservation:
-    id: int
-    lat: float
-    lng: float
-    observed_at: datetime
-    coordinate_uncertainty_m: float | None
 
 
 @dataclass(frozen=True)
@@ -75,20 +61,19 @@ def day_tag(day) -> str:
 
 
 def load(obs: Observation) -> ObservationContext:
+    """What the award rules read about ``obs`` (see the module docstring): two queries, no write."""
+    prior = player_reads.before(obs, count_up_to=RARE_BELOW)
     yesterday = (obs.observed_at - timedelta(days=1)).date()
     params = {
-        "recorded_obs": obs.recording_id is not None, "player": obs.observer_id, "obs": obs.pk,
-        "species": obs.species_id, "at": obs.observed_at, "yesterday": json.dumps([day_tag(yesterday)]),
-        "lng": obs.location.x, "lat": obs.location.y,
+        "player": obs.observer_id, "species": obs.species_id, "at": obs.observed_at,
+        "yesterday": json.dumps([day_tag(yesterday)]), "lng": obs.location.x, "lat": obs.location.y,
     }
     with connection.cursor() as cur:
         cur.execute(_SQL, params)
-        (prev_id, prev_lng, prev_lat, prev_at, prev_unc, team_id, earlier, streak, hunt_id,
-         quests) = cur.fetchone()
-    previous = None if prev_id is None else PreviousObservation(prev_id, prev_lat, prev_lng, prev_at, prev_unc)
+        team_id, streak, hunt_id, quests = cur.fetchone()
     if isinstance(quests, str):
         quests = json.loads(quests)
-    return ObservationContext(previous, team_id, earlier, bool(streak), hunt_id,
+    return ObservationContext(prior.previous, team_id, prior.earlier_of_species, bool(streak), hunt_id,
                               [_quest(row) for row in quests])
 
 

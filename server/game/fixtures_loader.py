@@ -10,7 +10,7 @@ from django.contrib.gis.geos import GEOSGeometry, MultiPolygon
 from django.db import transaction
 from django.utils import timezone
 
-from server.species.models import Species
+from server.species.lookup import species_by_label, species_labelled
 
 from .badges import METRICS
 from .models import BadgeDefinition, Quest, SpeciesFact
@@ -37,7 +37,7 @@ def load_facts(path: Path) -> int:
     data = json.loads(path.read_text(encoding="utf-8"))
     n = 0
     for label, facts in data.items():
-        species = Species.objects.filter(label=label).first()
+        species = species_by_label(label)
         if species is None:
             continue  # catalogue without this species
         for order, text in enumerate(facts, start=1):
@@ -60,7 +60,7 @@ def load_quests(path: Path) -> int:
             "starts_at": now - timedelta(days=1), "ends_at": now + timedelta(days=int(row.get("days", 30))),
             "target_count": int(row["target_count"]), "mode": row.get("mode", "solo"),
             "reward_points": int(row.get("reward_points", 50)), "reward_badge": badge})
-        quest.species.set(Species.objects.filter(label__in=row.get("species", [])))
+        quest.species.set(species_labelled(row.get("species", [])))
     return len(rows)
 
 

@@ -7,11 +7,13 @@ named only as ``own`` for the asking user."""
 from __future__ import annotations
 
 from collections import Counter
-
-from server.observations.models import Observation
+from typing import TYPE_CHECKING
 
 from . import identifications
 from .models import Identification, QualityMetric, QualityVote, ReviewLabel, SpeciesChange
+
+if TYPE_CHECKING:
+    from server.observations.models import Observation
 
 
 def _species(s) -> dict:

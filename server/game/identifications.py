@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -10,11 +11,11 @@ from rest_framework import status
 
 from server.common.errors import ApiError
 from server.common.permissions import is_researcher
-from server.observations.models import Observation
+from server.observations import player_reads
 from server.observations.services import set_species, set_status
 from server.recordings.outcome import CASUAL_ACCURACY_M, CASUAL_CONFIDENCE
 from server.species import taxonomy
-from server.species.models import NAMED_CLASS_RANKS, Species
+from server.species.lookup import named_class_labels, species_by_label
 
 from . import grades
 from .ledger import AwardBatch, award, total_xp
@@ -22,14 +23,17 @@ from .levels import IDENTIFY_LEVEL, level_for
 from .models import (Identification, IdKind, PointEvent, QualityMetric, QualityVote, ReviewLabel, SpeciesChange,
                      TaxonCause)
 
+if TYPE_CHECKING:
+    from server.observations.models import Observation
+    from server.species.models import Species
+
 
 def may_identify(user) -> bool:
     return is_researcher(user) or level_for(total_xp(user.pk)) >= IDENTIFY_LEVEL
 
 
 def _locked_observation(observation_id) -> Observation:
-    obs = (Observation.objects.select_for_update(of=("self",)).select_related("species")
-           .filter(pk=observation_id).first())
+    obs = player_reads.locked(observation_id)
     if obs is None:
         raise ApiError("not_found", "No such observation.", status.HTTP_404_NOT_FOUND)
     return obs
@@ -73,13 +77,13 @@ def taxon_rules() -> tuple[grades.TaxonRule, Callable[[str], bool]]:
     labels may be research grade: species-rank taxa and city-sound classes, never a genus, family,
     "unknown bird" or soundscape."""
     chains = taxonomy.lineages()
-    ranks = dict(Species.objects.values_list("label", "rank"))
+    named = named_class_labels()
 
     def taxon_of(labels: list[str]) -> tuple[str | None, int]:
         return taxonomy.community_taxon(labels, chains)
 
     def research_taxon(label: str) -> bool:
-        return ranks.get(label) in NAMED_CLASS_RANKS
+        return label in named
 
     return taxon_of, research_taxon
 
@@ -105,7 +109,9 @@ def change_species(obs: Observation, label: str, cause: str, actor=None) -> bool
     """Give ``obs`` the species ``label``, appending a :class:`SpeciesChange` row; False when it has it."""
     if obs.species.label == label:
         return False
-    species = Species.objects.get(label=label)
+    species = species_by_label(label)
+    if species is None:
+        raise LookupError(f"no species {label!r} in the catalogue")
     SpeciesChange.objects.create(observation=obs, previous_species=obs.species, species=species, cause=cause,
                                  actor=actor)
     set_species(obs, species, reviewed=cause != TaxonCause.COMMUNITY)
@@ -145,7 +151,7 @@ def identify(user, observation_id, species_label: str, kind: str,
         raise ApiError("invalid_kind", "kind is 'agree' or 'suggest'.", fields={"kind": "agree|suggest"})
     if not may_identify(user):
         raise ApiError("level_too_low", f"Identifying needs level {IDENTIFY_LEVEL}.", status.HTTP_403_FORBIDDEN)
-    species = Species.objects.filter(label=str(species_label or "").strip()).first()
+    species = species_by_label(str(species_label or "").strip())
     if species is None:
         raise ApiError("unknown_species", "That species is not in the catalogue.", fields={"species": "unknown"})
     obs = _locked_observation(observation_id)

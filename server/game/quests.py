@@ -1,17 +1,21 @@
 """Quests: progress from accepted observations; team quests sum the members' contributions."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db import connection
 from rest_framework import status
 
 from server.common.errors import ApiError
-from server.observations.models import Observation
 
 from . import badges, push
 from .ledger import Award, AwardBatch, team_of
 from .models import Quest, QuestMode, QuestProgress
 from .rows import from_row
 from .teams import member_ids
+
+if TYPE_CHECKING:
+    from server.observations.models import Observation
 
 
 def check_eligible(quest: Quest, obs: Observation, player_id: int, matched: bool = False) -> None:

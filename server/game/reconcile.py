@@ -16,16 +16,20 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.db.models import CharField, Exists, OuterRef, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
-from server.observations.models import Observation
+from server.observations import player_reads
 from server.recordings.services import earning_observations
 
 from .consequences import award_decided
 from .models import PlayerFlag, PointEvent
+
+if TYPE_CHECKING:
+    from server.observations.models import Observation
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +46,7 @@ def unawarded(analysed_from: datetime, analysed_to: datetime) -> QuerySet[Observ
         player=OuterRef("observer"), rule="recording_accepted",
         cause=Concat(Value("obs:"), Cast(OuterRef("pk"), CharField()), output_field=CharField()))
     flagged = PlayerFlag.objects.filter(reason="impossible_travel", observation=OuterRef("pk"))
-    return (Observation.objects.filter(pk__in=earning_observations(analysed_from, analysed_to),
-                                       observer__isnull=False)
+    return (player_reads.with_observer(earning_observations(analysed_from, analysed_to))
             .exclude(Exists(awarded)).exclude(Exists(flagged)).order_by("pk"))
 
 

@@ -13,21 +13,27 @@ is also a ``SpeciesChange`` row of the observation's history.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from django.db import transaction
 from rest_framework import status
 
 from ml.runtime.audio import decode
 from server.common.errors import ApiError
-from server.observations.models import Observation
+from server.observations import player_reads
 from server.observations.services import record_review
 from server.recordings import storage
-from server.species.models import Species
+from server.species.lookup import species_by_label
 
 from . import identifications
 from .kmedoids import default_k, kmedoids
 from .ledger import AwardBatch
 from .models import RecordingEmbedding, ReviewClusterMember, ReviewLabel, TaxonCause
+
+if TYPE_CHECKING:
+    from server.observations.models import Observation
+    from server.species.models import Species
 
 MAX_QUEUE = 400
 
@@ -76,9 +82,8 @@ def uncertainty(obs: Observation) -> float:
 
 
 def unreviewed():
-    return (Observation.objects.filter(recording__isnull=False, review_label__isnull=True)
-            .select_related("recording", "species").prefetch_related("identifications")
-            .order_by("-observed_at")[:MAX_QUEUE])
+    return (player_reads.recorded_queue().filter(review_label__isnull=True)
+            .prefetch_related("identifications")[:MAX_QUEUE])
 
 
 def build_queue() -> list[dict]:
@@ -120,8 +125,9 @@ def build_queue() -> list[dict]:
 
 def _apply(obs_id: int, species: Species, reviewer, batch: AwardBatch, source: Observation | None) -> ReviewLabel:
     """One label row (keeping the species and grade it replaces), then the new species and grade."""
-    obs = (Observation.objects.select_for_update(of=("self",)).select_related("species")
-           .get(pk=obs_id))
+    obs = player_reads.locked(obs_id)
+    if obs is None:
+        raise LookupError(f"observation {obs_id} is gone")
     row = ReviewLabel.objects.create(observation=obs, species=species, reviewer=reviewer,
                                      propagated=source is not None, propagated_from=source,
                                      previous_species_id=obs.species_id, previous_status=obs.status)
@@ -140,10 +146,10 @@ def label(reviewer, observation_id: int, species_label: str, propagate: bool, ba
     to the usual rules (:func:`identifications.current_grade`). Refused,
     changing nothing: an unknown species (400 ``unknown_species``), an observation without a recording
     (404), one labelled already (409 ``already_reviewed``). The caller checks the researcher role."""
-    species = Species.objects.filter(label=str(species_label or "").strip()).first()
+    species = species_by_label(str(species_label or "").strip())
     if species is None:
         raise ApiError("unknown_species", "That species is not in the catalogue.", fields={"species": "unknown"})
-    obs = Observation.objects.filter(pk=observation_id, recording__isnull=False).first()
+    obs = player_reads.recorded(observation_id)
     if obs is None:
         raise ApiError("not_found", "No such recorded observation.", status.HTTP_404_NOT_FOUND)
     with transaction.atomic():

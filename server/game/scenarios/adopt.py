@@ -13,8 +13,7 @@ from django.utils import timezone
 from rest_framework import status
 
 from server.common.errors import ApiError
-from server.observations.models import Observation
-from server.observations.publication import within_q
+from server.observations import player_reads
 
 from ..geo import haversine_m
 from ..ledger import AwardBatch, award
@@ -29,7 +28,7 @@ def adopt(player, species, lat: float, lng: float) -> Adoption:
     """Adopt ``species`` at a site where it was observed within 5 km, as the player may know it: against
     public (for a sensitive species, obscured) positions, so the answer locates nothing the map hides."""
     site = Point(lng, lat, srid=4326)
-    if not Observation.objects.filter(within_q(player, site, NEAR_SITE_M), species=species).exists():
+    if not player_reads.observed_near(player, species, site, NEAR_SITE_M):
         raise ApiError("species_not_near", f"{species.common_name} has not been observed within "
                        f"{NEAR_SITE_M // 1000} km of that site.", fields={"species": "not near the site"})
     try:
@@ -49,7 +48,7 @@ def checkin(player, adoption_id: int, observation_id: int, batch: AwardBatch, no
     adoption = Adoption.objects.select_for_update().filter(pk=adoption_id, player=player).first()
     if adoption is None:
         raise ApiError("not_found", "No such adoption.", status.HTTP_404_NOT_FOUND)
-    obs = Observation.objects.filter(pk=observation_id).first()
+    obs = player_reads.observation(observation_id)
     if obs is None or obs.observer_id != player.pk:
         raise ApiError("not_your_observation", "Check in with one of your own recordings.", status.HTTP_403_FORBIDDEN)
     if obs.species_id != adoption.species_id:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.contrib.gis.measure import D
 from django.db import transaction
@@ -9,11 +10,14 @@ from django.utils import timezone
 from rest_framework import status
 
 from server.common.errors import ApiError
-from server.observations.models import Observation
-from server.observations.publication import is_withheld, published_instant, shown_observed_at
+from server.observations import player_reads
+from server.observations.publication import is_withheld, shown_observed_at
 
 from ..ledger import AwardBatch, award
 from ..models import Hunt, HuntFind
+
+if TYPE_CHECKING:
+    from server.observations.models import Observation
 
 MIN_MINUTES, MAX_MINUTES = 10, 24 * 60
 SPACING_M = 200.0
@@ -50,9 +54,7 @@ def summary(hunt: Hunt) -> dict:
     """The hunt, its finds, and where *others* found the species (public positions only; an obscured
     one with its date, not its time)."""
     now = timezone.now()
-    others = (Observation.objects.filter(species_id=hunt.species_id).exclude(observer_id=hunt.player_id)
-              .only("public_location", "observed_at", "date_precision", "obscured", "observer_id")
-              .order_by(published_instant().desc(), "-id")[:OTHERS_SHOWN])
+    others = player_reads.others_of_species(hunt.species_id, hunt.player_id, OTHERS_SHOWN)
     finds = list(hunt.finds.order_by("created_at"))
     return {
         "id": hunt.pk, "species": hunt.species.label, "started_at": hunt.started_at, "ends_at": hunt.ends_at,

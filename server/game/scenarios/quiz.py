@@ -6,62 +6,49 @@ question. A session never repeats an observation, and each question is answered 
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 from django.db import transaction
-from django.db.models import Count
 from django.utils import timezone
 from rest_framework import status
 
 from server.common.errors import ApiError
-from server.observations.models import Observation
-from server.observations.publication import within_q
-from server.recordings.models import Recording
+from server.observations import player_reads
+from server.recordings.services import last_recorded_position
+from server.species.lookup import named_classes
 
 from ..ledger import AwardBatch, award
 from ..models import QuizQuestion, QuizSession
+
+if TYPE_CHECKING:
+    from server.observations.models import Observation
 
 NEAR_M = 30_000
 CHOICES = 4
 
 
-def player_position(player):
-    """Where the player last recorded (None if never)."""
-    return (Recording.objects.filter(owner=player).order_by("-recorded_at")
-            .values_list("location", flat=True).first())
-
-
-def _candidates(player, exclude_ids: set[int]):
-    return (Observation.objects.filter(recording__isnull=False, recording__status="accepted",
-                                       public_clip_token__isnull=False)
-            .exclude(observer=player).exclude(pk__in=exclude_ids).select_related("species"))
-
-
 def pick_observation(player, exclude_ids: set[int], rng: random.Random) -> Observation | None:
     """A recording of a species observed near the player if possible, else anywhere. "Near" is tested
     against public positions (obscured for sensitive species): which question comes is an oracle."""
-    where = player_position(player)
+    where = last_recorded_position(player)
     pools = []
     if where is not None:
-        pools.append(_candidates(player, exclude_ids).filter(within_q(player, where, NEAR_M)))
-    pools.append(_candidates(player, exclude_ids))
+        pools.append(player_reads.quiz_candidates(player, exclude_ids, near=where, metres=NEAR_M))
+    pools.append(player_reads.quiz_candidates(player, exclude_ids))
     for pool in pools:
         ids = list(pool.values_list("pk", flat=True)[:500])
         if ids:
-            return Observation.objects.select_related("species").get(pk=rng.choice(ids))
+            return player_reads.require_observation(rng.choice(ids), with_species=True)
     return None
 
 
 def distractors(obs: Observation, rng: random.Random) -> list[str]:
     """Three other species, preferring those also recorded (so also plausible around)."""
-    recorded = list(Observation.objects.filter(recording__isnull=False).exclude(species=obs.species)
-                    .values("species__label").annotate(n=Count("id")).order_by("-n")
-                    .values_list("species__label", flat=True)[:12])
+    recorded = player_reads.most_recorded_labels(obs.species, 12)
     rng.shuffle(recorded)
     picked = recorded[:CHOICES - 1]
     if len(picked) < CHOICES - 1:
-        from server.species.models import Species
-
-        rest = list(Species.objects.named_classes().filter(kind=obs.species.kind).exclude(pk=obs.species_id)
+        rest = list(named_classes().filter(kind=obs.species.kind).exclude(pk=obs.species_id)
                     .exclude(label__in=picked).values_list("label", flat=True))
         rng.shuffle(rest)
         picked += rest[:CHOICES - 1 - len(picked)]

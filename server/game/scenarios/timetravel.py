@@ -6,16 +6,21 @@ plausible on foot, bike or car.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.utils import timezone
 from rest_framework import status
 
 from server.common.errors import ApiError
-from server.observations.models import Observation
+from server.observations import player_reads
 from server.observations.publication import shown_observed_at
 
 from ..geo import haversine_m, speed_m_s
 from ..ledger import AwardBatch, award
 from ..models import TimeTravel
+
+if TYPE_CHECKING:
+    from server.observations.models import Observation
 
 MAX_WAYPOINTS = 8
 RADIUS_M = 150.0
@@ -25,7 +30,7 @@ MAX_SPEED_M_S = 40.0  # 144 km/h
 
 def route_observations(species, limit: int = MAX_WAYPOINTS) -> list[Observation]:
     """The species' oldest public observations, in time order (public positions only)."""
-    return list(Observation.objects.filter(species=species).order_by("observed_at", "id")[:limit])
+    return player_reads.oldest_of_species(species, limit)
 
 
 def story(obs: Observation) -> dict:
@@ -49,7 +54,7 @@ def get_or_start(player, species) -> TimeTravel:
 
 
 def describe(travel: TimeTravel) -> dict:
-    by_id = {o.pk: o for o in Observation.objects.filter(pk__in=travel.waypoints)}
+    by_id = player_reads.in_ids(travel.waypoints)
     steps = []
     for i, oid in enumerate(travel.waypoints):
         obs = by_id.get(oid)
@@ -68,7 +73,7 @@ def checkin(player, species, lat: float, lng: float, accuracy_m: float, batch: A
     travel = TimeTravel.objects.select_for_update().get(pk=get_or_start(player, species).pk)
     if travel.step >= len(travel.waypoints):
         raise ApiError("route_completed", "You have visited every waypoint.", status.HTTP_409_CONFLICT)
-    target = Observation.objects.get(pk=travel.waypoints[travel.step])
+    target = player_reads.require_observation(travel.waypoints[travel.step])
     now = timezone.now()
     if travel.last_point is not None and travel.last_checkin_at is not None:
         speed = speed_m_s((travel.last_point.y, travel.last_point.x, travel.last_checkin_at), (lat, lng, now),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -12,11 +13,15 @@ from server.common.errors import ApiError
 from server.common.permissions import is_researcher
 from server.common.strict_json import text_problem
 from server.observations import public_clips
-from server.species.models import Species
+from server.species.lookup import species_by_label
 
 from ..awards import settle
 from ..ledger import AwardBatch, total_xp
 from ..levels import SCENARIO_LEVELS, level_for
+
+if TYPE_CHECKING:
+    from server.species.models import Species
+
 
 def body(serializer_class, request) -> dict:
     serializer = serializer_class(data=request.data)
@@ -35,7 +40,7 @@ def species_or_400(label: str) -> Species:
     """The catalogue species with this label, else 400 ``unknown_species`` (also for a label with a NUL
     character or a lone surrogate, which never reaches the database)."""
     label = str(label).strip()
-    species = None if text_problem(label) else Species.objects.filter(label=label).first()
+    species = None if text_problem(label) else species_by_label(label)
     if species is None:
         raise ApiError("unknown_species", f"{str(label)[:80]!r} is not in the catalogue.",
                        fields={"species": "unknown"})

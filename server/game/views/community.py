@@ -13,8 +13,8 @@ from rest_framework.views import APIView
 from server.common.errors import ApiError
 from server.common.permissions import IsResearcher
 from server.maps.negotiation import AlwaysJson
-from server.observations.models import Observation, Status
-from server.observations.publication import is_withheld, published_instant, shown_observed_at
+from server.observations import player_reads
+from server.observations.publication import is_withheld, shown_observed_at
 
 from .. import id_history, identifications, review
 from ..serializers import IdentificationSerializer, QualityVoteSerializer, ReviewLabelSerializer
@@ -39,7 +39,7 @@ class IdentificationsView(APIView):
                                "tallies and what the asking user may do (viewer). Open to everyone; it holds no "
                                "position, time or recordist.")
     def get(self, request, pk: int):
-        obs = Observation.objects.select_related("species").filter(pk=pk).first()
+        obs = player_reads.observation(pk, with_species=True)
         if obs is None:
             raise ApiError("not_found", "No such observation.", status.HTTP_404_NOT_FOUND)
         return Response(id_history.history(obs, request.user))
@@ -54,7 +54,7 @@ class IdentificationsView(APIView):
         data = body(IdentificationSerializer, request)
         with awarding() as batch:
             ident, result = identifications.identify(request.user, pk, data["species"], data["kind"], batch)
-        species = Observation.objects.filter(pk=pk).values_list("species__label", flat=True).first()
+        species = player_reads.species_label(pk)
         return Response({"id": ident.pk, "species": ident.species.label, "kind": ident.kind,
                          "observation_species": species, "grade": grade_json(result)},
                         status=status.HTTP_201_CREATED)
@@ -65,7 +65,7 @@ class IdentificationsView(APIView):
     def delete(self, request, pk: int):
         with awarding() as batch:
             result = identifications.withdraw(request.user, pk, batch)
-        species = Observation.objects.filter(pk=pk).values_list("species__label", flat=True).first()
+        species = player_reads.species_label(pk)
         return Response({"observation_species": species, "grade": grade_json(result)})
 
 
@@ -93,10 +93,8 @@ class IdentifyQueueView(APIView):
     def get(self, request):
         if not identifications.may_identify(request.user):
             raise ApiError("level_too_low", "Identifying needs level 2.", status.HTTP_403_FORBIDDEN)
-        qs = (Observation.objects.filter(recording__isnull=False, status=Status.NEEDS_ID,
-                                         public_clip_token__isnull=False)
-              .exclude(observer=request.user).exclude(identifications__identifier=request.user)
-              .select_related("species").order_by(published_instant().desc(), "-id")[:50])
+        qs = (player_reads.needing_identification(request.user)
+              .exclude(identifications__identifier=request.user)[:50])
         return Response({"results": [{
             "observation": o.pk, "species": o.species.label, "status": o.status, "obscured": o.obscured,
             "lat": o.public_location.y, "lng": o.public_location.x,
@@ -111,7 +109,7 @@ class IdentifyAudioView(APIView):
     def get(self, request, pk: int):
         if not identifications.may_identify(request.user):
             raise ApiError("level_too_low", "Identifying needs level 2.", status.HTTP_403_FORBIDDEN)
-        obs = Observation.objects.filter(pk=pk, recording__isnull=False).first()
+        obs = player_reads.recorded(pk)
         if obs is None:
             raise ApiError("not_found", "No such recorded observation.", status.HTTP_404_NOT_FOUND)
         return clip_response(request, obs)
@@ -150,8 +148,7 @@ class ReviewLabelView(APIView):
         data = body(ReviewLabelSerializer, request)
         with awarding() as batch:
             labels = review.label(request.user, data["observation"], data["species"], data["propagate"], batch)
-        grades = dict(Observation.objects.filter(pk__in=[lab.observation_id for lab in labels])
-                      .values_list("pk", "status"))
+        grades = player_reads.statuses(lab.observation_id for lab in labels)
         return Response({"results": [{"observation": lab.observation_id, "species": lab.species.label,
                                       "propagated": lab.propagated, "status": grades[lab.observation_id],
                                       "previous_species": lab.previous_species.label if lab.previous_species
@@ -169,7 +166,7 @@ class ReviewSpectrogramView(APIView):
                    description="PNG of the marked segment of the private recording (time to the right, pitch "
                                "upwards, 0–12 kHz). Errors: not_found (404), audio_unavailable (404).")
     def get(self, request, pk: int):
-        obs = Observation.objects.filter(pk=pk, recording__isnull=False).select_related("recording").first()
+        obs = player_reads.recorded(pk)
         if obs is None:
             raise ApiError("not_found", "No such recorded observation.", status.HTTP_404_NOT_FOUND)
         try:

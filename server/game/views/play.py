@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from server.common.errors import ApiError
-from server.observations.models import Observation
+from server.observations import player_reads
 
 from .. import boards, leaderboards, quests, teams
 from ..models import Quest, Team, TeamMembership
@@ -89,7 +89,7 @@ class QuestContributeView(APIView):
     def post(self, request, pk: int):
         data = body(ContributeSerializer, request)
         quest = Quest.objects.filter(pk=pk).first()
-        obs = Observation.objects.filter(pk=data["observation"]).first()
+        obs = player_reads.observation(data["observation"])
         if quest is None or obs is None:
             raise ApiError("not_found", "No such quest or observation.", status.HTTP_404_NOT_FOUND)
         with awarding() as batch:

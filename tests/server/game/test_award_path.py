@@ -35,13 +35,14 @@ def badges_of(player) -> set[str]:
 
 def test_an_accepted_observation_costs_a_few_queries(game, player, bird_clips):
     clip = bird_clips[0]
-    # read everything (one query), insert the ledger rows, evaluate badges, grant the first ones
-    assert len(award_queries(player, clip)) == 4
-    assert len(award_queries(player, clip, lat=18.3001)) == 3   # nothing new to grant
+    # read what came before (the observations app's query) and the game's context (its own), insert the
+    # ledger rows, evaluate badges, grant the first ones
+    assert len(award_queries(player, clip)) == 5
+    assert len(award_queries(player, clip, lat=18.3001)) == 4   # nothing new to grant
     make_quest()
     # + count the observation (progress row locked, contribution) and save the progress; the quest's
     # points join the observation's INSERT
-    assert len(award_queries(player, clip, lat=18.3002)) == 5
+    assert len(award_queries(player, clip, lat=18.3002)) == 6
 
 
 def test_badge_definitions_apply_at_the_next_award(game, player, bird_clips):
