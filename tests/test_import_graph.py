@@ -120,32 +120,11 @@ def test_an_app_reaches_another_through_its_service_module(repo_graph, module, o
 # Where an app still reaches into another app's data, and why. DESIGN §1 wants service functions and the
 # one event only; this list may shrink (take an entry off when its module stops reaching), never grow: a new
 # read goes through a service function of the
-# app that owns the data (observations.services, observations.bulk, species.lookup, modelregistry.services,
-# game.board_access). `python -m tests.import_graph` prints the current reach.
-GAME_RULES = "the game's rules read the observation they award, test or show (ORM reads; target: observations.services)"
-GAME_CATALOGUE = "the game names species by the catalogue's model (target: species.lookup)"
+# app that owns the data (observations.services, observations.bulk, observations.player_reads, species.lookup,
+# modelregistry.services, game.board_access). `python -m tests.import_graph` prints the current reach.
 MAPS_READ_SIDE = ("maps is the observations' read side: filters, detail, exports and species pages build querysets "
                   "over Observation (target: observations.services querysets)")
 CROSS_APP_ALLOWED: dict[str, tuple[set[str], str]] = {
-    "server.game.anticheat": ({"models:observations"}, GAME_RULES),
-    "server.game.consequences": ({"models:observations"}, GAME_RULES),
-    "server.game.context": ({"models:observations", "table:observations_observation"},
-                            "the award's one context query reads the observer's previous observation and the "
-                            "species' count (bench_game's award time)"),
-    "server.game.admin": ({"models:species"}, GAME_CATALOGUE),
-    "server.game.fixtures_loader": ({"models:species"}, GAME_CATALOGUE),
-    "server.game.id_history": ({"models:observations"}, GAME_RULES),
-    "server.game.identifications": ({"models:observations", "models:species"}, GAME_RULES),
-    "server.game.quests": ({"models:observations"}, GAME_RULES),
-    "server.game.reconcile": ({"models:observations"}, GAME_RULES),
-    "server.game.review": ({"models:observations", "models:species"}, GAME_RULES),
-    "server.game.scenarios.adopt": ({"models:observations"}, GAME_RULES),
-    "server.game.scenarios.hunt": ({"models:observations"}, GAME_RULES),
-    "server.game.scenarios.quiz": ({"models:observations", "models:recordings", "models:species"}, GAME_RULES),
-    "server.game.scenarios.timetravel": ({"models:observations"}, GAME_RULES),
-    "server.game.views.common": ({"models:species"}, GAME_CATALOGUE),
-    "server.game.views.community": ({"models:observations"}, GAME_RULES),
-    "server.game.views.play": ({"models:observations"}, GAME_RULES),
     "server.maps.apps": ({"models:observations"}, "the tile generation follows Observation's post_save"),
     "server.maps.config_views": ({"models:observations", "models:species"}, MAPS_READ_SIDE),
     "server.maps.detail": ({"models:game", "models:observations"}, MAPS_READ_SIDE),
