@@ -136,8 +136,6 @@ CROSS_APP_ALLOWED: dict[str, tuple[set[str], str]] = {
     "server.maps.public_clip_backfill": ({"models:observations"}, MAPS_READ_SIDE),
     "server.maps.records": ({"models:observations"}, MAPS_READ_SIDE),
     "server.maps.species_views": ({"models:observations", "models:species"}, MAPS_READ_SIDE),
-    "server.observations.demo_import": ({"models:species"}, "the demo import resolves species by name"),
-    "server.observations.serializers": ({"models:species"}, "an observation's species field"),
 }
 
 

@@ -23,16 +23,21 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.db import transaction
 
-from server.species.models import Rank, Species
+from server.species.catalogue import (UncataloguedTaxonError, imported_species, is_soundscape,
+                                      is_species_rank)
 
 from .models import Observation, Source, Status
 from .record_terms import RATINGS, split_background
 from .services import build_observation
+
+if TYPE_CHECKING:
+    from server.species.models import Species
 
 SHARED_OBSERVATIONS = Path(settings.BASE_DIR).parent / "shared" / "data" / "birds-pr" / "observations.csv"
 FIXTURE_OBSERVATIONS = Path(settings.BASE_DIR) / "fixtures" / "demo" / "observations.csv"
@@ -103,43 +108,23 @@ def locality_centroids(rows: list[dict]) -> dict[str, tuple[float, float]]:
 DEFAULT_PARENT = "Unknown bird"
 
 
-def imported_parent(name: str, scientific: str, default_parent: str) -> Species:
-    """Where an uncatalogued taxon joins the tree: its catalogued genus, else ``default_parent``."""
-    genus = (Species.objects.filter(rank=Rank.GENUS, scientific_name__iexact=scientific.split()[0]).first()
-             if scientific else None)
-    parent = genus or Species.objects.filter(label=default_parent).first()
-    if parent is None:
-        raise DemoImportError(f"{name}: not in the catalogue and no {default_parent!r} to file it under "
-                              "(run manage.py load_species first)")
-    return parent
-
-
 def species_for(row: dict, cache: dict[str, Species], default_parent: str = DEFAULT_PARENT) -> Species:
     """The catalogue row for ``row``'s taxon (see the module's docstring); creates a missing species."""
     scientific, name = row["scientific"].strip(), row["species"].strip()
     key = scientific or name
     if key not in cache:
-        found = Species.objects.filter(scientific_name__iexact=scientific).first() if scientific else None
-        found = found or Species.objects.filter(label__iexact=name).first()
-        if found is None:
-            parent = imported_parent(name, scientific, default_parent)
-            found = Species.objects.create(label=name, common_name=name, scientific_name=scientific,
-                                           kind=parent.kind, rank=Rank.SPECIES, parent=parent,
-                                           identifiable=False, source="xeno-canto")
-        elif found.source == "xeno-canto" and found.parent_id is None:
-            # a row an earlier import made before the catalogue had ranks: file it in the tree
-            parent = imported_parent(name, scientific, default_parent)
-            found.parent, found.kind = parent, parent.kind
-            found.save(update_fields=["parent", "kind"])
-        cache[key] = found
+        try:
+            cache[key] = imported_species(name, scientific, default_parent=default_parent, source="xeno-canto")
+        except UncataloguedTaxonError as exc:
+            raise DemoImportError(str(exc)) from None
     return cache[key]
 
 
 def grade_for(species: Species) -> str:
     """xeno-canto's recordist identified the record: research grade at species rank only."""
-    if species.rank == Rank.SPECIES:
+    if is_species_rank(species):
         return Status.RESEARCH
-    return Status.CASUAL if species.rank == Rank.SOUNDSCAPE else Status.NEEDS_ID
+    return Status.CASUAL if is_soundscape(species) else Status.NEEDS_ID
 
 
 def background_by_id(path: Path, rows: list[dict]) -> dict[str, list[str]]:

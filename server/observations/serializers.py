@@ -8,7 +8,7 @@ from rest_framework_gis.fields import GeometrySerializerMethodField
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from server.common.permissions import is_researcher
-from server.species.models import Species
+from server.species.catalogue import species_named
 
 from . import record_terms
 from .models import Observation
@@ -98,8 +98,7 @@ def known_species_names(names: list[str]) -> list[str]:
     repeats; ``invalid_background_species`` naming the first unknown one."""
     out = []
     for name in names:
-        species = (Species.objects.filter(label__iexact=name).first()
-                   or Species.objects.filter(scientific_name__iexact=name).first())
+        species = species_named(name)
         if species is None or not species.scientific_name:
             raise serializers.ValidationError(f"Unknown species {name!r} in background_species.",
                                               code="invalid_background_species")

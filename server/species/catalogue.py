@@ -111,3 +111,50 @@ def load_catalogue(path: Path = DEFAULT_CATALOGUE) -> tuple[int, int]:
             rows[label].parent = parent
             rows[label].save(update_fields=["parent"])
     return created, updated
+
+
+class UncataloguedTaxonError(ValueError):
+    """A taxon the catalogue lacks has nowhere to join the tree; the message says what is missing."""
+
+
+def species_named(name: str) -> Species | None:
+    """The entry whose label, else whose scientific name, is ``name`` (any case), or None."""
+    return (Species.objects.filter(label__iexact=name).first()
+            or Species.objects.filter(scientific_name__iexact=name).first())
+
+
+def _imported_parent(name: str, scientific: str, default_parent: str) -> Species:
+    """Where an uncatalogued taxon joins the tree: its catalogued genus, else ``default_parent``."""
+    genus = (Species.objects.filter(rank=Rank.GENUS, scientific_name__iexact=scientific.split()[0]).first()
+             if scientific else None)
+    parent = genus or Species.objects.filter(label=default_parent).first()
+    if parent is None:
+        raise UncataloguedTaxonError(f"{name}: not in the catalogue and no {default_parent!r} to file it under "
+                                     "(run manage.py load_species first)")
+    return parent
+
+
+def imported_species(name: str, scientific: str, *, default_parent: str, source: str) -> Species:
+    """The entry for an imported record's taxon: matched by scientific name, then by label (any case). A
+    taxon the catalogue lacks is created as a non-claimable species under its catalogued genus (taking the
+    genus's kind), else under ``default_parent``; a row an earlier import of ``source`` made without a
+    parent is filed in the tree. Raises :class:`UncataloguedTaxonError` when there is no parent to file under."""
+    found = Species.objects.filter(scientific_name__iexact=scientific).first() if scientific else None
+    found = found or Species.objects.filter(label__iexact=name).first()
+    if found is None:
+        parent = _imported_parent(name, scientific, default_parent)
+        found = Species.objects.create(label=name, common_name=name, scientific_name=scientific, kind=parent.kind,
+                                       rank=Rank.SPECIES, parent=parent, identifiable=False, source=source)
+    elif found.source == source and found.parent_id is None:
+        parent = _imported_parent(name, scientific, default_parent)
+        found.parent, found.kind = parent, parent.kind
+        found.save(update_fields=["parent", "kind"])
+    return found
+
+
+def is_species_rank(species: Species) -> bool:
+    return species.rank == Rank.SPECIES
+
+
+def is_soundscape(species: Species) -> bool:
+    return species.rank == Rank.SOUNDSCAPE
