@@ -329,10 +329,14 @@ def cmd_cv(args: argparse.Namespace) -> int:
         cache_dir = DEFAULT_CACHE
     try:
         server = cv_models.ServerOptions(prior=not args.no_prior, gate=not args.no_gate)
+        from ml.field import FieldConfig
+
+        field_config = FieldConfig(epochs=args.epochs, alpha=args.alpha, hop_length=args.hop_length,
+                                   windows_per_epoch=args.windows_per_epoch)
         report = cross_validate(args.manifest, label_column=args.label_column, kind=args.model_kind,
                                 group_by=args.group_by, folds=args.folds, repeats=args.repeats, seed=args.seed,
-                                options=options, server_options=server, workers=args.workers, cache_dir=cache_dir,
-                                log=log)
+                                options=options, server_options=server, field_config=field_config,
+                                workers=args.workers, cache_dir=cache_dir, log=log)
     except (ManifestError, cv.CVError) as exc:
         code = "manifest_invalid" if isinstance(exc, ManifestError) else "cv_invalid"
         _print_json(_error(code, str(exc)))
@@ -347,6 +351,26 @@ def cmd_cv(args: argparse.Namespace) -> int:
         log(text)
         if not args.json_out:
             _print_json(report)
+    return 0
+
+
+# --- train-field -----------------------------------------------------------------------------------
+
+def cmd_train_field(args: argparse.Namespace) -> int:
+    """``train-field``: the field model (:mod:`ml.field`); exit status 2 on bad input or without the teachers extra."""
+    from ml.cv import CVError
+    from ml.field import FieldConfig, train_field
+    from ml.teachers.birdnet import TeacherUnavailable
+
+    cfg = FieldConfig(**{f.name: getattr(args, f.name) for f in fields(FieldConfig)})
+    try:
+        report = train_field(args.manifest, args.out, cfg, label_column=args.label_column, version=args.version,
+                             workers=args.workers)
+    except (ManifestError, CVError, TeacherUnavailable) as exc:
+        _print_json(_error("teacher_unavailable" if isinstance(exc, TeacherUnavailable) else "manifest_invalid",
+                           str(exc)))
+        return EXIT_USAGE
+    _print_json(report)
     return 0
 
 
@@ -469,6 +493,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from ml.baseline import DEFAULT_DATA_ROOT, DEFAULT_OUT
+    from ml.field import FieldConfig
     from ml.train import XNOR_CHOICES, TrainConfig
 
     parser = argparse.ArgumentParser(prog="python -m ml", description=__doc__.split("\n")[0])
@@ -571,11 +596,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--manifest", action="append", required=True, metavar="CSV",
                    help="manifest (repeatable: e.g. the shared data plus an export_training_set manifest)")
     p.add_argument("--label-column", default=None, help="default: 'species' if present, else 'label'")
-    p.add_argument("--model-kind", choices=["baseline", "phinet", "birdnet-probe", "verifier", "server"],
+    p.add_argument("--model-kind", choices=["baseline", "phinet", "birdnet-probe", "verifier", "server", "field"],
                    default="baseline",
                    help="baseline: train-baseline's recipe; phinet: python -m ml train per fold; birdnet-probe: a "
                         "linear probe on BirdNET's window logits; verifier: the server's BirdNET head; server: the "
-                        "analysis task's verdict (baseline + verifier + prior, combined); the last three need the "
+                        "analysis task's verdict (baseline + verifier + prior, combined); field: the field model's "
+                        "recipe (ml/field.py: dense distillation of the verifier, no_target); the last four need the "
                         "teachers extra")
     p.add_argument("--no-prior", action="store_true", help="server: leave the location/date prior out")
     p.add_argument("--no-gate", action="store_true",
@@ -594,8 +620,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--generations", type=int, default=1, help="phinet: born-again generations per fold")
     p.add_argument("--teacher", choices=["birdnet", "birdnet-probe", "none"], default="none", help="phinet: teacher")
     p.add_argument("--alpha", type=float, default=0.75, help="phinet: width multiplier")
-    p.add_argument("--hop-length", type=int, default=640, help="phinet: STFT hop at 24 kHz")
+    p.add_argument("--hop-length", type=int, default=640, help="phinet, field: STFT hop at 24 kHz")
+    p.add_argument("--windows-per-epoch", type=int, default=6000, help="field: windows drawn per epoch")
     p.set_defaults(func=cmd_cv)
+
+    p = sub.add_parser("train-field", help="train the field model (every label of the manifests + no_target; "
+                                           "dense distillation of the verifier, ml/field.py)")
+    p.add_argument("--manifest", action="append", required=True, metavar="CSV", help="manifest (repeatable)")
+    p.add_argument("--label-column", default=None)
+    p.add_argument("--out", required=True, help="runtime model file to write")
+    p.add_argument("--version", default=None)
+    p.add_argument("--workers", type=int, default=1, help="decoding processes")
+    for f in fields(FieldConfig):
+        p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
+    p.set_defaults(func=cmd_train_field)
 
     p = sub.add_parser("train-verifier", help="fit the server's verifier head (BirdNET + our labels) and its "
                                               "combination with the field model")

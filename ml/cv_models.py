@@ -42,7 +42,7 @@ import numpy as np
 from ml.manifest import ManifestRow
 from ml.runtime.audio import AudioError
 
-KINDS = ("baseline", "phinet", "birdnet-probe", "verifier", "server")
+KINDS = ("baseline", "phinet", "birdnet-probe", "verifier", "server", "field")
 
 
 @dataclass(frozen=True)
@@ -464,9 +464,45 @@ def birdnet_windows(rows: Sequence[ManifestRow], log: Callable[[str], None]
     return out, errors
 
 
+class FieldLearner:
+    """The field recipe per fold (:func:`ml.field.fit_field`), scored through the exported runtime file."""
+
+    def __init__(self, data, rows: Sequence[ManifestRow], config, workdir: Path,
+                 log: Callable[[str], None] = lambda line: None):
+        self.data = data
+        self.rows = list(rows)
+        self.labels = list(data.labels)
+        self.config = config
+        self.workdir = workdir
+        self.log = log
+        self.n_fits = 0
+
+    def fit(self, fit_idx: np.ndarray, val_idx: np.ndarray, seed: int) -> FittedRuntimeModel:
+        from ml.field import fit_field
+
+        self.n_fits += 1
+        out = self.workdir / f"field-fold-{self.n_fits}.npz"
+        report = fit_field(self.data, list(fit_idx), list(val_idx), replace(self.config, seed=seed), out,
+                           version=f"cv-field-fold-{self.n_fits}", log=self.log)
+        return FittedRuntimeModel(out, self.rows, self.labels, float(report["unknown_threshold"]),
+                                  {"temperature": report["temperature"], "unknown_threshold": report["unknown_threshold"],
+                                   "train_windows": report["train_windows"], "seconds": report["seconds"]})
+
+
 def prepare(kind: str, rows: Sequence[ManifestRow], workers: int, cache_dir: Path | None,
-            log: Callable[[str], None], options: PhinetOptions | None = None) -> tuple[list[int], list[dict], dict]:
+            log: Callable[[str], None], options: PhinetOptions | None = None,
+            field_config=None) -> tuple[list[int], list[dict], dict]:
     """(indices of the readable rows, skipped files as ``{file, code, message}``, kind-specific state)."""
+    if kind == "field":
+        from ml.cv import CVError
+        from ml.field import FieldConfig, load_field_data
+        from ml.teachers.birdnet import TeacherUnavailable
+
+        try:
+            data, ok, skipped = load_field_data(rows, (field_config or FieldConfig()).hop_length, workers, log)
+        except TeacherUnavailable as exc:
+            raise CVError(f"this model kind needs BirdNET (the teachers extra): {exc}") from None
+        return ok, skipped, {"field_data": data}
     if kind == "baseline":
         feats, errors = baseline_features([r.path for r in rows], workers, cache_dir, log)
         ok = [i for i, f in enumerate(feats) if f is not None]
@@ -500,9 +536,15 @@ def prepare(kind: str, rows: Sequence[ManifestRow], workers: int, cache_dir: Pat
 
 
 def make_learner(kind: str, rows: Sequence[ManifestRow], ok: Sequence[int], state: dict,
-                 options: PhinetOptions | None, log: Callable[[str], None], server: ServerOptions | None = None):
+                 options: PhinetOptions | None, log: Callable[[str], None], server: ServerOptions | None = None,
+                 field_config=None):
     """The learner of ``kind`` over ``rows[i] for i in ok`` (the readable ones, as :func:`prepare` found)."""
     rows = [rows[i] for i in ok]
+    if kind == "field":
+        from ml.field import FieldConfig
+
+        return FieldLearner(state["field_data"], rows, field_config or FieldConfig(),
+                            Path(tempfile.mkdtemp(prefix="dawn-cv-field-")), log)
     if kind == "verifier":
         return VerifierLearner([state["windows"][i] for i in ok], rows, server or ServerOptions(), log)
     if kind == "server":

@@ -17,14 +17,14 @@ from ml.manifest import ManifestError, read_manifests
 def cross_validate(manifests: Sequence[str | Path], *, label_column: str | None = None, kind: str = "baseline",
                    group_by: str = "recording", folds: int = 5, repeats: int = 5, seed: int = 20261206,
                    options: cv_models.PhinetOptions | None = None,
-                   server_options: cv_models.ServerOptions | None = None, workers: int = 2,
+                   server_options: cv_models.ServerOptions | None = None, field_config=None, workers: int = 2,
                    cache_dir: Path | None = None, log: Callable[[str], None] = lambda line: None) -> dict:
     """The JSON report of ``python -m ml cv`` (see :mod:`ml.cv` for what is measured and how)."""
     if group_by not in cv.GROUP_BY:
         raise cv.CVError(f"group_by must be one of {', '.join(cv.GROUP_BY)}, got {group_by!r}.")
     table = read_manifests(manifests, label_column)
     rows = list(table.rows)
-    ok, skipped, state = cv_models.prepare(kind, rows, workers, cache_dir, log, options)
+    ok, skipped, state = cv_models.prepare(kind, rows, workers, cache_dir, log, options, field_config)
     for s in skipped:
         log(f"warning: {s['file']}: skipped ({s['code']}: {s['message']})")
     kept = [rows[i] for i in ok]
@@ -41,7 +41,7 @@ def cross_validate(manifests: Sequence[str | Path], *, label_column: str | None 
     else:
         groups = [r.recording for r in kept]
     outer = cv.outer_folds(labels, groups, folds, repeats, seed)
-    learner = cv_models.make_learner(kind, rows, ok, state, options, log, server_options)
+    learner = cv_models.make_learner(kind, rows, ok, state, options, log, server_options, field_config)
     result = cv.run_cv(labels, groups, learner, outer, seed, log)
     groups_per_label = {lab: len({g for g, y in zip(groups, labels) if y == lab}) for lab in sorted(set(labels))}
     report = {"command": "cv", "manifests": [str(m) for m in manifests], "label_column": table.label_column,
@@ -51,6 +51,35 @@ def cross_validate(manifests: Sequence[str | Path], *, label_column: str | None 
               "skipped": skipped, **result.summary()}
     if kind == "phinet":
         report["phinet_options"] = asdict(options or cv_models.PhinetOptions())
+    if len(manifests) > 1:
+        report["per_manifest"] = per_manifest_scores(manifests, label_column, result)
+    if kind == "field":
+        from ml.field import FieldConfig
+
+        report["field_config"] = asdict(field_config or FieldConfig())
     if kind in ("verifier", "server"):
         report["server_options"] = asdict(server_options or cv_models.ServerOptions())
     return report
+
+
+def per_manifest_scores(manifests: Sequence[str | Path], label_column: str | None, result: cv.CVResult) -> dict:
+    """Per manifest (its labels: those no earlier manifest names), pooled over every out-of-fold prediction:
+    files, accuracy, unknown rate and ECE (10 bins)."""
+    import numpy as np
+
+    from ml import metrics
+    from ml.verifier_train import manifest_label_groups
+
+    y_true, y_pred = np.array(result.y_true), np.array(result.y_pred)
+    conf, unknown = np.array(result.confidence), np.array(result.unknown, dtype=bool)
+    out = {}
+    for m, labels in zip(manifests, manifest_label_groups(manifests, label_column, result.labels)):
+        sel = np.isin(y_true, labels)
+        if not sel.any():
+            continue
+        correct = y_true[sel] == y_pred[sel]
+        out[str(m)] = {"labels": len(labels), "predictions": int(sel.sum()),
+                       "accuracy": round(float(correct.mean()), 4),
+                       "unknown_rate": round(float(unknown[sel].mean()), 4),
+                       "ece_pooled": round(metrics.expected_calibration_error(conf[sel], correct), 4)}
+    return out

@@ -12,8 +12,10 @@ from ml.runtime.phinet_model import ARCHITECTURE
 
 def student_header(model: PhiNet, *, labels: list[str], model_set: str, version: str, params: FeatureParams,
                    input_scale: float, temperature: float = 1.0, unknown_threshold: float = 0.0,
-                   metrics: dict | None = None, training: dict | None = None, layers: list[dict]) -> dict:
-    """The runtime header of a ``phinet`` student (arrays are filled in by ``save_model``)."""
+                   metrics: dict | None = None, training: dict | None = None, layers: list[dict],
+                   aggregation: str = "mean") -> dict:
+    """The runtime header of a ``phinet`` student (arrays are filled in by ``save_model``); ``aggregation`` is how
+    the runtime pools a file's windows (:func:`ml.runtime.classifier.aggregate_windows`)."""
     return {
         "format_version": 2 if model.cfg.binary and model.cfg.binary_shortcuts else 1,  # see model_format
         "model_version": version,
@@ -26,7 +28,7 @@ def student_header(model: PhiNet, *, labels: list[str], model_set: str, version:
         "labels": list(labels),
         "temperature": float(temperature),
         "unknown_threshold": float(unknown_threshold),
-        "aggregation": "mean",
+        "aggregation": aggregation,
         "metrics": metrics or {},
         "training": {"exported_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), **(training or {})},
     }

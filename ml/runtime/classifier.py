@@ -18,7 +18,10 @@ How a file is classified (the same for every architecture):
    ``softmax(logits / temperature)``, one row per window (:meth:`predict_windows`);
 4. **the file's probabilities are the mean of its window probabilities** (``aggregation: "mean"``),
    leaving out digitally silent windows (RMS below :data:`SILENCE_RMS`, -80 dBFS); a file that
-   is silent throughout gets uniform probabilities (and so comes out ``"unknown"``);
+   is silent throughout gets uniform probabilities (and so comes out ``"unknown"``). A model with a
+   :data:`NO_TARGET` label (``aggregation: "mean-target"``) also leaves out the windows where
+   ``no_target`` has at least half the probability (unless every window is such), and its file
+   probabilities give ``no_target`` 0, the rest renormalised (:func:`aggregate_windows`);
 5. with ``allowed``, labels outside that set are dropped and the rest renormalised to sum to 1;
 6. if the top probability is below the calibrated ``unknown_threshold`` the label is
    ``"unknown"`` (``ranked`` still lists the best guesses).
@@ -42,7 +45,7 @@ import numpy as np
 
 from ml.runtime.audio import resample
 from ml.runtime.features import FeatureParams, window_starts
-from ml.runtime.model_format import (ModelFormatError, feature_params_of, load_model_file, save_model,
+from ml.runtime.model_format import (NO_TARGET, ModelFormatError, feature_params_of, load_model_file, save_model,
                                      verify_model_file)
 
 UNKNOWN = "unknown"
@@ -111,6 +114,33 @@ def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
     z = logits - logits.max(axis=axis, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=axis, keepdims=True)
+
+
+def aggregate_windows(probs: np.ndarray, sounding: np.ndarray, aggregation: str = "mean",
+                      no_target: int | None = None) -> np.ndarray:
+    """A file's probabilities from its windows' ``probs`` (n_windows, n_labels) and ``sounding`` mask.
+
+    ``"mean"``: the mean over the sounding windows (uniform when none sounds). ``"mean-target"`` (``no_target``
+    is the column of :data:`NO_TARGET`): the mean over the sounding windows where ``no_target`` has less than
+    half the probability (all sounding windows when none has), then ``no_target`` set to 0 and the rest
+    renormalised, so a file's answer is always one of the target labels.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    sounding = np.asarray(sounding, dtype=bool)
+    n_labels = probs.shape[1]
+    if not sounding.any():
+        p = np.full(n_labels, 1.0 / n_labels)
+    elif aggregation == "mean-target" and no_target is not None:
+        target = sounding & (probs[:, no_target] < 0.5)
+        p = probs[target if target.any() else sounding].mean(axis=0)
+    else:
+        p = probs[sounding].mean(axis=0)
+    if aggregation == "mean-target" and no_target is not None:
+        p = p.copy()
+        p[no_target] = 0.0
+        total = p.sum()
+        p = p / total if total > 0 else np.where(np.arange(n_labels) == no_target, 0.0, 1.0 / (n_labels - 1))
+    return p
 
 
 def as_mono(samples: np.ndarray) -> np.ndarray:
@@ -228,13 +258,12 @@ class WindowedClassifier:
                          for s in window_starts(x.size, self.feature_params)])
 
     def file_probabilities(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
-        """(n_labels,) file probabilities: mean over the non-silent windows (uniform if none)."""
+        """(n_labels,) file probabilities: :func:`aggregate_windows` of the non-silent windows (uniform if none)."""
         x = self.to_model_rate(samples, sample_rate)
         probs = self._window_probs(x)
         sounding = self.window_rms(x) >= SILENCE_RMS
-        if not sounding.any():
-            return np.full(len(self.labels), 1.0 / len(self.labels))
-        return probs[sounding].mean(axis=0)
+        return aggregate_windows(probs, sounding[: len(probs)], self.header.get("aggregation", "mean"),
+                                 self._index.get(NO_TARGET))
 
     def label_mask(self, allowed: Iterable[str] | None) -> np.ndarray | None:
         """Boolean mask over :attr:`labels` for an ``allowed`` set (None = every label)."""

@@ -44,7 +44,8 @@ FORMAT_VERSION = 1  # what a file is written as unless its contents need a later
 # use it say 2, so a runtime from before it refuses them instead of silently computing something else.
 READABLE_FORMAT_VERSIONS = (1, 2)
 HEADER_KEY = "__header__"
-AGGREGATIONS = ("mean",)
+AGGREGATIONS = ("mean", "mean-target")  # see ml.runtime.classifier.aggregate_windows
+NO_TARGET = "no_target"  # the label "mean-target" leaves out of a file's answer
 ALLOWED_DTYPES = ("float16", "float32", "uint8", "int8", "int32")
 MAX_FILE_BYTES = 64 * 1024 * 1024       # compressed size on disk
 MAX_UNCOMPRESSED_BYTES = 256 * 1024 * 1024  # guards against zip bombs
@@ -105,6 +106,8 @@ def validate_header(header: Any) -> dict:
         _fail(f"unknown_threshold must be a number in [0, 1], got {threshold!r}.")
     if header["aggregation"] not in AGGREGATIONS:
         _fail(f"Unsupported aggregation {header['aggregation']!r}; known: {', '.join(AGGREGATIONS)}.")
+    if header["aggregation"] == "mean-target" and NO_TARGET not in labels:
+        _fail(f"aggregation 'mean-target' needs a {NO_TARGET!r} label.")
     model_set = header.get("model_set")
     if model_set is not None and model_set not in MODEL_SETS:
         _fail(f"model_set must be one of {', '.join(MODEL_SETS)}, got {model_set!r}.")

@@ -95,6 +95,7 @@ def test_shipped_baseline_is_small_self_describing_and_loads():
     ({"temperature": 0}, "temperature"),
     ({"unknown_threshold": 1.5}, "unknown_threshold"),
     ({"aggregation": "max"}, "aggregation"),
+    ({"aggregation": "mean-target"}, "no_target"),
     ({"feature_params": {"sample_rate": 24000, "bogus": 1}}, "unknown fields"),
 ])
 def test_bad_headers_are_refused_on_load(tmp_path, change, message):
