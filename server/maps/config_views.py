@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.cache import cache
-from django.contrib.gis.db.models import Extent
-from django.db.models import Count
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
@@ -13,8 +11,8 @@ from rest_framework.views import APIView
 
 from server.common.permissions import is_researcher
 from server.observations.geoprivacy import CELL_DEGREES
-from server.observations.models import Observation
-from server.species.models import Rank, Species
+from server.observations.public_reads import counts_per_species, public_extent
+from server.species.lookup import filterable_species
 
 from . import generation
 from .tilemath import MAX_ZOOM, POINT_ZOOM
@@ -33,9 +31,8 @@ def data_summary() -> dict:
     key = f"map-config-summary:{generation.scope()}:{generation.current()}"
     summary = cache.get(key)
     if summary is None:
-        box = Observation.objects.order_by().aggregate(box=Extent("public_location"))["box"]
-        summary = {"extent": [round(v, 6) for v in box] if box else None,
-                   "counts": dict(Observation.objects.order_by().values_list("species_id").annotate(n=Count("id")))}
+        box = public_extent()
+        summary = {"extent": [round(v, 6) for v in box] if box else None, "counts": counts_per_species()}
         cache.set(key, summary)
     return summary
 
@@ -56,8 +53,7 @@ class MapConfigView(APIView):
         counts = summary["counts"]
         # the filter's entries: every taxon and city-sound class observed, with its rank (a soundscape names
         # no taxon and no class, so it is no filter)
-        species = (Species.objects.filter(pk__in=counts).exclude(rank=Rank.SOUNDSCAPE)
-                   .order_by("common_name"))
+        species = filterable_species(counts)
         return Response({
             "tile_url": request.build_absolute_uri("/api/v1/map/tiles/") + "{z}/{x}/{y}.mvt",
             "style_url": style_url(), "basemap_url": basemap_url(), "extent": summary["extent"],

@@ -1,36 +1,19 @@
 """One observation as the map's popup shows it, with geoprivacy applied for the asking user."""
 from __future__ import annotations
 
-from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from django.db import connection
 from django.urls import reverse
 
 from server.common.permissions import is_researcher
+from server.game.identification_reads import current_identifications
 from server.observations import public_clips, record_terms
-from server.observations.models import Observation, Source, Status
+from server.observations.public_reads import Source, Status
 from server.observations.publication import public_cell, sees_true_location, shown_answers, shown_time
 from server.observations.services import public_uncertainty_m
 
-
-@lru_cache(maxsize=1)
-def identifications_available() -> bool:
-    """Community identifications come from the game app once its tables exist."""
-    try:
-        from server.game.models import Identification
-    except ImportError:
-        return False
-    return Identification._meta.db_table in connection.introspection.table_names()
-
-
-def identifications(obs: Observation) -> list[dict]:
-    """The identifications that count now (withdrawn ones are in the game's history,
-    ``GET /api/v1/observations/{id}/identifications/``)."""
-    if not identifications_available():
-        return []
-    return [{"species": i.species.label, "kind": i.kind, "identifier": i.identifier.username,
-             "created_at": i.created_at.isoformat()}
-            for i in obs.identifications.filter(withdrawn_at__isnull=True).select_related("species", "identifier")]
+if TYPE_CHECKING:
+    from server.observations.models import Observation
 
 
 def is_human_verified(obs: Observation) -> bool:
@@ -84,7 +67,7 @@ def observation_detail(obs: Observation, user, build_uri) -> dict:
         "source_url": source_url,
         "model": model_info(obs),
         "kind_conflict": obs.kind_conflict, "answers": shown_answers(obs, withheld),
-        "identifications": identifications(obs),
+        "identifications": current_identifications(obs.pk),
         "audio_url": build_uri(clip) if clip else None,
         "spectrogram_url": build_uri(reverse("map-observation-spectrogram", args=[obs.pk])) if clip else None,
         "recording_url": (build_uri(reverse("recording-detail", args=[obs.recording_id]))

@@ -4,6 +4,8 @@ The audio route serves the private recording only to those who may hear it (see
 :class:`ObservationAudioView`); the popup plays the public clip, and the spectrogram is drawn from it."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.http import FileResponse, HttpResponseRedirect
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -15,7 +17,7 @@ from ml.runtime.audio import AudioError
 from server.common.errors import ApiError
 from server.common.permissions import is_researcher
 from server.observations import public_clips
-from server.observations.models import Observation
+from server.observations.public_reads import observation_with_relations
 from server.platform import storage as files
 from server.recordings.private_audio import CACHE_CONTROL, original_response, tag_free_response
 
@@ -23,9 +25,12 @@ from .detail import observation_detail
 from .media import audio_file, spectrogram_png
 from .negotiation import AlwaysJson
 
+if TYPE_CHECKING:
+    from server.observations.models import Observation
+
 
 def observation_or_404(pk: int) -> Observation:
-    obs = (Observation.objects.select_related("species", "recording", "observer").filter(pk=pk).first())
+    obs = observation_with_relations(pk)
     if obs is None:
         raise ApiError("not_found", f"No observation {pk}.", status_code=404)
     return obs

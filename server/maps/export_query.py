@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from server.observations.filters import parse_bbox
-from server.observations.models import Observation
+from server.observations.public_reads import occurrences
 
 from .filters import MapFilters, apply_map_filters
 
@@ -13,7 +13,7 @@ def export_queryset(filters: MapFilters, bbox: str | None):
     Every format is Darwin Core occurrences, so a record whose taxon has no scientific name (a city
     sound such as ``siren``: not an organism) is left out; no export carries an empty ``scientificName``.
     """
-    qs = apply_map_filters(Observation.objects.exclude(species__scientific_name=""), filters, coarse=True)
+    qs = apply_map_filters(occurrences(), filters, coarse=True)
     if bbox:
         qs = qs.filter(public_location__intersects=parse_bbox(bbox))
     return qs

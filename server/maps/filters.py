@@ -19,8 +19,8 @@ from server.common.errors import ApiError
 from server.observations.filters import (GRADE_PARAM, RATING_PARAM, parse_grades, parse_instant, parse_ratings,
                                          split_list)
 from server.observations.geoprivacy import coarse_from, coarse_until, midnight_within
-from server.observations.models import Source
-from server.species.models import Species
+from server.observations.public_reads import Source
+from server.species.lookup import species_matching
 
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 SOUND_TYPE_RE = re.compile(r"^[a-z][a-z \-]{0,39}$")
@@ -78,8 +78,7 @@ def resolve_species(raw: str) -> tuple[int, ...]:
     items = split_list(raw, "species")
     ids = {int(x) for x in items if x.isdigit()}
     names = [x for x in items if not x.isdigit()]
-    found = Species.objects.filter(Q(id__in=ids) | Q(label__in=names) | Q(scientific_name__in=names))
-    rows = list(found.values_list("id", "label", "scientific_name"))
+    rows = species_matching(ids, names)
     known = {str(r[0]) for r in rows} | {r[1] for r in rows} | {r[2] for r in rows}
     unknown = [x for x in items if x not in known]
     if unknown:

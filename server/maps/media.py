@@ -8,12 +8,16 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from server.observations.models import Observation, Source
+from server.observations.public_reads import Source
 from server.platform import storage as files
 from server.recordings.private_audio import AudioSource
+
+if TYPE_CHECKING:
+    from server.observations.models import Observation
 
 
 def clip_dirs() -> list[Path]:

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 
 from ml.runtime import reencode, speech
 from ml.runtime.audio import AudioError, decode
 from server.observations import public_clips
-from server.observations.models import Observation
+from server.observations.public_reads import all_observations
 
 from .media import audio_file
+
+if TYPE_CHECKING:
+    from server.observations.models import Observation
 
 log = logging.getLogger(__name__)
 IMPORTED_CLIP_S = 10.0
@@ -80,7 +84,7 @@ def build_public_clip(obs: Observation, *, force: bool = False) -> str:
 def backfill(queryset=None, *, force: bool = False) -> BackfillCounts:
     """Run :func:`build_public_clip` over ``queryset`` (default: every observation); idempotent."""
     counts = BackfillCounts()
-    qs = queryset if queryset is not None else Observation.objects.all()
+    qs = queryset if queryset is not None else all_observations()
     for obs in qs.select_related("recording").order_by("pk").iterator(chunk_size=200):
         result = build_public_clip(obs, force=force)
         setattr(counts, result, getattr(counts, result) + 1)

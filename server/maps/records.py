@@ -8,16 +8,20 @@ and ``informationWithheld`` say so.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from server.observations.geoprivacy import coarse_date
 from server.observations import public_clips, record_terms
-from server.observations.models import Observation, Source
+from server.observations.public_reads import Source
 from server.observations.services import public_uncertainty_m
 from server.species.taxonomy import classification_of
 
 from . import dwca
 from .countries import country_code
 from .detail import basis_of_record, is_human_verified
+
+if TYPE_CHECKING:
+    from server.observations.models import Observation
 
 XC_MIME = "audio/mpeg"  # xeno-canto serves its originals as MP3
 

@@ -3,7 +3,9 @@ observations per ISO week, all years pooled, with every year counted), a gridded
 public positions, the time-ordered route, and the Time travel scenario's waypoints."""
 from __future__ import annotations
 
-from django.db.models import Count, F, FloatField, Func, Q
+from typing import TYPE_CHECKING
+
+from django.db.models import Count, F, FloatField, Func
 from django.db.models.functions import ExtractWeek, ExtractYear, Floor, TruncDay, TruncWeek
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -15,15 +17,18 @@ from server.common.errors import ApiError
 from server.common.permissions import is_researcher
 from server.common.strict_json import text_problem
 from server.observations.filters import parse_bbox
-from server.observations.models import Observation
 from server.observations.geoprivacy import CELL_DEGREES
+from server.observations.public_reads import all_observations
 from server.observations.publication import public_cell, published_instant, shown_time
-from server.species.models import Species
+from server.species.lookup import species_by_key
 
 from server.game.scenarios.timetravel import route_observations, story
 
 from .filters import MapFilters, apply_map_filters, parse_map_filters
 from .tile_views import MAP_FILTER_PARAMS
+
+if TYPE_CHECKING:
+    from server.species.models import Species
 
 MAX_ROUTE_POINTS = 5000
 BBOX_PARAM = OpenApiParameter("bbox", OpenApiTypes.STR, description="minLng,minLat,maxLng,maxLat (WGS84)")
@@ -34,10 +39,7 @@ def species_or_404(key: str) -> Species:
     with a NUL character or a lone surrogate names no species and never reaches the database)."""
     if text_problem(key):
         raise ApiError("unknown_species", "No such species.", status_code=404)
-    q = Q(label=key) | Q(scientific_name=key)
-    if key.isdigit():
-        q |= Q(pk=int(key))
-    species = Species.objects.filter(q).first()
+    species = species_by_key(key)
     if species is None:
         raise ApiError("unknown_species", f"No species {key!r}.", status_code=404)
     return species
@@ -49,7 +51,7 @@ def filtered_observations(request, geo_field: str):
     params = request.query_params.copy()
     params.pop("species", None)
     filters: MapFilters = parse_map_filters(params)
-    qs = apply_map_filters(Observation.objects.all(), filters, coarse=not is_researcher(request.user))
+    qs = apply_map_filters(all_observations(), filters, coarse=not is_researcher(request.user))
     if request.query_params.get("bbox"):
         qs = qs.filter(**{f"{geo_field}__intersects": parse_bbox(request.query_params["bbox"])})
     return qs

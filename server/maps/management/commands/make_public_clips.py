@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from server.maps.public_clip_backfill import backfill
-from server.observations.models import Observation
+from server.observations.public_reads import observations_from
 
 
 class Command(BaseCommand):
@@ -14,6 +14,5 @@ class Command(BaseCommand):
         parser.add_argument("--source", choices=["app", "xeno-canto"], default=None)
 
     def handle(self, *args, force: bool, source: str | None, **options):
-        qs = Observation.objects.all() if source is None else Observation.objects.filter(source=source)
-        counts = backfill(qs, force=force)
+        counts = backfill(observations_from(source), force=force)
         self.stdout.write("public clips: " + ", ".join(f"{k} {v}" for k, v in counts.as_dict().items()))
