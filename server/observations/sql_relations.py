@@ -10,6 +10,8 @@ statements that must name it (``LOCK``, ``INSERT``, ``VACUUM``).
 """
 from __future__ import annotations
 
+from functools import cache
+
 from .models import Observation
 
 # The columns other apps' SQL may read, by the model's attribute names (foreign keys as ``<field>_id``).
@@ -29,7 +31,9 @@ def _column(attname: str) -> str:
     return field.column if field.column == attname else f"{field.column} AS {attname}"
 
 
+@cache
 def observation_rows() -> str:
     """Every observation as a parenthesised ``SELECT`` of :data:`READ_COLUMNS` (named as listed there), for
-    ``FROM {observation_rows()} alias``; see the module docstring for why it costs nothing."""
+    ``FROM {observation_rows()} alias``; see the module docstring for why it costs nothing. Built once per
+    process (the model's metadata is fixed at run time)."""
     return f"(SELECT {', '.join(map(_column, READ_COLUMNS))} FROM {observation_table()})"

@@ -7,6 +7,8 @@ is frozen in a migration (the map summary's refresh function joins the labels) n
 """
 from __future__ import annotations
 
+from functools import cache
+
 from .models import Species
 
 # The columns other apps' SQL may read, by the model's attribute names.
@@ -24,6 +26,8 @@ def _column(attname: str) -> str:
     return field.column if field.column == attname else f"{field.column} AS {attname}"
 
 
+@cache
 def species_rows() -> str:
-    """Every species as a parenthesised ``SELECT`` of :data:`READ_COLUMNS`, for ``JOIN {species_rows()} alias``."""
+    """Every species as a parenthesised ``SELECT`` of :data:`READ_COLUMNS`, for ``JOIN {species_rows()} alias``;
+    built once per process."""
     return f"(SELECT {', '.join(map(_column, READ_COLUMNS))} FROM {species_table()})"
