@@ -110,3 +110,19 @@ def test_train_field_refuses_a_missing_manifest_and_writes_nothing(tmp_path, cap
     assert main(["train-field", "--manifest", str(tmp_path / "missing.csv"), "--out", str(out)]) == 2
     assert '"manifest_invalid"' in capsys.readouterr().out
     assert not out.exists()
+
+
+def test_the_shipped_field_model_names_birds_and_city_sounds_within_500_kb(load_clip):
+    from ml.runtime.classifier import MODELS_DIR
+
+    path = MODELS_DIR / "field.npz"
+    clf = load_classifier(path)
+    assert path.stat().st_size <= 500_000
+    assert len(clf.labels) == 33 and clf.labels[-1] == NO_TARGET and clf.header["aggregation"] == "mean-target"
+    assert {"Puerto Rican Owl", "Elfin Woods Warbler", "dog_bark", "siren"} <= set(clf.labels)
+    for clip, label in (("XC308530_puerto_rican_owl.ogg", "Puerto Rican Owl"),  # issue 25: the baseline said dog_bark
+                        ("US8K_130030-3-0-0_dog_bark.ogg", "dog_bark")):
+        samples, sr = load_clip(clip)
+        pred = clf.classify(samples, sr, top_k=33)
+        assert pred.label == label
+        assert dict(pred.ranked)[NO_TARGET] == 0.0
