@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from functools import cache
 
+from server.common.model_relation import projection_sql
+
 from .models import Observation
 
 # The columns other apps' SQL may read, by the model's attribute names (foreign keys as ``<field>_id``).
@@ -25,15 +27,9 @@ def observation_table() -> str:
     return Observation._meta.db_table
 
 
-def _column(attname: str) -> str:
-    """``column`` or ``column AS attname`` for the model field with attribute name ``attname``."""
-    field = next(f for f in Observation._meta.concrete_fields if f.attname == attname)
-    return field.column if field.column == attname else f"{field.column} AS {attname}"
-
-
 @cache
 def observation_rows() -> str:
     """Every observation as a parenthesised ``SELECT`` of :data:`READ_COLUMNS` (named as listed there), for
     ``FROM {observation_rows()} alias``; see the module docstring for why it costs nothing. Built once per
     process (the model's metadata is fixed at run time)."""
-    return f"(SELECT {', '.join(map(_column, READ_COLUMNS))} FROM {observation_table()})"
+    return projection_sql(Observation, READ_COLUMNS)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from functools import cache
 
+from server.common.model_relation import projection_sql
+
 from .models import Species
 
 # The columns other apps' SQL may read, by the model's attribute names.
@@ -21,13 +23,8 @@ def species_table() -> str:
     return Species._meta.db_table
 
 
-def _column(attname: str) -> str:
-    field = next(f for f in Species._meta.concrete_fields if f.attname == attname)
-    return field.column if field.column == attname else f"{field.column} AS {attname}"
-
-
 @cache
 def species_rows() -> str:
     """Every species as a parenthesised ``SELECT`` of :data:`READ_COLUMNS`, for ``JOIN {species_rows()} alias``;
     built once per process."""
-    return f"(SELECT {', '.join(map(_column, READ_COLUMNS))} FROM {species_table()})"
+    return projection_sql(Species, READ_COLUMNS)
