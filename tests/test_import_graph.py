@@ -117,20 +117,13 @@ def test_an_app_reaches_another_through_its_service_module(repo_graph, module, o
     assert {m for m in repo_graph[module] if m.startswith(other_app + ".")} <= allowed
 
 
-# Where an app still reaches into another app's data, and why. DESIGN §1 wants service functions and the
-# one event only; this list may shrink (take an entry off when its module stops reaching), never grow: a new
-# read goes through a service function of the
-# app that owns the data (observations.services, observations.bulk, observations.player_reads,
-# observations.public_reads, species.lookup, modelregistry.services, game.board_access, game.identification_reads),
-# and SQL composed in another app reads the relations of observations.sql_relations and species.sql_relations.
-# `python -m tests.import_graph` prints the current reach.
-CROSS_APP_ALLOWED: dict[str, tuple[set[str], str]] = {}
-
-
-def test_apps_reach_into_each_other_only_where_listed():
-    found = cross_app_reach()
-    new = {m: sorted(reach - CROSS_APP_ALLOWED.get(m, (set(), ""))[0]) for m, reach in found.items()}
-    assert {m: r for m, r in new.items() if r} == {}, "read through the owning app's service module instead"
+def test_no_app_reaches_into_another_apps_models_or_tables():
+    """DESIGN §1: a read of another app's data goes through a service function of the app that owns it
+    (observations.services, .bulk, .player_reads, .public_reads; species.lookup, .catalogue;
+    modelregistry.services; recordings.services; game.board_access, .identification_reads), and SQL composed in
+    another app reads the relations of observations.sql_relations and species.sql_relations.
+    ``python -m tests.import_graph`` prints the reach."""
+    assert cross_app_reach() == {}, "read through the owning app's service module instead"
 
 
 def test_cross_app_reach_counts_model_imports_and_foreign_tables(tmp_path):
