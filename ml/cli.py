@@ -332,7 +332,7 @@ def cmd_cv(args: argparse.Namespace) -> int:
         from ml.field import FieldConfig
 
         field_config = FieldConfig(epochs=args.epochs, alpha=args.alpha, hop_length=args.hop_length,
-                                   windows_per_epoch=args.windows_per_epoch)
+                                   windows_per_epoch=args.windows_per_epoch, lr=args.lr, kd_alpha=args.kd_alpha)
         report = cross_validate(args.manifest, label_column=args.label_column, kind=args.model_kind,
                                 group_by=args.group_by, folds=args.folds, repeats=args.repeats, seed=args.seed,
                                 options=options, server_options=server, field_config=field_config,
@@ -622,6 +622,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=0.75, help="phinet: width multiplier")
     p.add_argument("--hop-length", type=int, default=640, help="phinet, field: STFT hop at 24 kHz")
     p.add_argument("--windows-per-epoch", type=int, default=6000, help="field: windows drawn per epoch")
+    p.add_argument("--lr", type=float, default=3e-3, help="field: peak learning rate")
+    p.add_argument("--kd-alpha", type=float, default=0.5, help="field: distillation weight")
     p.set_defaults(func=cmd_cv)
 
     p = sub.add_parser("train-field", help="train the field model (every label of the manifests + no_target; "
