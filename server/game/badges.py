@@ -3,7 +3,7 @@
 Metrics are counts derived from the ledger (plus adoption streaks). After new events only the
 badges whose metric those events can move are evaluated: one query returns the player's XP, those
 metrics and the active badges of those metrics the player does not hold yet (definitions are read
-fresh, so admin changes apply at once); the earned ones are granted with one INSERT.
+fresh, so admin changes apply at once); the earned ones are granted through the ORM, each once.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django.utils import timezone
 
+from .insert_once import insert_once
 from .levels import level_for
 from .models import BadgeDefinition, PlayerBadge
 from .rows import from_row
@@ -107,17 +108,10 @@ def evaluate(player_id: int, rules: set[str]) -> Evaluation:
 
 
 def grant_many(player_id: int, badges: list[BadgeDefinition]) -> list[BadgeDefinition]:
-    """Give badges once (safe under concurrency, one INSERT); returns those the player did not hold."""
-    if not badges:
-        return []
+    """Give badges once (safe under concurrency); returns those the player did not hold."""
     now = timezone.now()
-    rows = ", ".join(["(%s, %s, %s)"] * len(badges))
-    params = [v for b in badges for v in (player_id, b.pk, now)]
-    with connection.cursor() as cur:
-        cur.execute(f"INSERT INTO {PlayerBadge._meta.db_table} (player_id, badge_id, earned_at) VALUES {rows} "
-                    "ON CONFLICT (player_id, badge_id) DO NOTHING RETURNING badge_id", params)
-        new = {r[0] for r in cur.fetchall()}
-    return [b for b in badges if b.pk in new]
+    return [b for b in badges
+            if insert_once(PlayerBadge(player_id=player_id, badge_id=b.pk, earned_at=now), "player_badge_once")]
 
 
 def grant(player_id: int, badge: BadgeDefinition) -> bool:

@@ -1,7 +1,9 @@
 """The points ledger: idempotent, concurrency-safe awards, and totals derived from it.
 
-Every award is one ``INSERT ... ON CONFLICT DO NOTHING`` on the unique ``(player, rule, cause)``,
-so N concurrent awards of distinct causes give exactly N rows, and a repeated cause gives none.
+An award is an insert that the unique ``(player, rule, cause)`` refuses for a cause awarded before: the
+awards of one operation in one ``INSERT ... ON CONFLICT DO NOTHING`` (:func:`award_many`), a single one
+through the ORM (:func:`award`). N concurrent awards of distinct causes give exactly N rows, and a repeated
+cause gives none.
 Side effects of new rows (badges, level-ups, boards, pushes) are collected in an :class:`AwardBatch`.
 """
 from __future__ import annotations
@@ -14,6 +16,7 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
+from .insert_once import insert_once
 from .models import PointEvent, TeamMembership
 
 # Points per rule (documented in README.md). Quest rewards come from the quest itself.
@@ -34,9 +37,9 @@ POINTS: dict[str, int] = {
 _INSERT = (
     f"INSERT INTO {PointEvent._meta.db_table} "
     "(player_id, rule, cause, amount, observation_id, species_label, cell, team_id, tags, created_at) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s) "
-    "ON CONFLICT (player_id, rule, cause) DO NOTHING RETURNING id"
+    "VALUES {rows} ON CONFLICT (player_id, rule, cause) DO NOTHING RETURNING id, player_id, rule, cause, amount"
 )
+_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)"
 
 
 @dataclass(frozen=True)
@@ -88,20 +91,14 @@ def award(player_id: int, rule: str, cause: str, amount: int | None = None, *, b
 
     ``team_id=-1`` (the default) looks the player's team up; pass None for "no team".
     """
-    amount = POINTS[rule] if amount is None else int(amount)
     if team_id == -1:
         team_id = batch.team(player_id) if batch is not None else team_of(player_id)
-    at = at or timezone.now()
-    tags = list(tags or [])
-    with connection.cursor() as cur:
-        cur.execute(_INSERT, [player_id, rule, cause[:120], amount, observation_id, species_label[:120], cell,
-                              team_id, json.dumps(tags), at])
-        row = cur.fetchone()
-    if row is None:
+    event = PointEvent(player_id=player_id, rule=rule, cause=cause[:120],
+                       amount=POINTS[rule] if amount is None else int(amount), observation_id=observation_id,
+                       species_label=species_label[:120], cell=cell, team_id=team_id, tags=list(tags or []),
+                       created_at=at or timezone.now())
+    if not insert_once(event, "point_event_one_per_cause"):
         return None
-    event = PointEvent(id=row[0], player_id=player_id, rule=rule, cause=cause[:120], amount=amount,
-                       observation_id=observation_id, species_label=species_label, cell=cell, team_id=team_id,
-                       tags=tags, created_at=at)
     if batch is not None:
         batch.events.append(event)
     return event
@@ -116,13 +113,11 @@ def award_many(awards: list[Award], *, batch: AwardBatch | None = None, at: date
     rows = []
     for a in awards:
         amount = POINTS[a.rule] if a.amount is None else int(a.amount)
-        rows.append("(%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)")
+        rows.append(_ROW)
         params += [a.player_id, a.rule, a.cause[:120], amount, a.observation_id, a.species_label[:120], a.cell,
                    a.team_id, json.dumps(list(a.tags)), at]
-    sql = _INSERT.replace("VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)", "VALUES " + ", ".join(rows))
-    sql = sql.replace("RETURNING id", "RETURNING id, player_id, rule, cause, amount")
     with connection.cursor() as cur:
-        cur.execute(sql, params)
+        cur.execute(_INSERT.replace("{rows}", ", ".join(rows)), params)
         inserted = {(r[1], r[2], r[3]): (r[0], r[4]) for r in cur.fetchall()}
     events = []
     for a in awards:

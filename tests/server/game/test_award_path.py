@@ -36,8 +36,9 @@ def badges_of(player) -> set[str]:
 def test_an_accepted_observation_costs_a_few_queries(game, player, bird_clips):
     clip = bird_clips[0]
     # read what came before (the observations app's query) and the game's context (its own), insert the
-    # ledger rows, evaluate badges, grant the first ones
-    assert len(award_queries(player, clip)) == 5
+    # ledger rows, evaluate badges, grant the first two (each an insert in a savepoint: three statements)
+    queries = award_queries(player, clip)
+    assert len(queries) == 10 and sum(q.startswith("SAVEPOINT") for q in queries) == 2
     assert len(award_queries(player, clip, lat=18.3001)) == 4   # nothing new to grant
     make_quest()
     # + count the observation (progress row locked, contribution) and save the progress; the quest's
