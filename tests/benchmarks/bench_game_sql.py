@@ -101,6 +101,8 @@ def sql_grant_many(player_id: int, badges: list) -> list:
 
     from server.game.models import PlayerBadge
 
+    if not badges:
+        return []
     now = tz.now()
     with connection.cursor() as cur:
         cur.execute(f"INSERT INTO {PlayerBadge._meta.db_table} (player_id, badge_id, earned_at) VALUES "
