@@ -52,7 +52,7 @@ UNKNOWN = "unknown"
 SILENCE_RMS = 1e-4  # -80 dBFS: windows quieter than this carry no sound to classify
 DEFAULT_MODEL_ENV = "DAWN_MODEL_PATH"
 MODELS_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "models"
-DEFAULT_MODEL_PATH = MODELS_DIR / "baseline.npz"
+DEFAULT_MODEL_PATH = MODELS_DIR / "field.npz"
 # Shipped students per model set (``python -m ml train``, see ml/README.md).
 DEFAULT_MODELS = {"birds": MODELS_DIR / "birds.npz", "urban": MODELS_DIR / "urban.npz"}
 
@@ -342,7 +342,7 @@ def build_classifier(header: dict, arrays: dict) -> Classifier:
 def default_model_path(model_set: str | None = None) -> Path:
     """The shipped default model file.
 
-    Without ``model_set``: ``$DAWN_MODEL_PATH`` when set, else ``fixtures/models/baseline.npz``
+    Without ``model_set``: ``$DAWN_MODEL_PATH`` when set, else ``fixtures/models/field.npz``
     (one model for birds and city sounds). With ``model_set`` ("birds" or "urban"): that set's
     shipped student (``fixtures/models/birds.npz`` / ``urban.npz``).
     """

@@ -221,8 +221,9 @@ def test_numpy_inference_matches_torch(clf, clips):
 
 def test_load_classifier_default_and_cache():
     a = load_classifier()
-    assert a is load_classifier(None) is load_classifier(MODEL)
-    assert a.architecture == "logmel-stats-mlp"
+    assert a is load_classifier(None) is load_classifier(MODEL.with_name("field.npz"))
+    assert a.architecture == "phinet" and a.labels[-1] == "no_target"
+    assert load_classifier(MODEL) is load_classifier(MODEL) and load_classifier(MODEL).architecture == "logmel-stats-mlp"
 
 
 class _Echo(WindowedClassifier):

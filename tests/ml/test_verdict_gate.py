@@ -100,10 +100,10 @@ def test_server_verdict_skips_the_verifier_and_its_decode_where_the_gate_says_so
 
 def test_the_default_field_model_names_birds_and_city_sounds_and_verifies():
     path = default_model_path()
-    assert path == REPO / "fixtures/models/baseline.npz"
+    assert path == REPO / "fixtures/models/field.npz"
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     clf = load_classifier(expected_sha256=sha)
-    assert len(clf.labels) == 32 and {"siren", "dog_bark", "Bananaquit"} <= set(clf.labels)
+    assert len(clf.labels) == 33 and {"siren", "dog_bark", "Bananaquit", "no_target"} <= set(clf.labels)
     assert load_classifier().version == clf.version
     with pytest.raises(Exception):
         load_classifier(expected_sha256="0" * 64)

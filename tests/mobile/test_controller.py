@@ -26,7 +26,7 @@ def test_record_mark_identify_and_queue_a_real_clip_offline(field):
     assert sr == take.sample_rate and played.shape[0] == 3 * sr
     ident = field.identify()
     assert ident.label == "Adelaide's Warbler" and 0.41 <= ident.confidence <= 1.0
-    assert ident.model_version == "baseline-2026.11-1" and not ident.blocked
+    assert ident.model_version == "field-phinet-2026.12-s20261206" and not ident.blocked
     assert all(lab != ident.label for lab, _ in ident.alternatives)
     item = field.save(ident.label)
     assert item.state == WAITING
@@ -80,7 +80,7 @@ def test_gps_unavailable_keeps_the_take(field):
     assert field.mark is not None and field.queue.items() == []
     field.services.location.available = True
     assert field.save("unknown").metadata["identification"] == {
-        "label": "unknown", "confidence": None, "model_version": "baseline-2026.11-1"}
+        "label": "unknown", "confidence": None, "model_version": "field-phinet-2026.12-s20261206"}
 
 
 def test_the_take_carries_the_chosen_licence_and_rating(field):

@@ -137,10 +137,10 @@ def _enroll_routes(fake_server):
     fake_server.routes[("POST", "/api/v1/fl/enrollment")] = lambda h: (200, {"opted_in": json.loads(h.body)["opted_in"]})
 
 
-def _task(round_id=7, version="baseline-2026.11-1", clip=0.5, sa=None, tensors=None):
+def _task(round_id=7, version="field-phinet-2026.12-s20261206", clip=0.5, sa=None, tensors=None):
     return {"task": {"round": round_id, "model": {"version": version, "model_set": "birds", "sha256": "0" * 64,
                                                    "size_bytes": 10, "download_url": "/x"},
-                     "trainable": {"part": "head", "tensors": tensors or {"bias": [32], "weight": [128, 32]}},
+                     "trainable": {"part": "head", "tensors": tensors or {"bias": [33], "weight": [96, 33]}},
                      "hyperparameters": {"local_epochs": 2, "learning_rate": 0.05, "batch_size": 16,
                                          "proximal_mu": 0.0},
                      "clip_norm": clip, "secure_aggregation": sa, "deadline": "2099-01-01T00:00:00+00:00"}}

@@ -12,7 +12,7 @@ MODEL = DEFAULT_MODEL_PATH.read_bytes()
 
 def serve_model(server, data: bytes, sha: str | None = None, size: int | None = None):
     server.routes[("GET", "/api/v1/models/current/")] = lambda h: (200, {
-        "version": "baseline-2026.11-1", "model_set": "birds", "sha256": sha or hashlib.sha256(data).hexdigest(),
+        "version": "field-phinet-2026.12-s20261206", "model_set": "birds", "sha256": sha or hashlib.sha256(data).hexdigest(),
         "size_bytes": len(data) if size is None else size, "download_url": f"{server.url}/api/v1/models/v/download/"})
     server.routes[("GET", "/api/v1/models/v/download/")] = lambda h: (200, data, {"Content-Type": "application/octet-stream"})
 
@@ -24,7 +24,7 @@ def test_download_verifies_the_hash_and_installs(tmp_path, fake_server):
     info = store.update_model(ApiClient(fake_server.url, token="t"))
     assert info["sha256"] == hashlib.sha256(MODEL).hexdigest()
     assert store.model_path().read_bytes() == MODEL and store.model_path() != DEFAULT_MODEL_PATH
-    assert store.classifier().version == "baseline-2026.11-1"
+    assert store.classifier().version == "field-phinet-2026.12-s20261206"
     n = len(fake_server.requests)
     store.update_model(ApiClient(fake_server.url, token="t"))  # unchanged: no second download
     assert len(fake_server.requests) == n + 1
@@ -51,7 +51,7 @@ def test_corrupt_downloads_are_refused_and_the_old_model_stays(tmp_path, fake_se
         store.update_model(ApiClient(fake_server.url))
     assert exc.value.code == "model_corrupt"
     assert "previous model stays" in exc.value.message or "discarded" in exc.value.message
-    assert store.model_path() == good and store.classifier().version == "baseline-2026.11-1"
+    assert store.model_path() == good and store.classifier().version == "field-phinet-2026.12-s20261206"
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [good.name]
 
 

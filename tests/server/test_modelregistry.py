@@ -41,7 +41,7 @@ def test_registering_is_idempotent_and_stores_the_file(tmp_path):
     data = DEFAULT_MODEL_PATH.read_bytes()
     assert first.sha256 == hashlib.sha256(data).hexdigest() and first.size_bytes == len(data)
     assert services.file_path(first).read_bytes() == data
-    assert first.architecture == "logmel-stats-mlp" and len(first.labels) == 32
+    assert first.architecture == "phinet" and len(first.labels) == 33  # the field model: 32 labels + no_target
     assert not first.is_current
 
 

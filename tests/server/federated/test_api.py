@@ -38,7 +38,8 @@ def sampled(rnd) -> list:
 def test_open_round_samples_k_of_the_m_eligible(rnd, phones):
     assert rnd.eligible_count == 4  # the lurker has no validated recordings
     assert rnd.assignments.count() == 3
-    assert rnd.trainable == {"part": "head", "tensors": {"bias": [32], "weight": [128, 32]}, "parameters": 4128}
+    # the shipped field model's head: 96-d embedding, 33 labels (32 + no_target)
+    assert rnd.trainable == {"part": "head", "tensors": {"bias": [33], "weight": [96, 33]}, "parameters": 3201}
 
 
 def test_task_carries_model_hash_hyperparameters_and_only_goes_to_sampled_phones(rnd, phones, base_model):
@@ -68,7 +69,7 @@ def test_a_good_update_is_stored_then_duplicates_are_refused(rnd):
     body = submission(task, random_update(task, np.random.default_rng(0)))
     r = client_for(user).post("/api/v1/fl/updates", body, format="json")
     assert r.status_code == 201, r.json()
-    assert r.json()["payload_bytes"] == 128 * 32 + 32 + 8  # int8 values + two float32 scales
+    assert r.json()["payload_bytes"] == 96 * 33 + 33 + 8  # int8 values + two float32 scales
     again = client_for(user).post("/api/v1/fl/updates", body, format="json")
     assert again.status_code == 409 and again.json()["error"]["code"] == "update_duplicate"
     assert ClientUpdate.objects.count() == 1
@@ -78,7 +79,7 @@ def test_a_good_update_is_stored_then_duplicates_are_refused(rnd):
 def bad(task, rng, kind):
     up = random_update(task, rng)
     if kind == "shape":
-        up["weight"]["shape"] = [32, 128]
+        up["weight"]["shape"] = [33, 96]
     elif kind == "missing":
         del up["bias"]
     elif kind == "nan":
