@@ -439,29 +439,15 @@ class ProbeLearner:
 
 def birdnet_windows(rows: Sequence[ManifestRow], log: Callable[[str], None]
                     ) -> tuple[list[np.ndarray | None], list[tuple[str, str] | None]]:
-    """Per file BirdNET's (n_windows, 6522) logits (cached in ``var/cache/birdnet/``), or the error."""
+    """Per file BirdNET's (n_windows, 6522) logits (cached in ``var/cache/birdnet/``), or the error;
+    :class:`~ml.cv.CVError` without the ``teachers`` extra."""
     from ml.cv import CVError
     from ml.teachers import birdnet as bn
 
-    cache = bn.DEFAULT_CACHE
     try:
-        model = None if all(r.path.is_file() and bn.is_cached(r.path, cache) for r in rows) else bn.BirdNET()
+        return bn.logits_of_files([r.path for r in rows], log)
     except bn.TeacherUnavailable as exc:
         raise CVError(f"this model kind needs BirdNET (the teachers extra): {exc}") from None
-    out, errors = [], []
-    for k, r in enumerate(rows):
-        try:
-            out.append(bn.cached_file_logits(model, r.path, cache))
-            errors.append(None)
-        except AudioError as exc:
-            out.append(None)
-            errors.append((exc.code, exc.message))
-        except OSError as exc:
-            out.append(None)
-            errors.append(("file_not_found" if isinstance(exc, FileNotFoundError) else "file_unreadable", str(exc)))
-        if (k + 1) % 50 == 0:
-            log(f"birdnet: {k + 1}/{len(rows)} files")
-    return out, errors
 
 
 class FieldLearner:

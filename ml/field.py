@@ -85,25 +85,9 @@ class FieldData:
 def birdnet_windows(paths: Sequence[Path], log: Callable[[str], None]
                     ) -> tuple[list[np.ndarray | None], list[tuple[str, str] | None]]:
     """Per file BirdNET's (n_windows, 6522) logits (cached in ``var/cache/birdnet/``), or (code, message)."""
-    from ml.runtime.audio import AudioError
     from ml.teachers import birdnet as bn
 
-    cache = bn.DEFAULT_CACHE
-    model = None if all(p.is_file() and bn.is_cached(p, cache) for p in paths) else bn.BirdNET()
-    out, errors = [], []
-    for k, p in enumerate(paths):
-        try:
-            out.append(bn.cached_file_logits(model, p, cache))
-            errors.append(None)
-        except AudioError as exc:
-            out.append(None)
-            errors.append((exc.code, exc.message))
-        except OSError as exc:
-            out.append(None)
-            errors.append(("file_unreadable", str(exc)))
-        if (k + 1) % 500 == 0:
-            log(f"birdnet: {k + 1}/{len(paths)} files")
-    return out, errors
+    return bn.logits_of_files(paths, log, every=500)
 
 
 def load_field_data(rows, hop_length: int, workers: int, log: Callable[[str], None]

@@ -13,6 +13,7 @@ import hashlib
 import importlib.util
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,6 +168,31 @@ def cached_file_logits(model: BirdNET | None, path: Path, cache_dir: Path | None
 
 def is_cached(path: Path, cache_dir: Path = DEFAULT_CACHE) -> bool:
     return _cache_path(path, cache_dir).exists()
+
+
+def logits_of_files(paths: Sequence[Path], log: Callable[[str], None], cache_dir: Path | None = None,
+                    every: int = 50) -> tuple[list[np.ndarray | None], list[tuple[str, str] | None]]:
+    """Per file its (n_windows, 6522) logits (cached in ``cache_dir``), or None and its error ``(code, message)``
+    (``file_not_found``, ``file_unreadable`` or the decoder's code); progress to ``log`` every ``every`` files.
+    Loads BirdNET only when a file is not cached: :class:`TeacherUnavailable` without the ``teachers`` extra.
+    ``cache_dir`` defaults to :data:`DEFAULT_CACHE` as it is at the call."""
+    cache_dir = DEFAULT_CACHE if cache_dir is None else cache_dir
+    model = None if all(p.is_file() and is_cached(p, cache_dir) for p in paths) else BirdNET()
+    out: list[np.ndarray | None] = []
+    errors: list[tuple[str, str] | None] = []
+    for k, path in enumerate(paths):
+        try:
+            out.append(cached_file_logits(model, path, cache_dir))
+            errors.append(None)
+        except audio.AudioError as exc:
+            out.append(None)
+            errors.append((exc.code, exc.message))
+        except OSError as exc:
+            out.append(None)
+            errors.append(("file_not_found" if isinstance(exc, FileNotFoundError) else "file_unreadable", str(exc)))
+        if (k + 1) % every == 0:
+            log(f"birdnet: {k + 1}/{len(paths)} files")
+    return out, errors
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
