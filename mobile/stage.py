@@ -35,11 +35,11 @@ def stage(dest: Path = DEFAULT_DEST) -> Path:
 
 
 def shipped_models() -> list[Path]:
-    """The model files the runtime may load without a download: its default and each model set's."""
-    from ml.runtime.classifier import DEFAULT_MODEL_PATH, DEFAULT_MODELS, MODELS_DIR
+    """The model files the app ships: the runtime's default, the field model the phone falls back on before its
+    first download (``mobile.modelstore``); every other model reaches the phone as a verified download."""
+    from ml.runtime.classifier import DEFAULT_MODEL_PATH
 
-    names = {Path(DEFAULT_MODEL_PATH).name, *(Path(p).name for p in DEFAULT_MODELS.values()), "baseline.npz"}
-    return sorted(MODELS_DIR / n for n in names if (MODELS_DIR / n).exists())
+    return [Path(DEFAULT_MODEL_PATH)]
 
 
 if __name__ == "__main__":

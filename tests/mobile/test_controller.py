@@ -206,7 +206,8 @@ def test_android_staging_has_the_runtime_and_nothing_heavy(tmp_path):
 
     dest = stage(tmp_path / "app")
     assert (dest / "main.py").exists() and (dest / "ml" / "runtime" / "classifier.py").exists()
-    assert (dest / "fixtures" / "models" / "baseline.npz").exists() and (dest / "mobile" / "ui" / "kv" / "root.kv").exists()
+    assert sorted(p.name for p in (dest / "fixtures" / "models").iterdir()) == ["field.npz"]   # the fallback only
+    assert (dest / "mobile" / "ui" / "kv" / "root.kv").exists()
     assert not (dest / "server").exists() and not (dest / "ml" / "train.py").exists()
     text = "\n".join(p.read_text() for p in dest.rglob("*.py"))
     import re
