@@ -379,17 +379,19 @@ def cmd_train_field(args: argparse.Namespace) -> int:
 def cmd_train_verifier(args: argparse.Namespace) -> int:
     """Fit the server's verifier head and its combination (:mod:`ml.verifier_train`); exit status 2 on bad input."""
     from ml.baseline import DEFAULT_CACHE
+    from ml.cv import CVError
     from ml.teachers.birdnet import TeacherUnavailable
     from ml.verifier_train import train_verifier
 
     try:
         report = train_verifier(args.manifest, args.out, label_column=args.label_column, version=args.version,
                                 seed=args.seed, folds=args.folds, workers=args.workers, cache_dir=DEFAULT_CACHE,
+                                field_recipe=args.field_recipe,
                                 log=lambda line: print(line, file=sys.stderr, flush=True))
     except ManifestError as exc:
         _print_json(_error("manifest_invalid", str(exc)))
         return EXIT_USAGE
-    except TeacherUnavailable as exc:
+    except (TeacherUnavailable, CVError) as exc:  # CVError: BirdNET's logits are needed and it is not installed
         _print_json(_error("teacher_unavailable", str(exc)))
         return EXIT_USAGE
     _print_json(report)
@@ -646,6 +648,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=20261206)
     p.add_argument("--folds", type=int, default=3, help="cross-fit folds for the out-of-fold outputs")
     p.add_argument("--workers", type=int, default=1, help="decoding processes")
+    p.add_argument("--field-recipe", choices=("field", "baseline"), default="field",
+                   help="the field model's recipe cross-fitted for the combination (field: ml/field.py with "
+                        "fixtures/models/field.npz's settings; baseline: ml/baseline.py)")
     p.set_defaults(func=cmd_train_verifier)
 
     p = sub.add_parser("fit-gate", help="fit when the server's verdict may skip the verifier, for one field model")
