@@ -36,12 +36,11 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from tests.benchmarks.bench_game import bench_awards, seed_players, setup_django  # noqa: E402
-from tests.benchmarks.benchenv import bench_env, fresh_database  # noqa: E402
+from tests.benchmarks.benchenv import bench_env, fresh_database, p50_p95  # noqa: E402
 
 DB_NAME = "bench_game_sql"
 REDIS_DB = 11
@@ -332,10 +331,7 @@ def main() -> int:
                 if mismatches[step] == 1:
                     print(f"  {step}: SQL {answers[0]!r} != ORM {answers[1]!r}", flush=True)
     assert not PlayerBadge.objects.filter(badge__in=fresh_badges).exists()
-    warm = min(20, args.repeats // 5)
-    result = {step: {n: {"p50_ms": round(float(np.percentile(v[warm:], 50)), 3),
-                         "p95_ms": round(float(np.percentile(v[warm:], 95)), 3)} for n, v in by.items()}
-              for step, by in times.items()}
+    result = p50_p95(times, args.repeats)
     print(f"\nthe award path's SQL against the ORM, {args.repeats} alternating repeats, {args.players:,} players, "
           f"{len(observations)} observations")
     print(f"  {'step':<24} {'module':>6}  {'SQL p50/p95 ms':>15}  {'ORM p50/p95 ms':>15}  {'SQL saves p50/p95':>18}")

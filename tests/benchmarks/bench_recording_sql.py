@@ -28,7 +28,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from tests.benchmarks.benchenv import bench_env, fresh_database  # noqa: E402
+from tests.benchmarks.benchenv import bench_env, fresh_database, p50_p95  # noqa: E402
 
 DB_NAME = "bench_fingerprint_i26"
 LANDMARKS = 150
@@ -135,10 +135,7 @@ def main() -> int:
                         assert len(fns[name](rec)) >= LANDMARKS
                     times[op][name].append((time.perf_counter() - t) * 1000)
                     transaction.set_rollback(True)
-    warm = min(20, args.repeats // 5)
-    result = {op: {name: {"p50_ms": round(float(np.percentile(v[warm:], 50)), 3),
-                          "p95_ms": round(float(np.percentile(v[warm:], 95)), 3)} for name, v in by.items()}
-              for op, by in times.items()}
+    result = p50_p95(times, args.repeats)
     print(f"\nthe analysis task's SQL, {args.repeats} alternating repeats, {args.rows:,} landmarks in the table, "
           f"{LANDMARKS} per recording")
     for op, by in result.items():

@@ -36,3 +36,14 @@ def fresh_database(env: dict) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+
+
+def p50_p95(times: dict[str, dict[str, list[float]]], repeats: int) -> dict[str, dict[str, dict[str, float]]]:
+    """``{step: {variant: {"p50_ms", "p95_ms"}}}`` of alternating timings in ms, leaving out the first
+    ``min(20, repeats // 5)`` of each as warm-up."""
+    import numpy as np
+
+    warm = min(20, repeats // 5)
+    return {step: {name: {"p50_ms": round(float(np.percentile(v[warm:], 50)), 3),
+                          "p95_ms": round(float(np.percentile(v[warm:], 95)), 3)} for name, v in by.items()}
+            for step, by in times.items()}
