@@ -67,17 +67,19 @@ def before(obs: Observation, count_up_to: int) -> PriorObservations:
     return PriorObservations(previous, earlier)
 
 
+def _observations(with_species: bool) -> QuerySet[Observation]:
+    return Observation.objects.select_related("species") if with_species else Observation.objects.all()
+
+
 def observation(pk, *, with_species: bool = False) -> Observation | None:
     """The observation ``pk`` (its species joined with ``with_species``), or None."""
-    qs = Observation.objects.select_related("species") if with_species else Observation.objects
-    return qs.filter(pk=pk).first()
+    return _observations(with_species).filter(pk=pk).first()
 
 
 def require_observation(pk, *, with_species: bool = False) -> Observation:
     """The observation ``pk`` (its species joined with ``with_species``); ``Observation.DoesNotExist`` when
     there is none."""
-    qs = Observation.objects.select_related("species") if with_species else Observation.objects
-    return qs.get(pk=pk)
+    return _observations(with_species).get(pk=pk)
 
 
 def locked(pk) -> Observation | None:
