@@ -82,22 +82,15 @@ class FieldData:
         return s if s.size else np.arange(n)
 
 
-def birdnet_windows(paths: Sequence[Path], log: Callable[[str], None]
-                    ) -> tuple[list[np.ndarray | None], list[tuple[str, str] | None]]:
-    """Per file BirdNET's (n_windows, 6522) logits (cached in ``var/cache/birdnet/``), or (code, message)."""
-    from ml.teachers import birdnet as bn
-
-    return bn.logits_of_files(paths, log, every=500)
-
-
 def load_field_data(rows, hop_length: int, workers: int, log: Callable[[str], None]
                     ) -> tuple[FieldData, list[int], list[dict]]:
     """(data over the readable rows, their indices in ``rows``, skipped files as ``{file, code, message}``)."""
+    from ml.teachers.birdnet import logits_of_files
     from ml.train import Item, load_features
 
     items = [Item(r.path.resolve(), r.label, r.recording) for r in rows]
     mels, rms, _ = load_features(items, FeatureParams(hop_length=hop_length), workers, log)
-    windows, errors = birdnet_windows([r.path for r in rows], log)
+    windows, errors = logits_of_files([r.path for r in rows], log, every=500)
     ok = [i for i in range(len(rows)) if mels[i] is not None and windows[i] is not None and len(windows[i])]
     skipped = [{"file": str(rows[i].path), "code": (errors[i] or ("file_unreadable", ""))[0],
                 "message": (errors[i] or ("", "unreadable"))[1]} for i in range(len(rows)) if i not in set(ok)]
