@@ -18,6 +18,7 @@ from ml.runtime.prior import SpeciesPrior
 
 from .api import ApiClient, ApiError, same_origin_path
 
+MODEL_SET = "field"  # the server's one model set (servers before issue 25 named it birds)
 MAX_MODEL_BYTES = 64 * 1024 * 1024
 PRIOR_PAGE_SIZE = 1000   # the observation list's largest page
 PRIOR_MAX_PAGES = 5
@@ -81,10 +82,10 @@ class ModelStore:
         except ModelFormatError:
             return load_classifier(self.fallback_model)
 
-    def update_model(self, api: ApiClient, model_set: str = "birds") -> dict:
-        """Fetch the server's current model when it differs from ours; returns its description."""
+    def update_model(self, api: ApiClient) -> dict:
+        """Fetch the server's current model (the field model) when it differs from ours; returns its description."""
         try:
-            current = api.get_json("/api/v1/models/current/", params={"set": model_set})
+            current = api.get_json("/api/v1/models/current/", params={"set": MODEL_SET})
         except ApiError as exc:
             if exc.status == 404:
                 raise ModelDownloadError("no_model", "The server has no model to download yet; "
@@ -101,7 +102,7 @@ class ModelStore:
             return info
         self._download_verified(api, url, sha, size)
         record = {"version": current.get("version", ""), "sha256": sha, "size_bytes": size,
-                  "model_set": model_set}
+                  "model_set": MODEL_SET}
         atomic_write(self.dir / "model.json", json.dumps(record).encode())
         self._prune(keep=sha)
         return record

@@ -21,8 +21,7 @@ $PY manage.py load_demo
 $PY manage.py make_public_clips
 $PY manage.py create_demo_users
 $PY manage.py load_game
-$PY manage.py register_model fixtures/models/field.npz --set birds --source shipped --if-none-current
-$PY manage.py register_model fixtures/models/urban.npz --set urban --source shipped --if-none-current
+$PY manage.py register_model fixtures/models/field.npz --set field --source shipped --if-none-current
 
 pids=()
 cleanup() {

@@ -98,7 +98,7 @@ class Config:
     max_upload_mb: float = env("DAWN_MAX_UPLOAD_MB", "25", "largest accepted audio file, in MB", minimum=0.001)
     max_audio_seconds: float = env("DAWN_MAX_AUDIO_SECONDS", "300", "longest accepted recording", minimum=0.001)
     model_path: Path | None = env("DAWN_MODEL_PATH", None, "pins the analysis to this classifier file (unset: "
-                                 "the registry's current birds model); `python -m ml` without `--model` reads it "
+                                 "the registry's current field model); `python -m ml` without `--model` reads it "
                                  "too (unset there: `fixtures/models/field.npz`)")
     verifier: str = env("DAWN_VERIFIER", "auto", "`auto`: the verdict combines the field model with the BirdNET "
                         "verifier where the `teachers` extra is installed (else the field model decides alone); "

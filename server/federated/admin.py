@@ -74,7 +74,7 @@ class RoundAdmin(admin.ModelAdmin):
                                                "strategy", "clip_norm", "dp_delta", "clients_per_round",
                                                "min_recordings", "quorum", "server_steps", "promote_tolerance",
                                                "secure_aggregation")}
-        created = open_round(obj.model_version.model_set, obj.model_version,
+        created = open_round(model_version=obj.model_version,
                              duration=max(obj.deadline - timezone.now(), timedelta(minutes=1)), **values)
         obj.pk = created.pk
         messages.info(request, f"Opened round {created.pk}: {created.assignments.count()} of "

@@ -114,7 +114,7 @@ def aggregate_round(round_id: int) -> str:
         metrics["server_step"] = {"epochs": rnd.server_steps, "loss": step.loss}
     temperature = float(getattr(base, "temperature", 1.0))
     acc_new = evaluation.file_accuracy(new_head, validation, temperature)
-    current = registry.current_version(rnd.model_version.model_set)
+    current = registry.current_version()
     if current is None or current.pk == rnd.model_version.pk:
         acc_current = evaluation.file_accuracy(global_head, validation, temperature)
     else:

@@ -109,10 +109,10 @@ class ClientUpdate(models.Model):
 
 
 class RoundSchedule(models.Model):
-    """A recurring round opened by Celery beat: when none of its rounds is open and ``every`` has passed."""
+    """A recurring round on the current field model, opened by Celery beat: when none of its rounds is
+    open and ``every`` has passed."""
     name = models.CharField(max_length=80, unique=True)
     enabled = models.BooleanField(default=True)
-    model_set = models.CharField(max_length=16, default="birds")
     every_minutes = models.PositiveIntegerField(default=24 * 60)
     duration_minutes = models.PositiveIntegerField(default=60)
     settings = models.JSONField(default=dict, blank=True, help_text="Round fields (strategy, K, quorum, ...).")
@@ -123,7 +123,8 @@ class RoundSchedule(models.Model):
 
 
 class ServerState(models.Model):
-    """Persistent server-optimiser state and privacy ledger per model set (npz blob + JSON)."""
+    """Persistent server-optimiser state and privacy ledger of a model set (npz blob + JSON); since
+    issue 25 there is one set, ``field`` (``modelregistry.models.ModelSet``)."""
     model_set = models.CharField(max_length=16, unique=True)
     optimiser = models.BinaryField(default=b"")
     privacy_events = models.JSONField(default=list, blank=True, help_text="[[sampling_rate, noise_multiplier], ...]")

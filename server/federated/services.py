@@ -85,14 +85,14 @@ def validate_round_settings(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def open_round(model_set: str = "birds", model_version: ModelVersion | None = None, *,
-               duration: timedelta = timedelta(hours=1), schedule=None, **values) -> Round:
-    """Open a round on ``model_version`` (the set's current one by default), sampling K of M clients."""
+def open_round(*, model_version: ModelVersion | None = None, duration: timedelta = timedelta(hours=1),
+               schedule=None, **values) -> Round:
+    """Open a round on ``model_version`` (the current field model by default), sampling K of M clients."""
     values = validate_round_settings(values)
     values.setdefault("quorum", min(5, values.get("clients_per_round", 10)))
-    mv = model_version or registry.current_version(model_set)
+    mv = model_version or registry.current_version()
     if mv is None:
-        raise ValueError(f"No registered {model_set} model to fine-tune.")
+        raise ValueError("No current model to fine-tune.")
     spec = trainable_spec(mv)
     with transaction.atomic():
         rnd = Round.objects.create(model_version=mv, trainable=spec, deadline=timezone.now() + duration,

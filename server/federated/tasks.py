@@ -62,7 +62,7 @@ def open_scheduled_rounds() -> int:
         if Round.objects.filter(schedule=sched, status__in=(RoundStatus.OPEN, RoundStatus.AGGREGATING)).exists():
             continue
         try:
-            open_round(sched.model_set, duration=timedelta(minutes=sched.duration_minutes), schedule=sched,
+            open_round(duration=timedelta(minutes=sched.duration_minutes), schedule=sched,
                        **dict(sched.settings or {}))
         except ValueError as exc:
             log.warning("schedule %s: %s", sched, exc)

@@ -39,10 +39,10 @@ MAX_QUEUE = 400
 
 
 def classifier():
-    """The backbone used for embeddings: the registry's current bird model."""
+    """The backbone used for embeddings: the registry's current field model."""
     from server.modelregistry.services import current_classifier
 
-    return current_classifier("birds")
+    return current_classifier()
 
 
 def embed(obs: Observation, model) -> np.ndarray:

@@ -7,8 +7,8 @@ from .models import ModelVersion
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["version", "model_set", "is_current", "source", "architecture", "size_bytes", "created_at"]
-    list_filter = ["model_set", "source", "is_current"]
+    list_display = ["version", "is_current", "source", "architecture", "size_bytes", "created_at"]
+    list_filter = ["source", "is_current"]
     search_fields = ["version", "sha256"]
     readonly_fields = [f.name for f in ModelVersion._meta.fields]
     actions = ["promote_selected"]
@@ -16,11 +16,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False  # versions come from training, federated rounds or `manage.py register_model`
 
-    @admin.action(description="Promote to current (one per model set)")
+    @admin.action(description="Promote to current")
     def promote_selected(self, request, queryset):
-        if queryset.values("model_set").distinct().count() != queryset.count():
-            self.message_user(request, "Select at most one version per model set.", messages.ERROR)
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version: there is one current model.", messages.ERROR)
             return
-        for mv in queryset:
-            services.promote(mv)
-        self.message_user(request, f"Promoted {queryset.count()} version(s).")
+        mv = services.promote(queryset.get())
+        self.message_user(request, f"Promoted {mv.version}.")

@@ -1,4 +1,9 @@
-"""Registered runtime model files: which versions exist and which one is current per model set."""
+"""Registered runtime model files: which versions exist and which one is current.
+
+Since issue 25 there is one model set, ``field``: the field model covers the 22 birds, the 10 city
+sounds and ``no_target``. The sets before it (``birds``, ``urban``) survive only as names that old
+clients and old model file headers may still use (:data:`LEGACY_SETS`, :data:`RETIRED_SETS`).
+"""
 from __future__ import annotations
 
 from django.db import models
@@ -6,8 +11,13 @@ from django.db.models import Q
 
 
 class ModelSet(models.TextChoices):
-    BIRDS = "birds", "Birds"
-    URBAN = "urban", "Urban sounds"
+    FIELD = "field", "Field model: birds, city sounds, no target"
+
+
+# The sets before issue 25. Old app versions ask the API for them: each reads as the field set.
+LEGACY_SETS = ("birds", "urban")
+# Sets whose model files may no longer be registered, with the reason given to whoever tries.
+RETIRED_SETS = {"urban": "the urban set is retired: the field model covers city sounds"}
 
 
 class Source(models.TextChoices):
@@ -19,7 +29,7 @@ class Source(models.TextChoices):
 class ModelVersion(models.Model):
     """One runtime model file (``ml.runtime.model_format``), stored content-addressed."""
 
-    model_set = models.CharField(max_length=16, choices=ModelSet.choices, db_index=True)
+    model_set = models.CharField(max_length=16, choices=ModelSet.choices, default=ModelSet.FIELD, db_index=True)
     version = models.CharField(max_length=128, unique=True)  # the file header's model_version
     file = models.CharField(max_length=255)  # name in the file store (server/platform/storage.py)
     sha256 = models.CharField(max_length=64, unique=True)

@@ -1,4 +1,4 @@
-"""Read-only model registry API: list versions, the current one per set, and file downloads."""
+"""Read-only model registry API: list versions, the current one, and file downloads."""
 from __future__ import annotations
 
 from django.http import FileResponse, HttpResponseNotModified
@@ -11,10 +11,12 @@ from rest_framework.response import Response
 from server.common.errors import ApiError
 
 from . import services
-from .models import ModelSet, ModelVersion
+from .models import LEGACY_SETS, ModelSet, ModelVersion
 from .serializers import ModelVersionSerializer
 
-SET_PARAM = OpenApiParameter("set", str, enum=ModelSet.values, description="Model set (default birds).")
+SET_PARAM = OpenApiParameter("set", str, enum=[ModelSet.FIELD.value, *LEGACY_SETS], description=(
+    "Model set: field, the only one (the default). birds and urban, the sets before the field model, "
+    "are accepted as aliases of field for older app versions."))
 
 
 class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
@@ -27,26 +29,26 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         qs = ModelVersion.objects.select_related("parent")
-        model_set = self.request.query_params.get("set")
-        if model_set is not None:
+        if self.request.query_params.get("set") is not None:
             qs = qs.filter(model_set=self._model_set())
         return qs
 
     def _model_set(self) -> str:
-        value = self.request.query_params.get("set", ModelSet.BIRDS)
-        if value not in ModelSet.values:
-            raise ApiError("invalid_model_set", f"Unknown model set {value!r}; use one of {', '.join(ModelSet.values)}.",
-                           status_code=400, fields={"set": "unknown"})
-        return value
+        """``?set=`` read as a set (``field``; the legacy names alias it); 400 ``invalid_model_set`` otherwise."""
+        try:
+            return services.read_set(self.request.query_params.get("set", ModelSet.FIELD))
+        except ValueError as exc:
+            raise ApiError("invalid_model_set", str(exc), status_code=400, fields={"set": "unknown"}) from None
 
     @extend_schema(parameters=[SET_PARAM], responses={
         200: ModelVersionSerializer, 404: OpenApiResponse(description="no_current_model: none published yet")})
     @action(detail=False, methods=["get"])
     def current(self, request):
         """The model a phone should run now, with its download URL and sha256."""
-        mv = services.current_version(self._model_set())
+        self._model_set()
+        mv = services.current_version()
         if mv is None:
-            raise ApiError("no_current_model", "No model of this set is published yet.", status_code=404)
+            raise ApiError("no_current_model", "No model is published yet.", status_code=404)
         return Response(self.get_serializer(mv).data, headers={"ETag": f'"{mv.sha256}"'})
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})

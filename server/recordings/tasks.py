@@ -28,7 +28,7 @@ MAX_ATTEMPTS = 5
 
 def analysis_classifier() -> Classifier:
     """The model analysis classifies with: ``$DAWN_MODEL_PATH`` when set (pins one file), else the
-    registry's current birds model (a promotion reaches the worker within
+    registry's current field model (a promotion reaches the worker within
     ``modelregistry.services.CURRENT_CACHE_SECONDS``)."""
     if settings.CLASSIFIER_MODEL_PATH:
         return load_classifier(settings.CLASSIFIER_MODEL_PATH)

@@ -48,7 +48,7 @@ def test_model_game_and_a_federated_round_against_the_live_server(live_server_ur
 
     client().delete(NAMES)  # boards and names live in Redis: forget an earlier test's players (same ids)
     rebuild()
-    mv = register_model_file(DEFAULT_MODEL_PATH, "birds", source="shipped", make_current=True)
+    mv = register_model_file(DEFAULT_MODEL_PATH, "field", source="shipped", make_current=True)
     phone = FieldClient(tmp_path / "phone", live_server_url, make_services(), Connectivity(online=True))
     try:
         phone.register("live_wren", "a-long-enough-passphrase-7")
@@ -104,7 +104,7 @@ def test_model_game_and_a_federated_round_against_the_live_server(live_server_ur
         fl = FLClient(phone.api, phone.queue, lambda: phone.classifier, tmp_path / "fl.json",
                       model_for=lambda info: phone.models.classifier_for(phone.api, info))
         assert "Thank you" in fl.set_opt_in(True) and fl.prefs.enrolled_on_server
-        rnd = open_round("birds", clients_per_round=1, quorum=1, min_recordings=2, clip_norm=1.0,
+        rnd = open_round(clients_per_round=1, quorum=1, min_recordings=2, clip_norm=1.0,
                          local_epochs=2, duration=timedelta(minutes=30))
         assert rnd.assignments.count() == 1
         outcome = fl.contribute(np.random.default_rng(1))
@@ -135,7 +135,7 @@ def accepted_queue(path, seed: int) -> OfflineQueue:
 def test_three_phones_run_a_secure_aggregation_round(live_server_url, catalogue, tmp_path, proc_env):  # noqa: F811
     from ml.runtime.classifier import load_classifier
 
-    register_model_file(DEFAULT_MODEL_PATH, "birds", source="shipped", make_current=True)
+    register_model_file(DEFAULT_MODEL_PATH, "field", source="shipped", make_current=True)
     clf = load_classifier(DEFAULT_MODEL_PATH)
     phones = []
     for i in range(3):
@@ -144,7 +144,7 @@ def test_three_phones_run_a_secure_aggregation_round(live_server_url, catalogue,
         fl = FLClient(api, accepted_queue(tmp_path / f"q{i}", i), lambda: clf, tmp_path / f"fl{i}.json")
         assert "Thank you" in fl.set_opt_in(True)
         phones.append(fl)
-    rnd = open_round("birds", clients_per_round=3, quorum=3, min_recordings=0, clip_norm=1.0, local_epochs=1,
+    rnd = open_round(clients_per_round=3, quorum=3, min_recordings=0, clip_norm=1.0, local_epochs=1,
                      duration=timedelta(minutes=30), secure_aggregation={"threshold": 2, "bits": 8})
     rng = np.random.default_rng(3)
     steps: list[list[str]] = []

@@ -138,7 +138,7 @@ def _enroll_routes(fake_server):
 
 
 def _task(round_id=7, version="field-phinet-2026.12-s20261206", clip=0.5, sa=None, tensors=None):
-    return {"task": {"round": round_id, "model": {"version": version, "model_set": "birds", "sha256": "0" * 64,
+    return {"task": {"round": round_id, "model": {"version": version, "model_set": "field", "sha256": "0" * 64,
                                                    "size_bytes": 10, "download_url": "/x"},
                      "trainable": {"part": "head", "tensors": tensors or {"bias": [33], "weight": [96, 33]}},
                      "hyperparameters": {"local_epochs": 2, "learning_rate": 0.05, "batch_size": 16,

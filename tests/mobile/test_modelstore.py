@@ -1,5 +1,6 @@
 """Model download with hash check, species pack, and the API error contract, over real HTTP."""
 import hashlib
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -11,9 +12,14 @@ MODEL = DEFAULT_MODEL_PATH.read_bytes()
 
 
 def serve_model(server, data: bytes, sha: str | None = None, size: int | None = None):
-    server.routes[("GET", "/api/v1/models/current/")] = lambda h: (200, {
-        "version": "field-phinet-2026.12-s20261206", "model_set": "birds", "sha256": sha or hashlib.sha256(data).hexdigest(),
-        "size_bytes": len(data) if size is None else size, "download_url": f"{server.url}/api/v1/models/v/download/"})
+    def current(h):
+        server.asked_sets.append(parse_qs(urlsplit(h.path).query).get("set"))
+        return 200, {"version": "field-phinet-2026.12-s20261206", "model_set": "field",
+                     "sha256": sha or hashlib.sha256(data).hexdigest(), "size_bytes": len(data) if size is None else size,
+                     "download_url": f"{server.url}/api/v1/models/v/download/"}
+
+    server.asked_sets = []
+    server.routes[("GET", "/api/v1/models/current/")] = current
     server.routes[("GET", "/api/v1/models/v/download/")] = lambda h: (200, data, {"Content-Type": "application/octet-stream"})
 
 
@@ -22,7 +28,8 @@ def test_download_verifies_the_hash_and_installs(tmp_path, fake_server):
     assert store.model_path() == DEFAULT_MODEL_PATH
     serve_model(fake_server, MODEL)
     info = store.update_model(ApiClient(fake_server.url, token="t"))
-    assert info["sha256"] == hashlib.sha256(MODEL).hexdigest()
+    assert fake_server.asked_sets == [["field"]]  # the server's one model set
+    assert info["sha256"] == hashlib.sha256(MODEL).hexdigest() and info["model_set"] == "field"
     assert store.model_path().read_bytes() == MODEL and store.model_path() != DEFAULT_MODEL_PATH
     assert store.classifier().version == "field-phinet-2026.12-s20261206"
     n = len(fake_server.requests)

@@ -173,12 +173,12 @@ def test_an_upload_is_stored_in_the_bucket_and_read_back_by_analysis(bucket, cat
 
 @pytest.mark.django_db
 def test_a_model_file_is_registered_in_the_bucket_and_downloaded(bucket, player, media_root):
-    mv = registry.register_model_file(DEFAULT_MODEL_PATH, "birds", source="shipped", make_current=True)
+    mv = registry.register_model_file(DEFAULT_MODEL_PATH, "field", source="shipped", make_current=True)
     data = DEFAULT_MODEL_PATH.read_bytes()
     assert keys(bucket, "models/") == [mv.file] and body(bucket, mv.file) == data
     response = client_for(player).get(f"/api/v1/models/{mv.version}/download/")
     assert response.status_code == 200 and b"".join(response.streaming_content) == data
-    assert registry.current_classifier("birds").version == mv.version   # loaded from a local copy
+    assert registry.current_classifier().version == mv.version   # loaded from a local copy
     assert registry.file_path(mv).read_bytes() == data and local_files(media_root) == []
     bucket.delete_object(Bucket=BUCKET, Key=mv.file)
     assert client_for(player).get(f"/api/v1/models/{mv.version}/download/").status_code == 410

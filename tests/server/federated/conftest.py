@@ -24,7 +24,7 @@ def base_model(db, media_root):
     from server.modelregistry.services import forget_cached_current, register_model_file
 
     forget_cached_current()
-    mv = register_model_file(DEFAULT_MODEL_PATH, "birds", source="shipped", make_current=True)
+    mv = register_model_file(DEFAULT_MODEL_PATH, "field", source="shipped", make_current=True)
     yield mv
     forget_cached_current()
 

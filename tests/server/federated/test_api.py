@@ -11,8 +11,9 @@ import pytest
 from django.utils import timezone
 
 from server.federated.aggregation import aggregate_round
-from server.federated.models import ClientUpdate, Enrollment, Round, RoundStatus
+from server.federated.models import ClientUpdate, Enrollment, Round, RoundSchedule, RoundStatus, ServerState
 from server.federated.services import open_round
+from server.federated.tasks import open_scheduled_rounds
 
 from ..conftest import client_for, make_user
 from .conftest import random_update, submission
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def rnd(base_model, phones):
-    return open_round("birds", clients_per_round=3, quorum=3, clip_norm=1.0, seed=7)
+    return open_round(clients_per_round=3, quorum=3, clip_norm=1.0, seed=7)
 
 
 def task_of(user) -> dict:
@@ -142,7 +143,7 @@ def test_late_and_unsampled_updates_are_refused(rnd, phones):
 
 
 def test_deadline_aggregation_records_dropouts_bytes_and_epsilon(base_model, phones):
-    rnd = open_round("birds", clients_per_round=3, quorum=3, clip_norm=1.0, seed=3, promote_tolerance=1.0,
+    rnd = open_round(clients_per_round=3, quorum=3, clip_norm=1.0, seed=3, promote_tolerance=1.0,
                      strategy={"noise_multiplier": 1.0, "weighting": "uniform"})
     chosen = sampled(rnd)
     for user in chosen[:2]:  # the third phone drops out
@@ -153,6 +154,8 @@ def test_deadline_aggregation_records_dropouts_bytes_and_epsilon(base_model, pho
     assert aggregate_round(rnd.pk) == "promoted"
     rnd.refresh_from_db()
     assert rnd.status == RoundStatus.DONE and rnd.result_version.parent_id == base_model.pk
+    assert rnd.result_version.model_set == "field" and rnd.result_version.is_current
+    assert list(ServerState.objects.values_list("model_set", flat=True)) == ["field"]  # its privacy ledger
     m = rnd.metrics
     assert (m["assigned"], m["participants"], m["dropouts"]) == (3, 2, 1)
     assert m["payload_bytes_per_client"] <= m["float32_bytes_per_client"] / 4 + 8
@@ -173,6 +176,19 @@ def test_round_with_no_updates_fails_cleanly(rnd):
 
 def test_invalid_round_settings_are_refused(base_model):
     with pytest.raises(ValueError, match="aggregator"):
-        open_round("birds", strategy={"aggregator": "vote"})
+        open_round(strategy={"aggregator": "vote"})
     with pytest.raises(ValueError, match="quorum"):
-        open_round("birds", clients_per_round=2, quorum=5)
+        open_round(clients_per_round=2, quorum=5)
+
+
+def test_a_schedule_opens_rounds_on_the_current_field_model(base_model, phones):
+    sched = RoundSchedule.objects.create(name="nightly", settings={"clients_per_round": 3, "quorum": 2})
+    assert open_scheduled_rounds() == 1
+    rnd = Round.objects.get(schedule=sched)
+    assert rnd.model_version == base_model and rnd.clients_per_round == 3
+    assert open_scheduled_rounds() == 0  # its round is still open
+
+
+def test_no_round_opens_without_a_current_model(db):
+    with pytest.raises(ValueError, match="No current model"):
+        open_round(clients_per_round=3)

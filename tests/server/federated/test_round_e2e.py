@@ -61,7 +61,7 @@ def test_real_round_over_http_with_a_real_worker_promotes_a_new_version(proc_env
     base = f"http://127.0.0.1:{port}"
 
     wait_for_web(base, 60, proc_env)
-    rnd = open_round("birds", clients_per_round=3, quorum=3, clip_norm=5.0, seed=11, local_epochs=5,
+    rnd = open_round(clients_per_round=3, quorum=3, clip_norm=5.0, seed=11, local_epochs=5,
                      learning_rate=0.05, promote_tolerance=0.0, strategy={"weighting": "count"})
     birds = [c for c in clips if c.kind == "bird" and c.path.suffix == ".ogg"]
     chosen = [a.user for a in rnd.assignments.select_related("user").order_by("user_id")]
@@ -77,7 +77,7 @@ def test_real_round_over_http_with_a_real_worker_promotes_a_new_version(proc_env
     assert rnd.status == RoundStatus.DONE, rnd.error
     assert rnd.metrics["participants"] == 3 and rnd.metrics["dropouts"] == 0
     assert rnd.promoted and rnd.result_version.source == "federated"
-    assert current_version("birds").pk == rnd.result_version.pk != base_model.pk
+    assert current_version().pk == rnd.result_version.pk != base_model.pk
     assert rnd.metrics["val_accuracy"] >= rnd.metrics["current_val_accuracy"]
-    served = requests.get(f"{base}/api/v1/models/current/?set=birds", timeout=10).json()
+    served = requests.get(f"{base}/api/v1/models/current/?set=field", timeout=10).json()
     assert served["version"] == rnd.result_version.version == f"{base_model.version}+fl{rnd.pk}"

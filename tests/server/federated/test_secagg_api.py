@@ -36,7 +36,7 @@ def five(catalogue):
 
 @pytest.fixture
 def secure_round(base_model, five):
-    return open_round("birds", clients_per_round=5, quorum=3, clip_norm=1.0, seed=5, promote_tolerance=1.0,
+    return open_round(clients_per_round=5, quorum=3, clip_norm=1.0, seed=5, promote_tolerance=1.0,
                       secure_aggregation=SECURE)
 
 
@@ -186,7 +186,7 @@ def test_protocol_messages_are_checked_and_refused_with_clear_codes(secure_round
     outsider = make_user("nosy", "player")
     r = client_for(outsider).post("/api/v1/fl/secagg/keys", {"round": rnd.pk, "c_pk": "", "s_pk": ""}, format="json")
     assert r.status_code == 403 and r.json()["error"]["code"] == "round_not_assigned"
-    plain_round = open_round("birds", clients_per_round=3, quorum=3, clip_norm=1.0, seed=9)
+    plain_round = open_round(clients_per_round=3, quorum=3, clip_norm=1.0, seed=9)
     user = plain_round.assignments.first().user
     r = client_for(user).post("/api/v1/fl/secagg/keys", {**a.session.keys_body(rnd.pk), "round": plain_round.pk},
                               format="json")
@@ -214,8 +214,8 @@ def test_unmask_refuses_inconsistent_reveals_and_too_few_survivors_fail_the_roun
 
 def test_secure_aggregation_settings_are_validated(base_model, five):
     with pytest.raises(ValueError, match="mean aggregator"):
-        open_round("birds", clients_per_round=5, strategy={"aggregator": "median"}, secure_aggregation=SECURE)
+        open_round(clients_per_round=5, strategy={"aggregator": "median"}, secure_aggregation=SECURE)
     with pytest.raises(ValueError, match="majority"):
-        open_round("birds", clients_per_round=5, secure_aggregation={"threshold": 2})
+        open_round(clients_per_round=5, secure_aggregation={"threshold": 2})
     with pytest.raises(ValueError, match="bits"):
-        open_round("birds", clients_per_round=5, secure_aggregation={"bits": 12})
+        open_round(clients_per_round=5, secure_aggregation={"bits": 12})
