@@ -38,7 +38,7 @@ def model_set_of(header: dict, requested: str | None = None) -> str:
         if name in RETIRED_SETS:
             raise ModelFormatError(f"Model set {name!r} refused: {RETIRED_SETS[name]}.")
         if name is not None and name != ModelSet.FIELD and name not in LEGACY_SETS:
-            raise ModelFormatError(f"Unknown model set {name!r}; expected {ModelSet.FIELD!r} "
+            raise ModelFormatError(f"Unknown model set {name!r}; expected {ModelSet.FIELD.value!r} "
                                    f"(or its legacy alias 'birds').")
     return ModelSet.FIELD
 
@@ -47,7 +47,7 @@ def read_set(name: str) -> str:
     """The set an API client means by ``name``: ``field``, or a set before issue 25 that old app
     versions still ask for (:data:`~server.modelregistry.models.LEGACY_SETS`); ``ValueError`` otherwise."""
     if name != ModelSet.FIELD and name not in LEGACY_SETS:
-        raise ValueError(f"Unknown model set {name!r}; use {ModelSet.FIELD!r}.")
+        raise ValueError(f"Unknown model set {name!r}; use {ModelSet.FIELD.value!r}.")
     return ModelSet.FIELD
 
 

@@ -150,6 +150,7 @@ def test_an_unknown_set_is_400_invalid_model_set(tmp_path, asked):
     for url in ("/api/v1/models/current/", "/api/v1/models/"):
         r = api.get(url, {"set": asked})
         assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_model_set", (url, r.content)
+        assert r.json()["error"]["message"].endswith("use 'field'."), r.content  # the set's name, not the enum's
 
 
 def test_register_model_command(tmp_path, capsys):
