@@ -374,6 +374,29 @@ def cmd_train_field(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- train-field-xnor ---------------------------------------------------------------------------------
+
+def cmd_train_field_xnor(args: argparse.Namespace) -> int:
+    """``train-field-xnor``: the XNOR twin of a field model (:mod:`ml.field_xnor`); exit status 2 on bad input."""
+    from ml.cv import CVError
+    from ml.field_xnor import FieldXnorConfig, FieldXnorError, train_field_xnor
+    from ml.teachers.birdnet import TeacherUnavailable
+
+    cfg = FieldXnorConfig(**{f.name: getattr(args, f.name) for f in fields(FieldXnorConfig)})
+    try:
+        report = train_field_xnor(getattr(args, "from"), args.manifest, args.out, cfg, label_column=args.label_column,
+                                  workers=args.workers, checkpoint=args.checkpoint, report_path=args.report)
+    except FieldXnorError as exc:
+        _print_json(_error("model_invalid", str(exc)))
+        return EXIT_USAGE
+    except (ManifestError, CVError, TeacherUnavailable) as exc:
+        _print_json(_error("teacher_unavailable" if isinstance(exc, TeacherUnavailable) else "manifest_invalid",
+                           str(exc)))
+        return EXIT_USAGE
+    _print_json({k: v for k, v in report.items() if k != "skipped"} | {"skipped": len(report["skipped"])})
+    return 0
+
+
 # --- train-verifier ------------------------------------------------------------------------------
 
 def cmd_train_verifier(args: argparse.Namespace) -> int:
@@ -638,6 +661,22 @@ def build_parser() -> argparse.ArgumentParser:
     for f in fields(FieldConfig):
         p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
     p.set_defaults(func=cmd_train_field)
+
+    from ml.field_xnor import FieldXnorConfig
+
+    p = sub.add_parser("train-field-xnor", help="train the XNOR twin of a field model (ml/field_xnor.py)")
+    p.add_argument("--from", required=True, metavar="FIELD.npz", help="the full-precision field model")
+    p.add_argument("--manifest", action="append", required=True, metavar="CSV", help="manifest (repeatable)")
+    p.add_argument("--label-column", default=None)
+    p.add_argument("--out", required=True, help="runtime model file to write (the twin)")
+    p.add_argument("--report", default=None, help="report JSON (default: OUT.report.json)")
+    p.add_argument("--checkpoint", default=None, help="torch state of the twin: written after training; when it "
+                                                      "exists, training is skipped")
+    p.add_argument("--workers", type=int, default=1, help="decoding processes")
+    for f in fields(FieldXnorConfig):
+        kw = {"choices": ("binary", "float")} if f.name == "depthwise" else {}
+        p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default, **kw)
+    p.set_defaults(func=cmd_train_field_xnor)
 
     p = sub.add_parser("train-verifier", help="fit the server's verifier head (BirdNET + our labels) and its "
                                               "combination with the field model")

@@ -14,7 +14,9 @@ channels-last ``(n, n_mels, frames, 1)``. ``architecture.layers`` is a list of:
   each fc takes ``sign`` of its input (XNOR);
 * ``block`` -- ``layers`` (nested) and ``residual`` (add the block's input to its output);
 * ``pool`` -- global average over frequency and time: the **embedding**;
-* ``dense`` -- the head, ``weight (d, n_labels)`` and ``bias`` (always float).
+* ``dense`` -- the head, ``weight (d, n_labels)`` and ``bias``: float array names, or (compact XNOR twins,
+  ``ml.export.export_compact_twin``) encoded tensors decoded to float32 like the others; :meth:`with_head` then
+  stores the new head as plain float32 arrays.
 
 Encoded tensors are ``{"array": NAME, "encoding": E, "shape": [...]}`` with E one of
 ``float32``/``float16`` (array NAME), ``int8`` (NAME.q int8 and NAME.scale float per output
@@ -27,14 +29,17 @@ per-entry overhead of the archive: a spec with ``"offset": k`` reads its values 
 ``array`` starting at element ``k`` (``"bits_offset"``/``"alpha_offset"``/``"q_offset"``/
 ``"scale_offset"`` likewise for the parts of binary and int8 tensors, whose ``bits``/``q``/
 ``alpha``/``scale`` keys then name the blobs). Bias and SE references may be array names or
-such specs.
+such specs. A vector of ``C`` values (a bias, or a binary tensor's ``alpha`` given as a spec instead
+of a blob slice) may be encoded as shape ``[1, C]``: int8 with one scale for the whole vector.
 """
 from __future__ import annotations
+
+import json
 
 import numpy as np
 
 from ml.runtime.batch_features import log_mel_windows
-from ml.runtime.classifier import WindowedClassifier, register_architecture
+from ml.runtime.classifier import WindowedClassifier, build_classifier, register_architecture
 from ml.runtime.model_format import ModelFormatError
 
 ARCHITECTURE = "phinet"
@@ -92,7 +97,8 @@ def decode_tensor(spec: dict, arrays: dict[str, np.ndarray]) -> np.ndarray:
         if list(q.shape) != shape or scale.shape != (out,):
             _fail(f"int8 weight {name!r} has shapes {q.shape}/{scale.shape}, expected {shape}/({out},).")
         return (q.astype(np.float32).reshape(out, -1) * scale.astype(np.float32)[:, None]).reshape(shape)
-    bits, alpha = get(f"{name}.bits", "u"), get(f"{name}.alpha", "f")
+    bits = get(f"{name}.bits", "u")
+    alpha = _vector(spec["alpha"], arrays, out) if isinstance(spec.get("alpha"), dict) else get(f"{name}.alpha", "f")
     if bits.ndim != 1 or bits.size != (size + 7) // 8 or alpha.shape != (out,):
         _fail(f"binary weight {name!r} has {bits.size} bytes/alpha {alpha.shape}; expected {(size + 7) // 8}/({out},).")
     signs = np.unpackbits(bits, count=size).astype(np.float32) * 2.0 - 1.0
@@ -114,9 +120,22 @@ def _decode_packed(spec: dict, arrays: dict[str, np.ndarray]) -> np.ndarray:
         scale = _slice(arrays, spec.get("scale"), spec.get("scale_offset"), out, "f").astype(np.float32)
         return (q.reshape(out, -1) * scale[:, None]).reshape(shape)
     bits = _slice(arrays, spec.get("bits"), spec.get("bits_offset"), (size + 7) // 8, "u")
-    alpha = _slice(arrays, spec.get("alpha"), spec.get("alpha_offset"), out, "f").astype(np.float32)
+    if isinstance(spec.get("alpha"), dict):
+        alpha = _vector(spec["alpha"], arrays, out)
+    else:
+        alpha = _slice(arrays, spec.get("alpha"), spec.get("alpha_offset"), out, "f").astype(np.float32)
     signs = np.unpackbits(bits, count=size).astype(np.float32) * 2.0 - 1.0
     return (signs.reshape(out, -1) * alpha[:, None]).reshape(shape)
+
+
+def _vector(spec: dict, arrays: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """(n,) float32 of a spec of shape ``[n]`` or ``[1, n]`` (one int8 scale for the whole vector)."""
+    if spec.get("encoding") == "binary":
+        _fail("a vector (bias, alpha) cannot be binary.")
+    v = decode_tensor(spec, arrays)
+    if v.shape not in ((n,), (1, n)):
+        _fail(f"tensor {spec.get('array', spec.get('q'))!r} has shape {v.shape}, expected ({n},) or (1, {n}).")
+    return v.reshape(n)
 
 
 def activate(x: np.ndarray, kind: str) -> np.ndarray:
@@ -195,7 +214,14 @@ class PhiNetClassifier(WindowedClassifier):
         if not self.plan or self.plan[-1]["type"] != "dense" or self.plan[-2]["type"] != "pool":
             _fail("the layer list must end with 'pool' and 'dense'.")
         head = arch["layers"][-1]
-        self.head_arrays = (head["weight"], head["bias"])
+        self._encoded_head = None
+        if isinstance(head.get("weight"), dict) or isinstance(head.get("bias"), dict):
+            w = decode_tensor(head.get("weight"), arrays)
+            if w.ndim != 2:
+                _fail(f"the head weight must be 2-D, got {w.shape}.")
+            self._encoded_head = {"weight": w, "bias": self._float(head.get("bias"), arrays, (w.shape[1],))}
+        else:
+            self.head_arrays = (head.get("weight"), head.get("bias"))
         w = self._head_f32()["weight"]
         if w.shape[1] != len(self.labels):
             _fail(f"the head outputs {w.shape[1]} values for {len(self.labels)} labels.")
@@ -245,9 +271,25 @@ class PhiNetClassifier(WindowedClassifier):
             return {"type": "dense"}
         _fail(f"unknown layer type {kind!r}.")
 
+    def _head_f32(self) -> dict[str, np.ndarray]:
+        return self._encoded_head if self._encoded_head is not None else super()._head_f32()
+
+    def with_head(self, head: dict, version: str):
+        """See :meth:`WindowedClassifier.with_head`; an encoded head is first rewritten as plain float32 arrays
+        ``head.weight``/``head.bias`` (the blobs keep the old values, unused)."""
+        if self._encoded_head is None:
+            return super().with_head(head, version)
+        header = json.loads(json.dumps({k: v for k, v in self.header.items() if k not in ("arrays", "weights_sha256")}))
+        header["architecture"]["layers"][-1] = {"type": "dense", "weight": "head.weight", "bias": "head.bias"}
+        arrays = {**self.storage, "head.weight": self._encoded_head["weight"], "head.bias": self._encoded_head["bias"]}
+        header["arrays"] = {n: {"shape": list(a.shape), "dtype": a.dtype.name} for n, a in arrays.items()}
+        return build_classifier(header, arrays).with_head(head, version)
+
     @staticmethod
     def _float(name: object, arrays: dict[str, np.ndarray], shape: tuple | None) -> np.ndarray:
         if isinstance(name, dict):
+            if shape is not None and len(shape) == 1:
+                return _vector(name, arrays, shape[0])
             a = decode_tensor(name, arrays)
             if shape is not None and a.shape != shape:
                 _fail(f"tensor {name.get('array')!r} has shape {a.shape}, expected {shape}.")
