@@ -6,11 +6,10 @@ import hashlib
 import importlib
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from server.modelregistry import services
 from server.modelregistry.models import ModelVersion
+from tests.server.migration_steps import migrate, state_at
 
 BEFORE = [("modelregistry", "0001_initial")]
 AFTER = [("modelregistry", "0002_one_field_model_set")]
@@ -18,20 +17,10 @@ AFTER = [("modelregistry", "0002_one_field_model_set")]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def migrate(targets):
-    """Migrate to ``targets``; the apps registry of that state (historical models)."""
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.fixture
 def before():
-    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
-    apps = migrate(BEFORE)
-    yield apps
-    migrate(latest)
+    """The registry table as it was before 0002, back at the latest state afterwards."""
+    yield from state_at(BEFORE)
 
 
 def add(model, version: str, model_set: str, is_current: bool = False):

@@ -3,8 +3,8 @@ the field set's, a schedule of the urban set is disabled; and back again."""
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.server.migration_steps import migrate, state_at
 
 BEFORE = [("federated", "0002_secure_aggregation")]
 AFTER = [("federated", "0003_one_field_model_set")]
@@ -12,21 +12,10 @@ AFTER = [("federated", "0003_one_field_model_set")]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def migrate(targets):
-    """Migrate to ``targets``; the apps registry of that state (historical models)."""
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.fixture
 def before():
     """The federated tables as they were before 0003, back at the latest state afterwards."""
-    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
-    apps = migrate(BEFORE)
-    yield apps
-    migrate(latest)
+    yield from state_at(BEFORE)
 
 
 def test_forward_keeps_the_birds_state_drops_the_urban_one_and_disables_urban_schedules(before):
