@@ -391,11 +391,19 @@ def from_runtime(clf) -> PhiNet:
     mean 0, variance 1 - eps) and carries the folded bias. Used to distil an XNOR twin from a
     student that was trained and exported earlier (``python -m ml train --xnor-from``).
     """
-    arch = clf.header["architecture"]
-    cfg = PhiNetConfig(**arch["config"])
+    cfg = PhiNetConfig(**clf.header["architecture"]["config"])
     if cfg.binary:
         raise ValueError("from_runtime needs a full-precision student, not an XNOR one.")
-    model = PhiNet(cfg, len(clf.labels)).eval()
+    return load_runtime_weights(PhiNet(cfg, len(clf.labels)).eval(), clf)
+
+
+def load_runtime_weights(model: PhiNet, clf) -> PhiNet:
+    """Copy the decoded weights of the loaded runtime file ``clf`` into ``model`` (same architecture) and return it.
+
+    Every BN becomes the identity carrying the file's folded bias. For an XNOR file the decoded weights are
+    ``alpha * sign`` (the torch network the file describes, as the parity tests use it); ``ValueError`` when
+    the file's layers do not match ``model``.
+    """
     convs: list[Conv] = [model.stem]
     ses: list[SE] = []
     for block in model.blocks:

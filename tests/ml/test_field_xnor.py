@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 
 from ml.export import export_compact_twin  # noqa: E402
 from ml.field_xnor import FieldXnorError, load_student, size_limit, size_ratio  # noqa: E402
-from ml.models.phinet import SE, Conv, PhiNet, PhiNetConfig  # noqa: E402
+from ml.models.phinet import SE, Conv, PhiNet, PhiNetConfig, load_runtime_weights  # noqa: E402
 from ml.runtime.classifier import NO_TARGET, load_classifier, softmax  # noqa: E402
 from ml.runtime.features import FeatureParams  # noqa: E402
 from ml.runtime.model_format import ModelFormatError, file_sha256  # noqa: E402
@@ -52,39 +52,7 @@ def _export(model: PhiNet, path: Path, head_levels: int = 127, bias_levels: int 
 def _torch_with_file_weights(model: PhiNet, clf) -> PhiNet:
     """A copy of ``model`` holding the file's decoded weights (BN the identity, the folded bias as its bias): the
     torch network the runtime file describes, so the comparison isolates the numpy inference."""
-    twin = PhiNet(model.cfg, len(LABELS)).eval()
-    steps: list[dict] = []
-
-    def walk(plan):
-        for s in plan:
-            if s["type"] == "block":
-                walk(s["layers"])
-            elif s["type"] in ("conv", "se"):
-                steps.append(s)
-
-    walk(clf.plan)
-    convs = [m for m in twin.modules() if isinstance(m, Conv)]
-    ses = [m for m in twin.modules() if isinstance(m, SE)]
-    order = [twin.stem] + [m for b in twin.blocks for m in ([b.expand] if b.expand is not None else []) + [b.dw]
-                           + [b.project]] + [twin.neck]
-    assert sorted(map(id, order)) == sorted(map(id, convs))
-    conv_steps, se_steps = [s for s in steps if s["type"] == "conv"], [s for s in steps if s["type"] == "se"]
-    with torch.no_grad():
-        for conv, s in zip(order, conv_steps):
-            conv.conv.weight.copy_(torch.from_numpy(s["w"]))
-            conv.bn.weight.fill_(1.0)
-            conv.bn.bias.copy_(torch.from_numpy(s["b"]))
-            conv.bn.running_mean.zero_()
-            conv.bn.running_var.fill_(1.0 - conv.bn.eps)
-        for se, s in zip(ses, se_steps):
-            se.fc1.weight.copy_(torch.from_numpy(s["w1t"].T))
-            se.fc1.bias.copy_(torch.from_numpy(s["b1"]))
-            se.fc2.weight.copy_(torch.from_numpy(s["w2t"].T))
-            se.fc2.bias.copy_(torch.from_numpy(s["b2"]))
-        head = clf.head()
-        twin.head.weight.copy_(torch.from_numpy(head["weight"].T))
-        twin.head.bias.copy_(torch.from_numpy(head["bias"]))
-    return twin
+    return load_runtime_weights(PhiNet(model.cfg, len(LABELS)).eval(), clf)
 
 
 def _torch_probs(model: PhiNet, clf, samples: np.ndarray) -> np.ndarray:
