@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ml.models.phinet import PhiNet, count_parameters, export_arrays
+from ml.models.phinet import PhiNet, count_parameters, export_arrays, int8_rows
 from ml.runtime.features import FeatureParams
 from ml.runtime.model_format import save_model
 from ml.runtime.phinet_model import ARCHITECTURE
@@ -47,14 +47,6 @@ def export_student(model: PhiNet, path: str | Path, *, encoding: str = "float16"
 
 # --- the compact XNOR twin ------------------------------------------------------------------------------
 
-def _int8_levels(values: np.ndarray, levels: int, axis_rows: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(q int8 in [-levels, levels], scale float32): one scale per row (``axis_rows``) or for the whole tensor."""
-    flat = np.asarray(values, np.float32).reshape(values.shape[0] if axis_rows else 1, -1)
-    scale = np.maximum(np.abs(flat).max(axis=1), 1e-12) / levels
-    q = np.clip(np.round(flat / scale[:, None]), -levels, levels).astype(np.int8)
-    return q, scale.astype(np.float32)
-
-
 RUNTIME_DEFAULTS = {"stride": [1, 1], "groups": 1, "activation": "none", "binarize_input": False, "shortcut": False}
 
 
@@ -88,7 +80,7 @@ class CompactTwin:
         and that part's levels."""
         v = np.asarray(values, np.float32).reshape(1, -1) if vector else np.asarray(values, np.float32)
         levels = self.vector_levels[part] if vector else levels
-        q, scale = _int8_levels(v, levels, axis_rows=True)
+        q, scale = int8_rows(v, levels)
         self._count(part, q.size)
         self._count("scales", 2 * scale.size)
         return {"encoding": "int8", "shape": [int(d) for d in v.shape], "q": "blob.int8",

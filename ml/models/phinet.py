@@ -280,6 +280,15 @@ class Blobs:
         return {k: np.concatenate(v).astype(dtypes[k]) for k, v in self.parts.items() if v}
 
 
+def int8_rows(values: np.ndarray, levels: int = 127) -> tuple[np.ndarray, np.ndarray]:
+    """(q int8 of shape (rows, -1) in [-levels, levels], scale float32 per row): ``values ≈ q * scale``, one
+    scale per first-axis row (an output channel; a ``[1, C]`` vector gets one scale for the whole vector)."""
+    flat = np.asarray(values, np.float32).reshape(values.shape[0], -1)
+    scale = np.maximum(np.abs(flat).max(axis=1), 1e-12) / levels
+    q = np.clip(np.round(flat / scale[:, None]), -levels, levels).astype(np.int8)
+    return q, scale.astype(np.float32)
+
+
 def encode_tensor(name: str, w: np.ndarray, encoding: str, arrays: dict, alpha: np.ndarray | None = None,
                   blobs: Blobs | None = None) -> dict:
     """Store ``w`` under ``name`` (or into ``blobs``) with ``encoding``; return its runtime spec."""
@@ -290,9 +299,7 @@ def encode_tensor(name: str, w: np.ndarray, encoding: str, arrays: dict, alpha: 
             return {"encoding": "binary", "shape": shape, "bits": "blob.bits", "bits_offset": blobs.add("blob.bits", bits),
                     "alpha": "blob.float", "alpha_offset": blobs.float(alpha)["offset"]}
         if encoding == "int8":
-            flat = w.reshape(shape[0], -1)
-            scale = np.maximum(np.abs(flat).max(axis=1), 1e-12) / 127.0
-            q = np.clip(np.round(flat / scale[:, None]), -127, 127).astype(np.int8)
+            q, scale = int8_rows(w)
             return {"encoding": "int8", "shape": shape, "q": "blob.int8", "q_offset": blobs.add("blob.int8", q),
                     "scale": "blob.float", "scale_offset": blobs.float(scale)["offset"]}
         return blobs.float(w)
@@ -301,10 +308,8 @@ def encode_tensor(name: str, w: np.ndarray, encoding: str, arrays: dict, alpha: 
         arrays[f"{name}.alpha"] = alpha.astype(np.float32)
         return {"array": name, "encoding": "binary", "shape": shape}
     if encoding == "int8":
-        flat = w.reshape(shape[0], -1)
-        scale = np.maximum(np.abs(flat).max(axis=1), 1e-12) / 127.0
-        arrays[f"{name}.q"] = np.clip(np.round(flat / scale[:, None]), -127, 127).astype(np.int8).reshape(shape)
-        arrays[f"{name}.scale"] = scale.astype(np.float32)
+        q, scale = int8_rows(w)
+        arrays[f"{name}.q"], arrays[f"{name}.scale"] = q.reshape(shape), scale
         return {"array": name, "encoding": "int8", "shape": shape}
     arrays[name] = w.astype(encoding)
     return {"array": name, "encoding": encoding, "shape": shape}
